@@ -1,0 +1,166 @@
+//! Turning an export's raw bytes into UTF-8 for the CSV reader: UTF-8 with or without a BOM passes through,
+//! UTF-16 LE/BE (Excel "Unicode text", Exchange message traces), with or without a BOM, is transcoded.
+//! Bytes that are not UTF-8 in an otherwise 8-bit file are decoded as Windows-1252 cell by cell
+//! (see [`cell_text`]), which is what Excel on Windows writes.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Cursor, Read};
+
+use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
+use encoding_rs_io::DecodeReaderBytesBuilder;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encoding::Utf8 => "UTF-8 (Windows-1252 where not UTF-8)",
+            Encoding::Utf8Bom => "UTF-8 with BOM",
+            Encoding::Utf16Le => "UTF-16 LE",
+            Encoding::Utf16Be => "UTF-16 BE",
+        })
+    }
+}
+
+pub type DynRead = Box<dyn Read + Send>;
+
+/// Looks at the first bytes of `raw` and returns a reader of UTF-8 (or 8-bit) bytes, without a BOM.
+pub fn decode(mut raw: DynRead) -> io::Result<(DynRead, Encoding)> {
+    let mut head = vec![0u8; 4096];
+    let n = read_full(&mut raw, &mut head)?;
+    head.truncate(n);
+    let encoding = detect(&head);
+    let skip = match encoding {
+        Encoding::Utf8Bom => 3,
+        _ => 0,
+    };
+    let rest: DynRead = Box::new(Cursor::new(head).chain(raw));
+    let reader: DynRead = match encoding {
+        Encoding::Utf8 => rest,
+        Encoding::Utf8Bom => {
+            let mut r = rest;
+            io::copy(&mut (&mut r).take(skip), &mut io::sink())?;
+            r
+        }
+        Encoding::Utf16Le | Encoding::Utf16Be => {
+            let enc = if encoding == Encoding::Utf16Le {
+                UTF_16LE
+            } else {
+                UTF_16BE
+            };
+            Box::new(
+                DecodeReaderBytesBuilder::new()
+                    .encoding(Some(enc))
+                    .bom_override(true)
+                    .build(rest),
+            )
+        }
+    };
+    Ok((reader, encoding))
+}
+
+fn detect(head: &[u8]) -> Encoding {
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Encoding::Utf8Bom;
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Encoding::Utf16Le;
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Encoding::Utf16Be;
+    }
+    // No BOM: text in UTF-16 has a zero byte in nearly every other position (ASCII letters are 0x00XX).
+    let pairs = head.len() / 2;
+    if pairs >= 2 {
+        let even_zero = head.iter().step_by(2).filter(|&&b| b == 0).count();
+        let odd_zero = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+        if odd_zero * 10 >= pairs * 7 && even_zero * 10 < pairs {
+            return Encoding::Utf16Le;
+        }
+        if even_zero * 10 >= pairs * 7 && odd_zero * 10 < pairs {
+            return Encoding::Utf16Be;
+        }
+    }
+    Encoding::Utf8
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The text of one cell: UTF-8 as is, anything else read as Windows-1252.
+pub fn cell_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(bytes: Vec<u8>) -> (String, Encoding) {
+        let (mut r, enc) = decode(Box::new(Cursor::new(bytes))).unwrap();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        (String::from_utf8(out).unwrap(), enc)
+    }
+
+    fn utf16(s: &str, le: bool, bom: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if bom {
+            out.extend(if le { [0xFF, 0xFE] } else { [0xFE, 0xFF] });
+        }
+        for u in s.encode_utf16() {
+            out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        }
+        out
+    }
+
+    #[test]
+    fn detects_every_supported_encoding() {
+        let text = "email\r\njosé@example.com\r\n";
+        assert_eq!(decoded(text.into()), (text.into(), Encoding::Utf8));
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend(text.as_bytes());
+        assert_eq!(decoded(bom), (text.into(), Encoding::Utf8Bom));
+        for (le, bom) in [(true, true), (true, false), (false, true), (false, false)] {
+            let want = if le {
+                Encoding::Utf16Le
+            } else {
+                Encoding::Utf16Be
+            };
+            assert_eq!(decoded(utf16(text, le, bom)), (text.into(), want), "{le} {bom}");
+        }
+    }
+
+    #[test]
+    fn falls_back_to_windows_1252_per_cell() {
+        assert_eq!(cell_text(b"jos\xe9@example.com"), "josé@example.com");
+        assert_eq!(cell_text("josé@example.com".as_bytes()), "josé@example.com");
+    }
+
+    #[test]
+    fn empty_and_tiny_inputs() {
+        assert_eq!(decoded(Vec::new()), (String::new(), Encoding::Utf8));
+        assert_eq!(decoded(b"a".to_vec()), ("a".into(), Encoding::Utf8));
+    }
+}

@@ -1,0 +1,365 @@
+//! Working out the shape of an export from its first 64 KiB: the delimiter, preamble lines that are not
+//! data (`sep=;`, PowerShell's `#TYPE`), whether the first row is a header, and which column holds the
+//! addresses — by header name first, then by content.
+
+use std::fmt;
+
+use csv::{ByteRecord, ReaderBuilder};
+
+use super::decode::cell_text;
+use crate::address;
+
+/// How the user chose the address column (`--column`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnChoice {
+    Auto,
+    /// 1-based, as spreadsheets count.
+    Number(usize),
+    Name(String),
+}
+
+impl ColumnChoice {
+    pub fn parse(s: &str) -> ColumnChoice {
+        match s.trim().parse::<usize>() {
+            Ok(n) => ColumnChoice::Number(n),
+            Err(_) => ColumnChoice::Name(s.trim().to_string()),
+        }
+    }
+}
+
+/// What was found out about one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub delimiter: u8,
+    /// Physical lines before the data that are not data (`sep=;`, `#TYPE ...`).
+    pub preamble_lines: u64,
+    pub header: Option<Vec<String>>,
+    /// 0-based index of the address column.
+    pub column: usize,
+    pub how: &'static str,
+}
+
+impl Layout {
+    pub fn column_label(&self) -> String {
+        match self.header.as_ref().and_then(|h| h.get(self.column)) {
+            Some(name) => format!("column {} \"{}\"", self.column + 1, name),
+            None => format!("column {}", self.column + 1),
+        }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let delim = match self.delimiter {
+            b',' => "comma".to_string(),
+            b';' => "semicolon".to_string(),
+            b'\t' => "tab".to_string(),
+            b'|' => "pipe".to_string(),
+            SINGLE_COLUMN => "none (one value a line)".to_string(),
+            d => format!("{:?}", d as char),
+        };
+        write!(
+            f,
+            "delimiter {delim}, {}, addresses in {} ({})",
+            if self.header.is_some() { "header row" } else { "no header row" },
+            self.column_label(),
+            self.how
+        )
+    }
+}
+
+/// A delimiter that never occurs in text, for plain lists.
+pub const SINGLE_COLUMN: u8 = 0x1F;
+
+const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Header names that hold the recipient address, best first, lowercased with spaces, `_`, `-` and `.`
+/// removed. Sender columns (`sender_address`, `from`, `return_path`) are deliberately absent.
+const ADDRESS_HEADERS: &[&str] = &[
+    "email",
+    "emailaddress",
+    "recipient",
+    "recipientaddress",
+    "recipientemail",
+    "recipientemailaddress",
+    "address",
+    "emailaddr",
+    "mail",
+    "to",
+    "toaddress",
+    "bouncedaddress",
+    "bounceaddress",
+    "bouncedemail",
+    "subscriberemail",
+    "subscriber",
+    "contactemail",
+    "useremail",
+    "addr",
+    "emailid",
+];
+
+pub fn normalize_header(s: &str) -> String {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LayoutError {
+    NoSuchColumnName { name: String, header: Option<Vec<String>> },
+    ColumnZero,
+}
+
+impl fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LayoutError::NoSuchColumnName { name, header: Some(h) } => write!(
+                f,
+                "no column named \"{name}\" in the header row (columns: {})",
+                h.join(", ")
+            ),
+            LayoutError::NoSuchColumnName { name, header: None } => write!(
+                f,
+                "no column named \"{name}\": the first row is not a header (use --column with a number)"
+            ),
+            LayoutError::ColumnZero => f.write_str("--column numbers start at 1"),
+        }
+    }
+}
+
+/// Decides the layout from the first bytes of the (decoded) input. `complete` says whether `sample` is the
+/// whole input, so its last line can be trusted.
+pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Layout, LayoutError> {
+    let sample = if complete {
+        sample
+    } else {
+        match sample.iter().rposition(|&b| b == b'\n') {
+            Some(end) => &sample[..=end],
+            None => sample,
+        }
+    };
+    let (preamble_lines, forced_delimiter, body) = preamble(sample);
+    let delimiter = forced_delimiter.unwrap_or_else(|| pick_delimiter(body));
+    let records = parse(body, delimiter, 200);
+    let first = records.first().map(|r| r.as_slice()).unwrap_or(&[]);
+    let named = first
+        .iter()
+        .enumerate()
+        .filter_map(|(i, cell)| {
+            let n = normalize_header(cell);
+            ADDRESS_HEADERS.iter().position(|h| *h == n).map(|rank| (rank, i))
+        })
+        .min();
+    let first_has_at = first.iter().any(|c| c.contains('@'));
+
+    let (column, has_header, how) = match choice {
+        ColumnChoice::Number(0) => return Err(LayoutError::ColumnZero),
+        ColumnChoice::Number(n) => {
+            let header = named.is_some() || (!first_has_at && any_at(&records[1.min(records.len())..]));
+            (n - 1, header, "--column")
+        }
+        ColumnChoice::Name(name) => {
+            let want = normalize_header(name);
+            let header = named.is_some() || !first_has_at;
+            match first.iter().position(|c| normalize_header(c) == want) {
+                Some(i) if header || !first_has_at => (i, true, "--column"),
+                _ => {
+                    return Err(LayoutError::NoSuchColumnName {
+                        name: name.clone(),
+                        header: (!first_has_at).then(|| first.to_vec()),
+                    });
+                }
+            }
+        }
+        ColumnChoice::Auto => match named {
+            Some((_, i)) => (i, true, "by header name"),
+            None => {
+                let header = !first_has_at && any_at(&records[1.min(records.len())..]);
+                let data = if header { &records[1..] } else { &records[..] };
+                (by_content(data), header, "by content")
+            }
+        },
+    };
+    Ok(Layout {
+        delimiter,
+        preamble_lines,
+        header: has_header.then(|| first.to_vec()),
+        column,
+        how,
+    })
+}
+
+/// Leading lines that are not data: Excel's `sep=X` (which also names the delimiter) and the `#TYPE` line
+/// of PowerShell's `Export-Csv`.
+fn preamble(sample: &[u8]) -> (u64, Option<u8>, &[u8]) {
+    let mut lines = 0;
+    let mut delimiter = None;
+    let mut rest = sample;
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1);
+        let line = trim_eol(&rest[..end]);
+        if line.len() == 5 && line[..4].eq_ignore_ascii_case(b"sep=") {
+            delimiter = Some(line[4]);
+        } else if line.starts_with(b"#TYPE ") {
+        } else {
+            return (lines, delimiter, rest);
+        }
+        lines += 1;
+        rest = &rest[end..];
+    }
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let mut l = line;
+    while let [head @ .., b'\n' | b'\r'] = l {
+        l = head;
+    }
+    l
+}
+
+fn pick_delimiter(body: &[u8]) -> u8 {
+    // A delimiter is one whose field count is the same (and above one) on at least 60 % of the sampled
+    // records; among those, the one with the most agreeing fields (records agreeing × fields) wins, so a
+    // comma inside every row of a semicolon file does not steal it.
+    let mut best: Option<(usize, u8)> = None;
+    for &d in &CANDIDATES {
+        let counts: Vec<usize> = parse(body, d, 100).iter().map(Vec::len).collect();
+        if counts.is_empty() {
+            continue;
+        }
+        let mode = mode(&counts);
+        let agreeing = counts.iter().filter(|&&c| c == mode).count();
+        let score = agreeing * mode;
+        if mode >= 2 && agreeing * 10 >= counts.len() * 6 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, d));
+        }
+    }
+    best.map_or(SINGLE_COLUMN, |(_, d)| d)
+}
+
+fn mode(counts: &[usize]) -> usize {
+    let mut sorted = counts.to_vec();
+    sorted.sort_unstable();
+    let mut best = (0, 0);
+    let mut i = 0;
+    while i < sorted.len() {
+        let j = sorted[i..].iter().take_while(|&&c| c == sorted[i]).count();
+        if j > best.0 {
+            best = (j, sorted[i]);
+        }
+        i += j;
+    }
+    best.1
+}
+
+fn parse(body: &[u8], delimiter: u8, limit: usize) -> Vec<Vec<String>> {
+    let mut rdr = ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut rec = ByteRecord::new();
+    let mut out = Vec::new();
+    while out.len() < limit && matches!(rdr.read_byte_record(&mut rec), Ok(true)) {
+        out.push(rec.iter().map(|c| cell_text(c).into_owned()).collect());
+    }
+    out
+}
+
+fn any_at(records: &[Vec<String>]) -> bool {
+    records.iter().any(|r| r.iter().any(|c| c.contains('@')))
+}
+
+/// The column where the most values hold exactly one `@` (leftmost on a tie); column 1 when none does.
+fn by_content(records: &[Vec<String>]) -> usize {
+    let width = records.iter().map(Vec::len).max().unwrap_or(0);
+    let mut best = (0, 0);
+    for col in 0..width {
+        let score = records
+            .iter()
+            .filter(|r| {
+                r.get(col)
+                    .is_some_and(|c| address::extract(c).matches('@').count() == 1)
+            })
+            .count();
+        if score > best.0 {
+            best = (score, col);
+        }
+    }
+    best.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto(s: &str) -> Layout {
+        sniff(s.as_bytes(), true, &ColumnChoice::Auto).unwrap()
+    }
+
+    #[test]
+    fn finds_column_by_header_name() {
+        let l = auto("created,email,reason,status\n2024-01-01,a@x.com,550,bounce\n");
+        assert_eq!((l.delimiter, l.column, l.header.is_some()), (b',', 1, true));
+        let l = auto("Email Address;First Name\na@x.com;A\n");
+        assert_eq!((l.delimiter, l.column), (b';', 0));
+        let l = auto("\"sender_address\",\"recipient_address\"\n\"s@x.com\",\"r@y.com\"\n");
+        assert_eq!(l.column, 1);
+        let l = auto("ID\tType\tEmail\tFrom\n1\tHardBounce\ta@x.com\tno-reply@y.com\n");
+        assert_eq!((l.delimiter, l.column), (b'\t', 2));
+    }
+
+    #[test]
+    fn finds_column_by_content_without_header() {
+        let l = auto("a@x.com,BOUNCE\nb@x.com,COMPLAINT\n");
+        assert_eq!((l.column, l.header.is_none()), (0, true));
+        let l = auto("id|who|when\n1|Jane <j@x.com>|2024\n2|b@y.com|2024\n");
+        assert_eq!((l.delimiter, l.column, l.header.is_some()), (b'|', 1, true));
+    }
+
+    #[test]
+    fn plain_lists_are_one_column() {
+        let l = auto("a@x.com\nb@x.com\nJane Doe <j@x.com>\n");
+        assert_eq!((l.delimiter, l.column), (SINGLE_COLUMN, 0));
+        let l = auto("email\na@x.com\n");
+        assert!(l.header.is_some());
+    }
+
+    #[test]
+    fn quoted_delimiters_do_not_confuse_the_count() {
+        let l = auto("Email Address,Notes\n\"a@x.com\",\"one, two, three\"\nb@x.com,\"x,y\"\n");
+        assert_eq!((l.delimiter, l.column), (b',', 0));
+        let l = auto("email;name\na@x.com;Doe, Jane\nb@x.com;Roe, Rick\n");
+        assert_eq!(l.delimiter, b';');
+    }
+
+    #[test]
+    fn preamble_lines_are_skipped() {
+        let l = auto("sep=;\r\nEmail;Name\r\na@x.com;A\r\n");
+        assert_eq!((l.preamble_lines, l.delimiter, l.column), (1, b';', 0));
+        let l = auto("#TYPE Deserialized.MessageTrace\n\"Received\",\"RecipientAddress\"\n\"x\",\"a@b.com\"\n");
+        assert_eq!((l.preamble_lines, l.column), (1, 1));
+    }
+
+    #[test]
+    fn column_overrides() {
+        let s = b"a,b,c\n1,x@y.com,z@w.com\n";
+        let l = sniff(s, true, &ColumnChoice::Number(3)).unwrap();
+        assert_eq!((l.column, l.header.is_some()), (2, true));
+        let l = sniff(s, true, &ColumnChoice::Name("C".into())).unwrap();
+        assert_eq!(l.column, 2);
+        assert!(matches!(
+            sniff(s, true, &ColumnChoice::Name("nope".into())),
+            Err(LayoutError::NoSuchColumnName { .. })
+        ));
+        assert_eq!(sniff(s, true, &ColumnChoice::Number(0)), Err(LayoutError::ColumnZero));
+    }
+
+    #[test]
+    fn truncated_sample_ignores_partial_last_line() {
+        let l = sniff(b"email,x\na@b.com,1\nc@d.com,2\ne@f.c", false, &ColumnChoice::Auto).unwrap();
+        assert_eq!(l.delimiter, b',');
+    }
+}

@@ -1,0 +1,5 @@
+pub mod address;
+pub mod dedupe;
+pub mod exit;
+pub mod input;
+pub mod secret;
