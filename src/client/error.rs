@@ -1,0 +1,247 @@
+//! Okta's error envelope (`errorCode`, `errorSummary`, `errorCauses`, ...) and the typed error every API
+//! call returns. The envelope is read in both shapes seen in Okta's documents: causes as objects with an
+//! `errorSummary` (the OpenAPI spec) and causes as bare strings (the bounce endpoint's documented 400).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::exit::Exit;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OktaError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
+    #[serde(default)]
+    pub error_causes: Vec<ErrorCause>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorCause {
+    Object {
+        #[serde(rename = "errorSummary")]
+        error_summary: String,
+    },
+    Text(String),
+    Other(serde_json::Value),
+}
+
+impl ErrorCause {
+    pub fn text(&self) -> String {
+        match self {
+            ErrorCause::Object { error_summary } => error_summary.clone(),
+            ErrorCause::Text(t) => t.clone(),
+            ErrorCause::Other(v) => v.to_string(),
+        }
+    }
+}
+
+impl OktaError {
+    /// Parses an error body; a body that is not Okta's envelope still yields its text as the summary.
+    pub fn from_body(body: &[u8]) -> OktaError {
+        match serde_json::from_slice::<OktaError>(body) {
+            Ok(e) if e.error_code.is_some() || e.error_summary.is_some() => e,
+            _ => {
+                let text = String::from_utf8_lossy(body);
+                let text = text.trim();
+                OktaError {
+                    error_summary: (!text.is_empty())
+                        .then(|| text.chars().take(300).collect::<String>()),
+                    ..OktaError::default()
+                }
+            }
+        }
+    }
+
+    /// `errorCode`, or `errorLink` when only that carries the code (the bounce endpoint's 400).
+    pub fn code(&self) -> Option<&str> {
+        self.error_code
+            .as_deref()
+            .or(self.error_link.as_deref().filter(|l| l.starts_with('E')))
+    }
+
+    pub fn causes(&self) -> Vec<String> {
+        self.error_causes.iter().map(ErrorCause::text).collect()
+    }
+
+    /// The summary and causes as Okta wrote them: `Summary (cause; cause)`.
+    pub fn text(&self) -> String {
+        let mut s = self.error_summary.clone().unwrap_or_default();
+        let causes = self.causes();
+        if !causes.is_empty() {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&causes.join("; "));
+        }
+        s
+    }
+
+    /// Whether this is the "more than 1,000 elements" refusal of an over-long list.
+    pub fn is_list_too_long(&self) -> bool {
+        let all = format!("{} {}", self.error_summary.as_deref().unwrap_or(""), self.causes().join(" "))
+            .to_lowercase();
+        all.contains("more than") && (all.contains("element") || all.contains("item") || all.contains("1,000"))
+            || all.contains("too many") && all.contains("email")
+    }
+}
+
+impl fmt::Display for OktaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code() {
+            Some(code) => write!(f, "{code} {}", self.text()),
+            None => f.write_str(&self.text()),
+        }
+    }
+}
+
+/// Why a run stopped sending; every row not yet confirmed gets this as its `failed` reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopReason {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl StopReason {
+    pub fn interrupted() -> StopReason {
+        StopReason {
+            exit: Exit::Retry,
+            message: "interrupted".into(),
+        }
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The outcome of an API call that did not succeed, after pacing and retries.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// Okta answered with a status this call cannot go on from (4xx other than 429, or a redirect).
+    #[error("{}", status_line(*status, error, location.as_deref()))]
+    Status {
+        status: StatusCode,
+        error: OktaError,
+        /// `WWW-Authenticate`, which names a missing scope on a 403.
+        www_authenticate: Option<String>,
+        location: Option<String>,
+    },
+    /// Okta asked for a longer wait than `--max-wait` allows.
+    #[error(
+        "rate limited: Okta asked to wait {} (more than --max-wait {}); retry after {}",
+        secs(*wait), secs(*max_wait), humantime::format_rfc3339_seconds(*until)
+    )]
+    RateLimited {
+        wait: Duration,
+        max_wait: Duration,
+        until: SystemTime,
+    },
+    /// 429/5xx/transport failures went on past the retry budget.
+    #[error("{detail} (gave up after {attempts} attempts)")]
+    Exhausted { attempts: u32, detail: String },
+    /// The run was stopped (by another request's failure, or a signal) before this call finished.
+    #[error("{0}")]
+    Stopped(StopReason),
+    /// A 2xx answer whose body is not what the API documents.
+    #[error("unexpected answer from Okta: {0}")]
+    Decode(String),
+}
+
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64().ceil() as u64)
+}
+
+fn status_line(status: StatusCode, error: &OktaError, location: Option<&str>) -> String {
+    let text = error.to_string();
+    let mut s = format!("HTTP {}", status.as_u16());
+    if !text.is_empty() {
+        s = format!("{s}: {text}");
+    }
+    if let Some(l) = location {
+        s = format!("{s} (Location: {l})");
+    }
+    s
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The exit status this error leads to.
+    pub fn exit(&self) -> Exit {
+        match self {
+            ApiError::Status { status, .. } => match status.as_u16() {
+                401 | 403 => Exit::Auth,
+                404 => Exit::NotFound,
+                400 | 405 | 409 | 413 | 415 | 422 => Exit::Usage,
+                _ => Exit::Error,
+            },
+            ApiError::RateLimited { .. } | ApiError::Exhausted { .. } => Exit::Retry,
+            ApiError::Stopped(r) => r.exit,
+            ApiError::Decode(_) => Exit::Error,
+        }
+    }
+
+    /// A stop reason for the rest of a run, when this error must end it.
+    pub fn stop_reason(&self) -> StopReason {
+        StopReason {
+            exit: self.exit(),
+            message: self.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_spec_envelope() {
+        let e = OktaError::from_body(
+            br#"{"errorCode":"E0000007","errorSummary":"Not found: Resource not found: 00u1 (User)","errorLink":"E0000007","errorId":"oae1","errorCauses":[]}"#,
+        );
+        assert_eq!(e.to_string(), "E0000007 Not found: Resource not found: 00u1 (User)");
+        let e = OktaError::from_body(
+            br#"{"errorCode":"E0000001","errorSummary":"Api validation failed","errorCauses":[{"errorSummary":"emailAddresses: bad"}]}"#,
+        );
+        assert_eq!(e.to_string(), "E0000001 Api validation failed: emailAddresses: bad");
+    }
+
+    #[test]
+    fn reads_the_seed_400_with_string_causes() {
+        let e = OktaError::from_body(
+            br#"{"errorSummary":"Invalid request data format","errorLink":"E0000001","errorId":"invalid_request","errorCauses":["emailAddresses: The field cannot have more than 1,000 elements"]}"#,
+        );
+        assert_eq!(e.code(), Some("E0000001"));
+        assert!(e.is_list_too_long());
+        assert_eq!(
+            e.text(),
+            "Invalid request data format: emailAddresses: The field cannot have more than 1,000 elements"
+        );
+    }
+
+    #[test]
+    fn non_json_bodies_keep_their_text() {
+        let e = OktaError::from_body(b"<html>Bad gateway</html>");
+        assert_eq!(e.to_string(), "<html>Bad gateway</html>");
+        assert!(!e.is_list_too_long());
+        assert_eq!(OktaError::from_body(b"").to_string(), "");
+    }
+}

@@ -1,0 +1,243 @@
+//! The per-row report of `bounces remove`: one row for every input data row, in input order, as CSV (safe to
+//! open in a spreadsheet) or JSON lines, plus the counts behind the summary printed on stderr.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+/// What became of one input row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Okta took the address for removal from the bounce list.
+    Accepted,
+    /// Okta returned an error for the address; the reason is Okta's text.
+    Rejected,
+    /// The row failed local checks and was not sent.
+    Invalid,
+    /// The address appeared on an earlier row; it was sent once, for that row.
+    Duplicate,
+    /// Not confirmed sent (rate limited, unavailable, interrupted, auth error); safe to run again.
+    Failed,
+    /// `--dry-run` only: passed every local check and would have been sent.
+    Valid,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Accepted,
+        Status::Rejected,
+        Status::Invalid,
+        Status::Duplicate,
+        Status::Failed,
+        Status::Valid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Rejected => "rejected",
+            Status::Invalid => "invalid",
+            Status::Duplicate => "duplicate",
+            Status::Failed => "failed",
+            Status::Valid => "valid",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+/// One report row.
+#[derive(Debug, Serialize)]
+pub struct Row<'a> {
+    pub line: u64,
+    pub email: &'a str,
+    pub status: Status,
+    pub reason: &'a str,
+    pub source: &'a str,
+}
+
+pub const COLUMNS: [&str; 5] = ["line", "email", "status", "reason", "source"];
+
+/// Writes report rows as they are settled. A closed pipe (the reader of stdout went away) stops the
+/// writing but not the job: the job's outcome still decides the exit status.
+pub struct ReportWriter {
+    format: Format,
+    csv: Option<csv::Writer<Box<dyn Write + Send>>>,
+    jsonl: Option<io::BufWriter<Box<dyn Write + Send>>>,
+    closed: bool,
+    counts: Counts,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub rows: u64,
+    by_status: [u64; 6],
+}
+
+impl Counts {
+    pub fn get(&self, s: Status) -> u64 {
+        self.by_status[s as usize]
+    }
+
+    pub fn add(&mut self, s: Status) {
+        self.rows += 1;
+        self.by_status[s as usize] += 1;
+    }
+}
+
+impl ReportWriter {
+    pub fn new(out: Box<dyn Write + Send>, format: Format) -> io::Result<ReportWriter> {
+        let mut w = ReportWriter {
+            format,
+            csv: None,
+            jsonl: None,
+            closed: false,
+            counts: Counts::default(),
+        };
+        match format {
+            Format::Csv => {
+                let mut c = csv::WriterBuilder::new()
+                    .buffer_capacity(64 * 1024)
+                    .from_writer(out);
+                let r = c.write_record(COLUMNS);
+                w.csv = Some(c);
+                w.check(r.map_err(io::Error::from))?;
+            }
+            Format::Jsonl => w.jsonl = Some(io::BufWriter::with_capacity(64 * 1024, out)),
+        }
+        Ok(w)
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    pub fn write(&mut self, row: &Row<'_>) -> io::Result<()> {
+        self.counts.add(row.status);
+        if self.closed {
+            return Ok(());
+        }
+        let result = match self.format {
+            Format::Csv => {
+                let c = self.csv.as_mut().expect("csv writer");
+                let line = row.line.to_string();
+                c.write_record([
+                    line.as_bytes(),
+                    neutralise(row.email).as_bytes(),
+                    row.status.as_str().as_bytes(),
+                    neutralise(row.reason).as_bytes(),
+                    neutralise(row.source).as_bytes(),
+                ])
+                .map_err(io::Error::from)
+            }
+            Format::Jsonl => {
+                let j = self.jsonl.as_mut().expect("jsonl writer");
+                serde_json::to_writer(&mut *j, row)
+                    .map_err(io::Error::from)
+                    .and_then(|()| j.write_all(b"\n"))
+            }
+        };
+        self.check(result)
+    }
+
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = match (&mut self.csv, &mut self.jsonl) {
+            (Some(c), _) => c.flush(),
+            (_, Some(j)) => j.flush(),
+            _ => Ok(()),
+        };
+        self.check(r)
+    }
+
+    fn check(&mut self, r: io::Result<()>) -> io::Result<()> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+
+/// A cell a spreadsheet would run as a formula (leading `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`,
+/// which spreadsheets show as text (OWASP's advice on CSV injection).
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn row<'a>(email: &'a str, status: Status, reason: &'a str) -> Row<'a> {
+        Row {
+            line: 7,
+            email,
+            status,
+            reason,
+            source: "in.csv",
+        }
+    }
+
+    #[test]
+    fn csv_neutralises_formulas_and_quotes_commas() {
+        let buf = Shared::default();
+        let mut w = ReportWriter::new(Box::new(buf.clone()), Format::Csv).unwrap();
+        w.write(&row("=cmd@x.com", Status::Invalid, "bad, very")).unwrap();
+        w.write(&row("+a@x.com", Status::Accepted, "")).unwrap();
+        w.finish().unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "line,email,status,reason,source\n7,'=cmd@x.com,invalid,\"bad, very\",in.csv\n7,'+a@x.com,accepted,,in.csv\n"
+        );
+        assert_eq!(w.counts().get(Status::Invalid), 1);
+        assert_eq!(w.counts().rows, 2);
+    }
+
+    #[test]
+    fn jsonl_keeps_values_verbatim() {
+        let buf = Shared::default();
+        let mut w = ReportWriter::new(Box::new(buf.clone()), Format::Jsonl).unwrap();
+        w.write(&row("=cmd@x.com", Status::Rejected, "Okta \"said\" no")).unwrap();
+        w.finish().unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "{\"line\":7,\"email\":\"=cmd@x.com\",\"status\":\"rejected\",\"reason\":\"Okta \\\"said\\\" no\",\"source\":\"in.csv\"}\n"
+        );
+    }
+}
