@@ -45,7 +45,9 @@ impl fmt::Display for Invalid {
                 write!(f, "address is {n} octets; RFC 3696 allows at most 254")
             }
             Invalid::DomainEmpty => f.write_str("nothing after the @"),
-            Invalid::LabelEmpty => f.write_str("domain has an empty label (two dots, or a dot at an end)"),
+            Invalid::LabelEmpty => {
+                f.write_str("domain has an empty label (two dots, or a dot at an end)")
+            }
             Invalid::LabelTooLong => f.write_str("domain label longer than 63 octets"),
             Invalid::LabelCharacter => {
                 f.write_str("domain may hold only letters, digits, hyphens and dots")
@@ -61,10 +63,10 @@ impl fmt::Display for Invalid {
 /// with `%XX` escapes decoded), and takes the part in angle brackets of `Jane Doe <jane@example.com>`.
 pub fn extract(cell: &str) -> Cow<'_, str> {
     let mut s = trim(cell);
-    if s.ends_with('>') {
-        if let Some(open) = s.rfind('<') {
-            s = trim(&s[open + 1..s.len() - 1]);
-        }
+    if s.ends_with('>')
+        && let Some(open) = s.rfind('<')
+    {
+        s = trim(&s[open + 1..s.len() - 1]);
     }
     if s.len() >= 7 && s.is_char_boundary(7) && s[..7].eq_ignore_ascii_case("mailto:") {
         let rest = &s[7..];
@@ -159,11 +161,7 @@ fn quoted_local_part(local: &str) -> bool {
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if !chars.next().is_some_and(|e| !e.is_control()) {
-                    return false;
-                }
-            }
+            '\\' if chars.next().is_none_or(|e| e.is_control()) => return false,
             '"' => return false,
             c if c.is_control() => return false,
             _ => {}
@@ -321,7 +319,10 @@ mod tests {
         }
         assert_eq!(validate(&long_label), Err(Invalid::LabelTooLong));
         assert_eq!(validate(&long_local), Err(Invalid::LocalPartTooLong(65)));
-        assert!(matches!(validate(&long_total), Err(Invalid::AddressTooLong(_))));
+        assert!(matches!(
+            validate(&long_total),
+            Err(Invalid::AddressTooLong(_))
+        ));
     }
 
     #[test]

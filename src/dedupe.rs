@@ -57,7 +57,8 @@ impl Seen {
             self.scratch.push_str(addr);
             self.scratch.make_ascii_lowercase();
         } else {
-            self.scratch.extend(addr.chars().flat_map(char::to_lowercase));
+            self.scratch
+                .extend(addr.chars().flat_map(char::to_lowercase));
         }
         let key = self.scratch.as_bytes();
         let hash = self.hasher.hash_one(key);

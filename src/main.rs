@@ -1,1 +1,6 @@
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = okta_org::cli::Cli::parse_args();
+    okta_org::app::run(cli).into()
+}

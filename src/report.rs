@@ -175,7 +175,6 @@ impl ReportWriter {
     }
 }
 
-
 /// A cell a spreadsheet would run as a formula (leading `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`,
 /// which spreadsheets show as text (OWASP's advice on CSV injection).
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
@@ -216,7 +215,8 @@ mod tests {
     fn csv_neutralises_formulas_and_quotes_commas() {
         let buf = Shared::default();
         let mut w = ReportWriter::new(Box::new(buf.clone()), Format::Csv).unwrap();
-        w.write(&row("=cmd@x.com", Status::Invalid, "bad, very")).unwrap();
+        w.write(&row("=cmd@x.com", Status::Invalid, "bad, very"))
+            .unwrap();
         w.write(&row("+a@x.com", Status::Accepted, "")).unwrap();
         w.finish().unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
@@ -232,7 +232,8 @@ mod tests {
     fn jsonl_keeps_values_verbatim() {
         let buf = Shared::default();
         let mut w = ReportWriter::new(Box::new(buf.clone()), Format::Jsonl).unwrap();
-        w.write(&row("=cmd@x.com", Status::Rejected, "Okta \"said\" no")).unwrap();
+        w.write(&row("=cmd@x.com", Status::Rejected, "Okta \"said\" no"))
+            .unwrap();
         w.finish().unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(

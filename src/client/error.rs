@@ -89,9 +89,14 @@ impl OktaError {
 
     /// Whether this is the "more than 1,000 elements" refusal of an over-long list.
     pub fn is_list_too_long(&self) -> bool {
-        let all = format!("{} {}", self.error_summary.as_deref().unwrap_or(""), self.causes().join(" "))
-            .to_lowercase();
-        all.contains("more than") && (all.contains("element") || all.contains("item") || all.contains("1,000"))
+        let all = format!(
+            "{} {}",
+            self.error_summary.as_deref().unwrap_or(""),
+            self.causes().join(" ")
+        )
+        .to_lowercase();
+        all.contains("more than")
+            && (all.contains("element") || all.contains("item") || all.contains("1,000"))
             || all.contains("too many") && all.contains("email")
     }
 }
@@ -131,10 +136,12 @@ impl fmt::Display for StopReason {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// Okta answered with a status this call cannot go on from (4xx other than 429, or a redirect).
-    #[error("{}", status_line(*status, error, location.as_deref()))]
+    #[error("{}", status_line(*status, error, location.as_deref(), *scope))]
     Status {
         status: StatusCode,
-        error: OktaError,
+        error: Box<OktaError>,
+        /// The OAuth scope the call needs, named in the message of a 403.
+        scope: Option<&'static str>,
         /// `WWW-Authenticate`, which names a missing scope on a 403.
         www_authenticate: Option<String>,
         location: Option<String>,
@@ -164,11 +171,27 @@ fn secs(d: Duration) -> String {
     format!("{} s", d.as_secs_f64().ceil() as u64)
 }
 
-fn status_line(status: StatusCode, error: &OktaError, location: Option<&str>) -> String {
+fn status_line(
+    status: StatusCode,
+    error: &OktaError,
+    location: Option<&str>,
+    scope: Option<&str>,
+) -> String {
     let text = error.to_string();
     let mut s = format!("HTTP {}", status.as_u16());
     if !text.is_empty() {
         s = format!("{s}: {text}");
+    }
+    match status.as_u16() {
+        401 => s.push_str(
+            " (authentication failed: check the token in OKTA_CLIENT_TOKEN, --token-file or okta.yaml)",
+        ),
+        403 => s.push_str(&format!(
+            " (permission denied: this call needs the {} scope, or an API token of an admin with the \
+             Super Admin role)",
+            scope.unwrap_or("okta.orgs.manage")
+        )),
+        _ => {}
     }
     if let Some(l) = location {
         s = format!("{s} (Location: {l})");
@@ -217,11 +240,17 @@ mod tests {
         let e = OktaError::from_body(
             br#"{"errorCode":"E0000007","errorSummary":"Not found: Resource not found: 00u1 (User)","errorLink":"E0000007","errorId":"oae1","errorCauses":[]}"#,
         );
-        assert_eq!(e.to_string(), "E0000007 Not found: Resource not found: 00u1 (User)");
+        assert_eq!(
+            e.to_string(),
+            "E0000007 Not found: Resource not found: 00u1 (User)"
+        );
         let e = OktaError::from_body(
             br#"{"errorCode":"E0000001","errorSummary":"Api validation failed","errorCauses":[{"errorSummary":"emailAddresses: bad"}]}"#,
         );
-        assert_eq!(e.to_string(), "E0000001 Api validation failed: emailAddresses: bad");
+        assert_eq!(
+            e.to_string(),
+            "E0000001 Api validation failed: emailAddresses: bad"
+        );
     }
 
     #[test]

@@ -53,10 +53,11 @@ pub fn parse_retry_after(v: &str) -> Option<RetryAfter> {
         return Some(RetryAfter::Delay(Duration::from_secs(secs)));
     }
     // Some servers send fractional seconds; RFC 9110 does not, but reading them costs nothing.
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(RetryAfter::Delay(Duration::from_secs_f64(secs.min(1e9))));
-        }
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(RetryAfter::Delay(Duration::from_secs_f64(secs.min(1e9))));
     }
     parse_http_date(v).map(RetryAfter::At)
 }
@@ -95,7 +96,10 @@ mod tests {
         h.insert("x-rate-limit-limit", HeaderValue::from_static("60"));
         h.insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
         h.insert("x-rate-limit-reset", HeaderValue::from_static("1700000060"));
-        h.insert(DATE, HeaderValue::from_static("Tue, 14 Nov 2023 22:13:20 GMT"));
+        h.insert(
+            DATE,
+            HeaderValue::from_static("Tue, 14 Nov 2023 22:13:20 GMT"),
+        );
         let p = Pacing::from_headers(&h);
         assert_eq!(
             p,

@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, USER_AGENT, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, USER_AGENT,
+    WWW_AUTHENTICATE,
+};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -21,9 +24,12 @@ use tracing::{debug, info};
 
 pub use error::{ApiError, OktaError, StopReason};
 use headers::Pacing;
-use pacer::{Pacer, Permit};
+use pacer::Pacer;
 
 use crate::secret::Secret;
+
+/// The first backoff delay after a 5xx, a network error or a throttle that named no time.
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
 
 /// How requests are authorised. (SSWS API tokens today; OAuth access tokens use the same header.)
 #[derive(Clone)]
@@ -104,17 +110,29 @@ pub struct Request {
     pub idempotent: bool,
     /// What the log line says about the request instead of its body (never the addresses).
     pub note: String,
+    /// The OAuth scope the operation needs.
+    pub scope: &'static str,
 }
 
 impl Request {
     pub fn new(method: Method, path: impl Into<String>) -> Request {
         Request {
-            method,
+            method: method.clone(),
             path: path.into(),
             body: Body::Empty,
             idempotent: true,
             note: String::new(),
+            scope: if method == Method::GET {
+                "okta.orgs.read"
+            } else {
+                "okta.orgs.manage"
+            },
         }
+    }
+
+    pub fn scope(mut self, scope: &'static str) -> Request {
+        self.scope = scope;
+        self
     }
 
     pub fn json(mut self, value: &impl serde::Serialize) -> Request {
@@ -144,9 +162,8 @@ impl Response {
     /// The body as `T`; a mismatch names the JSON path that did not fit.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let de = &mut serde_json::Deserializer::from_slice(&self.body);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            ApiError::Decode(format!("at {}: {}", e.path(), e.inner()))
-        })
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| ApiError::Decode(format!("at {}: {}", e.path(), e.inner())))
     }
 }
 
@@ -167,8 +184,14 @@ enum Attempt {
         error: OktaError,
     },
     /// Another 5xx.
-    Server { status: StatusCode, error: OktaError },
-    Transport { detail: String, maybe_sent: bool },
+    Server {
+        status: StatusCode,
+        error: OktaError,
+    },
+    Transport {
+        detail: String,
+        maybe_sent: bool,
+    },
     Stopped(StopReason),
 }
 
@@ -239,11 +262,10 @@ impl Client {
     pub async fn send(&self, req: &Request) -> Result<Response, ApiError> {
         let backoff = ExponentialBuilder::default()
             .with_jitter()
-            .with_min_delay(Duration::from_millis(500))
+            .with_min_delay(MIN_BACKOFF)
             .with_max_delay(Duration::from_secs(30))
             .with_max_times(self.max_retries);
         let attempts = AtomicU64::new(0);
-        let mut paused_too_long: Option<ApiError> = None;
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(req).await
@@ -254,35 +276,40 @@ impl Client {
             Attempt::Transport { maybe_sent, .. } => req.idempotent || !maybe_sent,
             Attempt::Stopped(_) => false,
         })
-        // Retry-After (or the window reset) is applied through the shared pacer, so every worker holds
-        // off; the budget of retries still bounds how often, so a server that answers 429 forever does
+        // A 429/503 has already paused the shared pacer (see `attempt`), so every worker holds off and
+        // this retry waits there. Only a throttle that named no time gets the backoff, also through the
+        // pacer. The budget of retries still bounds how often: a server that answers 429 forever does
         // not keep the run alive forever.
         .adjust(|e, backoff| {
             let backoff = backoff?;
             match e {
-                Attempt::Throttled { until, .. } => {
-                    let until = until.unwrap_or_else(|| Instant::now() + backoff);
-                    match self.pacer.pause_until(until) {
-                        Ok(()) => Some(Duration::ZERO),
-                        Err(err) => {
-                            paused_too_long = Some(err);
-                            None
-                        }
-                    }
-                }
+                Attempt::Throttled { until: Some(_), .. } => Some(Duration::ZERO),
+                Attempt::Throttled { until: None, .. } => self
+                    .pacer
+                    .pause_until(Instant::now() + backoff)
+                    .ok()
+                    .map(|()| Duration::ZERO),
                 _ => Some(backoff),
             }
         })
         .notify(|e, wait| {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            debug!("{} {}: {}; retrying{}", req.method, req.path, e.detail(),
-                if wait.is_zero() { String::new() } else { format!(" in {:.1} s", wait.as_secs_f64()) });
+            debug!(
+                "{} {}: {}; retrying{}",
+                req.method,
+                req.path,
+                e.detail(),
+                if wait.is_zero() {
+                    String::new()
+                } else {
+                    format!(" in {:.1} s", wait.as_secs_f64())
+                }
+            );
         })
         .await;
-        result.map_err(|e| match e {
-            _ if paused_too_long.is_some() => paused_too_long.take().expect("checked"),
-            Attempt::Stopped(r) => ApiError::Stopped(r),
-            other => ApiError::Exhausted {
+        result.map_err(|e| match (e, self.pacer.stopped()) {
+            (Attempt::Stopped(r), _) | (Attempt::Throttled { .. }, Some(r)) => ApiError::Stopped(r),
+            (other, _) => ApiError::Exhausted {
                 attempts: attempts.load(Ordering::Relaxed) as u32,
                 detail: other.detail(),
             },
@@ -291,14 +318,16 @@ impl Client {
 
     /// One attempt: wait at the gate, send, read the answer, tell the gate what the headers say.
     async fn attempt(&self, req: &Request) -> Result<Result<Response, ApiError>, Attempt> {
-        let permit: Permit = self.pacer.acquire().await.map_err(Attempt::Stopped)?;
+        let permit = self.pacer.acquire().await.map_err(Attempt::Stopped)?;
         let url = self
             .base
             .join(req.path.trim_start_matches('/'))
-            .map_err(|e| Attempt::Stopped(StopReason {
-                exit: crate::exit::Exit::Usage,
-                message: format!("bad request path {}: {e}", req.path),
-            }))?;
+            .map_err(|e| {
+                Attempt::Stopped(StopReason {
+                    exit: crate::exit::Exit::Usage,
+                    message: format!("bad request path {}: {e}", req.path),
+                })
+            })?;
         let mut builder = self
             .http
             .request(req.method.clone(), url)
@@ -340,7 +369,7 @@ impl Client {
         let status = resp.status();
         let headers = resp.headers().clone();
         let pacing = Pacing::from_headers(&headers);
-        self.pacer.observe(permit, received, &pacing);
+        self.pacer.observe(&permit, received, &pacing);
         let body = tokio::select! {
             r = resp.bytes() => r.map_err(|e| Attempt::Transport { maybe_sent: true, detail: transport_detail(&e) })?,
             _ = self.pacer.interrupted().cancelled() => return Err(Attempt::Stopped(StopReason::interrupted())),
@@ -349,7 +378,11 @@ impl Client {
             "{} {}{} -> {} in {} ms{}",
             req.method,
             req.path,
-            if req.note.is_empty() { String::new() } else { format!(" ({})", req.note) },
+            if req.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", req.note)
+            },
             status.as_u16(),
             started.elapsed().as_millis(),
             rate_note(&pacing)
@@ -365,12 +398,22 @@ impl Client {
                     .or_else(|| pacing.reset.map(|r| self.pacer.instant_for(r))),
                 None => self.pacer.spent_window_reset(),
             };
+            // The pause is set before this request leaves the gate, so no other worker's request can
+            // slip out inside the window the server just named. With no time named, hold everyone for
+            // the shortest backoff until the retry policy picks the real one.
+            let pause = until.unwrap_or(received + MIN_BACKOFF);
+            let paused = self.pacer.pause_until(pause);
+            drop(permit);
+            if let Err(reason) = paused {
+                return Err(Attempt::Stopped(reason));
+            }
             return Err(Attempt::Throttled {
                 status,
                 until,
                 error: OktaError::from_body(&body),
             });
         }
+        drop(permit);
         if status.is_server_error() {
             return Err(Attempt::Server {
                 status,
@@ -386,7 +429,8 @@ impl Client {
         }
         Ok(Err(ApiError::Status {
             status,
-            error: OktaError::from_body(&body),
+            error: Box::new(OktaError::from_body(&body)),
+            scope: Some(req.scope),
             www_authenticate: header_text(&headers, WWW_AUTHENTICATE.as_str()),
             location: header_text(&headers, LOCATION.as_str()),
         }))
@@ -403,7 +447,9 @@ fn rate_note(p: &Pacing) -> String {
         s.push_str(&format!("; rate limit {r}/{l} left"));
     }
     match p.retry_after {
-        Some(headers::RetryAfter::Delay(d)) => s.push_str(&format!("; Retry-After {} s", d.as_secs_f64())),
+        Some(headers::RetryAfter::Delay(d)) => {
+            s.push_str(&format!("; Retry-After {} s", d.as_secs_f64()))
+        }
         Some(headers::RetryAfter::At(t)) => s.push_str(&format!("; Retry-After at epoch {t}")),
         None => {}
     }

@@ -16,6 +16,7 @@ use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -117,12 +118,30 @@ struct State {
     /// End of the last counted wait, so waits of several workers at once are counted once.
     waited_until: Option<Instant>,
     waited: Duration,
+    /// Requests let through whose answer has not arrived yet.
+    in_flight: u32,
 }
 
-/// A request's ticket through the gate.
-#[derive(Debug, Clone, Copy)]
-pub struct Permit {
+/// A request's ticket through the gate; dropping it (answer received, or attempt abandoned) frees its
+/// place among the requests in flight.
+pub struct Permit<'a> {
+    pacer: &'a Pacer,
     seq: u64,
+}
+
+impl std::fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Permit({})", self.seq)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut st = self.pacer.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        drop(st);
+        self.pacer.changed.notify_waiters();
+    }
 }
 
 pub struct Pacer {
@@ -134,6 +153,8 @@ pub struct Pacer {
     halted: CancellationToken,
     /// Cancelled by SIGINT/SIGTERM: also abandons requests in flight.
     interrupted: CancellationToken,
+    /// Woken when a request finishes or a response brings news, for workers waiting on those.
+    changed: Notify,
 }
 
 impl Pacer {
@@ -158,12 +179,14 @@ impl Pacer {
                 clock: ServerClock::new(),
                 waited_until: None,
                 waited: Duration::ZERO,
+                in_flight: 0,
             }),
             cap,
             cap_clock,
             max_wait,
             halted: CancellationToken::new(),
             interrupted: CancellationToken::new(),
+            changed: Notify::new(),
         }
     }
 
@@ -172,8 +195,11 @@ impl Pacer {
     }
 
     /// Waits until a request may go out, or returns why the run stopped.
-    pub async fn acquire(&self) -> Result<Permit, StopReason> {
+    pub async fn acquire(&self) -> Result<Permit<'_>, StopReason> {
         loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             let until = {
                 let mut st = self.lock();
                 if let Some(r) = &st.stop {
@@ -187,7 +213,8 @@ impl Pacer {
                         }
                         let seq = st.sent;
                         st.sent += 1;
-                        return Ok(Permit { seq });
+                        st.in_flight += 1;
+                        return Ok(Permit { pacer: self, seq });
                     }
                     Some(until) => {
                         let from = st.waited_until.map_or(now, |w| w.max(now));
@@ -201,6 +228,7 @@ impl Pacer {
             };
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
+                _ = &mut changed => {}
                 _ = self.halted.cancelled() => {}
             }
         }
@@ -222,21 +250,27 @@ impl Pacer {
                 Some(reset) if w.budget <= 0 => return Some(reset),
                 // The window's budget is spent and its successor's reset is not known yet: a response
                 // in flight will tell.
-                None if w.budget <= 0 => return Some(now + Duration::from_millis(50)),
+                None if w.budget <= 0 => return Some(now + Duration::from_secs(1)),
                 _ => {}
             }
+        } else if st.in_flight > 0 {
+            // Without a known budget (no rate-limit headers yet, or none at all), requests go one at a
+            // time: a second request in flight could land inside a Retry-After window the first one is
+            // about to be given.
+            return Some(now + Duration::from_secs(5));
         }
-        if let Some(cap) = &self.cap {
-            if let Err(not_until) = cap.check() {
-                return Some(now + not_until.wait_time_from(self.cap_clock.now()));
-            }
+        if let Some(cap) = &self.cap
+            && let Err(not_until) = cap.check()
+        {
+            return Some(now + not_until.wait_time_from(self.cap_clock.now()));
         }
         None
     }
 
     /// Takes in the pacing facts of the response to `permit`, received at `received`.
-    pub fn observe(&self, permit: Permit, received: Instant, p: &Pacing) {
+    pub fn observe(&self, permit: &Permit<'_>, received: Instant, p: &Pacing) {
         let mut st = self.lock();
+        self.changed.notify_waiters();
         if let Some(date) = p.date {
             st.clock.observe(date, received);
         }
@@ -277,20 +311,21 @@ impl Pacer {
 
     /// Holds every worker until `until`. A wait longer than `--max-wait` stops the run instead, with the
     /// time to retry in the reason.
-    pub fn pause_until(&self, until: Instant) -> Result<(), ApiError> {
+    pub fn pause_until(&self, until: Instant) -> Result<(), StopReason> {
         let now = Instant::now();
         let wait = until.saturating_duration_since(now);
-        if let Some(max) = self.max_wait {
-            if wait > max {
-                let at = self.lock().clock.system_time_for(until);
-                let err = ApiError::RateLimited {
-                    wait,
-                    max_wait: max,
-                    until: at,
-                };
-                self.stop(err.stop_reason());
-                return Err(err);
+        if let Some(max) = self.max_wait
+            && wait > max
+        {
+            let at = self.lock().clock.system_time_for(until);
+            let reason = ApiError::RateLimited {
+                wait,
+                max_wait: max,
+                until: at,
             }
+            .stop_reason();
+            self.stop(reason.clone());
+            return Err(reason);
         }
         let mut st = self.lock();
         st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
@@ -342,7 +377,10 @@ mod tests {
     }
 
     fn epoch_now() -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
     }
 
     #[tokio::test(start_paused = true)]
@@ -350,7 +388,8 @@ mod tests {
         let p = Pacer::new(None, None);
         let now = epoch_now();
         let first = p.acquire().await.unwrap();
-        p.observe(first, Instant::now(), &pacing(3, 2, now + 10, now));
+        p.observe(&first, Instant::now(), &pacing(3, 2, now + 10, now));
+        drop(first);
         let start = Instant::now();
         for _ in 0..2 {
             p.acquire().await.unwrap();
@@ -367,18 +406,44 @@ mod tests {
         let p = Pacer::new(None, None);
         let now = epoch_now();
         let a = p.acquire().await.unwrap();
-        let _b = p.acquire().await.unwrap();
-        // a's response says 1 left, but b went out after a: nothing is left.
-        p.observe(a, Instant::now(), &pacing(10, 1, now + 5, now));
+        p.observe(&a, Instant::now(), &pacing(10, 2, now + 5, now));
+        let b = p.acquire().await.unwrap();
+        let _c = p.acquire().await.unwrap();
+        // b's answer says 1 left, but c went out after b: nothing is left.
+        p.observe(&b, Instant::now(), &pacing(10, 1, now + 5, now));
         let start = Instant::now();
         p.acquire().await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(4));
     }
 
     #[tokio::test(start_paused = true)]
+    async fn without_a_known_budget_requests_go_one_at_a_time() {
+        let p = std::sync::Arc::new(Pacer::new(None, None));
+        let a = p.acquire().await.unwrap();
+        let p2 = p.clone();
+        let second = tokio::spawn(async move {
+            let started = Instant::now();
+            p2.acquire().await.map(|_| started.elapsed())
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!second.is_finished());
+        drop(a);
+        let waited = second.await.unwrap().unwrap();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(1),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_worker() {
         let p = std::sync::Arc::new(Pacer::new(None, None));
-        p.pause_until(Instant::now() + Duration::from_secs(3)).unwrap();
+        let now = epoch_now();
+        let first = p.acquire().await.unwrap();
+        p.observe(&first, Instant::now(), &pacing(100, 99, now + 60, now));
+        drop(first);
+        p.pause_until(Instant::now() + Duration::from_secs(3))
+            .unwrap();
         let start = Instant::now();
         let (a, b) = tokio::join!(p.acquire(), p.acquire());
         a.unwrap();
@@ -406,7 +471,10 @@ mod tests {
             p.acquire().await.unwrap();
         }
         let t = start.elapsed();
-        assert!(t >= Duration::from_secs(2) && t < Duration::from_millis(2100), "{t:?}");
+        assert!(
+            t >= Duration::from_secs(2) && t < Duration::from_millis(2100),
+            "{t:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -414,12 +482,15 @@ mod tests {
         let p = Pacer::new(None, None);
         let now = epoch_now();
         let a = p.acquire().await.unwrap();
+        p.observe(&a, Instant::now(), &pacing(5, 4, now + 60, now));
         let b = p.acquire().await.unwrap();
-        p.observe(b, Instant::now(), &pacing(5, 3, now + 60, now));
-        p.observe(a, Instant::now(), &pacing(5, 4, now + 60, now));
-        // Budget from b: 3 left; three more go at once, the fourth waits.
+        let c = p.acquire().await.unwrap();
+        p.observe(&c, Instant::now(), &pacing(5, 2, now + 60, now));
+        p.observe(&b, Instant::now(), &pacing(5, 3, now + 60, now));
+        drop((a, b, c));
+        // Budget from c, the newest: 2 left; two go at once, then the window is spent.
         let start = Instant::now();
-        for _ in 0..3 {
+        for _ in 0..2 {
             p.acquire().await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_millis(1));

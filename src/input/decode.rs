@@ -148,7 +148,11 @@ mod tests {
             } else {
                 Encoding::Utf16Be
             };
-            assert_eq!(decoded(utf16(text, le, bom)), (text.into(), want), "{le} {bom}");
+            assert_eq!(
+                decoded(utf16(text, le, bom)),
+                (text.into(), want),
+                "{le} {bom}"
+            );
         }
     }
 

@@ -61,7 +61,11 @@ impl fmt::Display for Layout {
         write!(
             f,
             "delimiter {delim}, {}, addresses in {} ({})",
-            if self.header.is_some() { "header row" } else { "no header row" },
+            if self.header.is_some() {
+                "header row"
+            } else {
+                "no header row"
+            },
             self.column_label(),
             self.how
         )
@@ -96,6 +100,12 @@ const ADDRESS_HEADERS: &[&str] = &[
     "useremail",
     "addr",
     "emailid",
+    "emailadresse",
+    "adresseemail",
+    "adressemail",
+    "courriel",
+    "correoelectronico",
+    "correo",
 ];
 
 pub fn normalize_header(s: &str) -> String {
@@ -108,14 +118,20 @@ pub fn normalize_header(s: &str) -> String {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LayoutError {
-    NoSuchColumnName { name: String, header: Option<Vec<String>> },
+    NoSuchColumnName {
+        name: String,
+        header: Option<Vec<String>>,
+    },
     ColumnZero,
 }
 
 impl fmt::Display for LayoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LayoutError::NoSuchColumnName { name, header: Some(h) } => write!(
+            LayoutError::NoSuchColumnName {
+                name,
+                header: Some(h),
+            } => write!(
                 f,
                 "no column named \"{name}\" in the header row (columns: {})",
                 h.join(", ")
@@ -149,7 +165,10 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
         .enumerate()
         .filter_map(|(i, cell)| {
             let n = normalize_header(cell);
-            ADDRESS_HEADERS.iter().position(|h| *h == n).map(|rank| (rank, i))
+            ADDRESS_HEADERS
+                .iter()
+                .position(|h| *h == n)
+                .map(|rank| (rank, i))
         })
         .min();
     let first_has_at = first.iter().any(|c| c.contains('@'));
@@ -157,7 +176,8 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
     let (column, has_header, how) = match choice {
         ColumnChoice::Number(0) => return Err(LayoutError::ColumnZero),
         ColumnChoice::Number(n) => {
-            let header = named.is_some() || (!first_has_at && any_at(&records[1.min(records.len())..]));
+            let header =
+                named.is_some() || (!first_has_at && any_at(&records[1.min(records.len())..]));
             (n - 1, header, "--column")
         }
         ColumnChoice::Name(name) => {
@@ -198,7 +218,10 @@ fn preamble(sample: &[u8]) -> (u64, Option<u8>, &[u8]) {
     let mut delimiter = None;
     let mut rest = sample;
     loop {
-        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1);
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| p + 1);
         let line = trim_eol(&rest[..end]);
         if line.len() == 5 && line[..4].eq_ignore_ascii_case(b"sep=") {
             delimiter = Some(line[4]);
@@ -339,7 +362,9 @@ mod tests {
     fn preamble_lines_are_skipped() {
         let l = auto("sep=;\r\nEmail;Name\r\na@x.com;A\r\n");
         assert_eq!((l.preamble_lines, l.delimiter, l.column), (1, b';', 0));
-        let l = auto("#TYPE Deserialized.MessageTrace\n\"Received\",\"RecipientAddress\"\n\"x\",\"a@b.com\"\n");
+        let l = auto(
+            "#TYPE Deserialized.MessageTrace\n\"Received\",\"RecipientAddress\"\n\"x\",\"a@b.com\"\n",
+        );
         assert_eq!((l.preamble_lines, l.column), (1, 1));
     }
 
@@ -354,12 +379,20 @@ mod tests {
             sniff(s, true, &ColumnChoice::Name("nope".into())),
             Err(LayoutError::NoSuchColumnName { .. })
         ));
-        assert_eq!(sniff(s, true, &ColumnChoice::Number(0)), Err(LayoutError::ColumnZero));
+        assert_eq!(
+            sniff(s, true, &ColumnChoice::Number(0)),
+            Err(LayoutError::ColumnZero)
+        );
     }
 
     #[test]
     fn truncated_sample_ignores_partial_last_line() {
-        let l = sniff(b"email,x\na@b.com,1\nc@d.com,2\ne@f.c", false, &ColumnChoice::Auto).unwrap();
+        let l = sniff(
+            b"email,x\na@b.com,1\nc@d.com,2\ne@f.c",
+            false,
+            &ColumnChoice::Auto,
+        )
+        .unwrap();
         assert_eq!(l.delimiter, b',');
     }
 }

@@ -41,22 +41,31 @@ impl InputSpec {
     pub fn name(&self) -> String {
         match &self.path {
             Some(p) => p.display().to_string(),
-            None => "-".to_string(),
+            None => "<stdin>".to_string(),
         }
     }
 
     /// Size in bytes, when it is a regular file (for the progress bar).
     pub fn size(&self) -> Option<u64> {
         let meta = std::fs::metadata(self.path.as_ref()?).ok()?;
-        meta.is_file().then(|| meta.len())
+        meta.is_file().then_some(meta.len())
     }
 }
 
 #[derive(Debug)]
 pub enum InputError {
-    Open { name: String, source: io::Error },
-    Read { name: String, source: io::Error },
-    Layout { name: String, source: layout::LayoutError },
+    Open {
+        name: String,
+        source: io::Error,
+    },
+    Read {
+        name: String,
+        source: io::Error,
+    },
+    Layout {
+        name: String,
+        source: layout::LayoutError,
+    },
 }
 
 impl fmt::Display for InputError {
@@ -208,11 +217,9 @@ impl SourceReader {
                         b => b,
                     };
                     let text = cell_text(bytes);
-                    if self
-                        .header_cell
-                        .as_ref()
-                        .is_some_and(|h| !text.contains('@') && *h == layout::normalize_header(&text))
-                    {
+                    if self.header_cell.as_ref().is_some_and(|h| {
+                        !text.contains('@') && *h == layout::normalize_header(&text)
+                    }) {
                         Cell::RepeatedHeader
                     } else {
                         Cell::Value(text)
@@ -255,7 +262,9 @@ mod tests {
 
     #[test]
     fn lines_follow_the_file_including_quoted_newlines_and_blank_lines() {
-        let got = rows(b"email,note\r\na@x.com,\"two\r\nlines\"\r\n\r\nb@x.com,ok\r\nshort\r\nemail,note\r\n");
+        let got = rows(
+            b"email,note\r\na@x.com,\"two\r\nlines\"\r\n\r\nb@x.com,ok\r\nshort\r\nemail,note\r\n",
+        );
         assert_eq!(
             got,
             vec![

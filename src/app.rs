@@ -1,0 +1,229 @@
+//! Runs one parsed command line: sets up logging and the async runtime, resolves the configuration, starts
+//! the embedded simulator when asked, dispatches to the command, and turns every outcome into one exit
+//! status with at most one line of error on stderr.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::bounces::{self, RemoveOptions};
+use crate::cli::{BouncesCommand, Cli, Command, RemoveArgs, SimulateArgs};
+use crate::client::{Auth, Client, ClientOptions};
+use crate::config::{self, ProcessEnv};
+use crate::exit::Exit;
+use crate::input::{ColumnChoice, InputSpec};
+use crate::secret::Secret;
+use crate::simulator::{self, SimConfig, Simulator};
+
+/// Prints `okta-org: error: ...` on stderr and returns `exit`.
+pub fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
+    eprintln!("okta-org: error: {message}");
+    exit
+}
+
+pub fn run(cli: Cli) -> Exit {
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(Exit::Error, format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Bounces(BouncesCommand::Remove(args)) => remove(&cli.global, args).await,
+            Command::Simulate(args) => simulate(args).await,
+        }
+    })
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,okta_org=info",
+        (false, 2) => "warn,okta_org=debug",
+        _ => "info,okta_org=trace",
+    };
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+async fn remove(global: &crate::cli::Global, args: RemoveArgs) -> Exit {
+    let inputs = if args.inputs.is_empty() {
+        vec![InputSpec::stdin()]
+    } else {
+        args.inputs.iter().map(|a| InputSpec::parse(a)).collect()
+    };
+    if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
+        return fail(Exit::Usage, "stdin (-) can be read only once");
+    }
+    let opts = RemoveOptions {
+        inputs,
+        column: args
+            .column
+            .as_deref()
+            .map_or(ColumnChoice::Auto, ColumnChoice::parse),
+        report: args.report.clone(),
+        format: args.report_format,
+        dry_run: args.dry_run,
+        concurrency: usize::from(args.concurrency),
+        quiet: global.quiet,
+    };
+    if let Err(e) = bounces::preflight(&opts) {
+        return fail(Exit::Usage, e);
+    }
+    if opts.inputs.iter().any(|i| i.path.is_none())
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && !global.quiet
+    {
+        eprintln!(
+            "okta-org: reading addresses from the terminal; end with Ctrl-D (or pass a file)"
+        );
+    }
+
+    // The org: the embedded simulator, or the configured one. A dry run needs neither.
+    let mut _simulator: Option<Simulator> = None;
+    let client = if opts.dry_run {
+        None
+    } else {
+        let (url, auth) = if args.simulate {
+            let token = format!("sim-{:016x}", fastrand::u64(..));
+            let sim = match Simulator::start(SimConfig::demo(token.clone()), 0).await {
+                Ok(s) => s,
+                Err(e) => return fail(Exit::Error, format!("cannot start the simulator: {e}")),
+            };
+            if !global.quiet {
+                eprintln!(
+                    "okta-org: using the embedded Okta simulator at {} (demo org of samples/, {} users)",
+                    sim.url(),
+                    simulator::parse_users(simulator::DEMO_USERS).len()
+                );
+            }
+            let url = sim.url().parse().expect("simulator URL");
+            _simulator = Some(sim);
+            (url, Auth::Ssws(Secret::new(token)))
+        } else {
+            let flags = config::Flags {
+                org_url: global.org_url.clone(),
+                token_file: global.token_file.clone(),
+            };
+            match config::resolve(&flags, &ProcessEnv) {
+                Ok(s) => (s.org_url.value, Auth::Ssws(s.token.value)),
+                Err(e) => return fail(Exit::Usage, e),
+            }
+        };
+        let mut copts = ClientOptions::new(url, auth);
+        copts.timeout = args.timeout;
+        copts.max_retries = args.max_retries;
+        copts.rate = args.rate.and_then(NonZeroU32::new);
+        copts.max_wait = args.max_wait;
+        match Client::new(copts) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => return fail(Exit::Error, e),
+        }
+    };
+    if let Some(c) = &client {
+        watch_signals(c.clone());
+    }
+    let outcome = match bounces::remove(&opts, client).await {
+        Ok(o) => o,
+        Err(e) => return fail(Exit::Error, e),
+    };
+    if !global.quiet {
+        eprint!("{}", bounces::summary(&outcome, &opts));
+    }
+    outcome.exit
+}
+
+/// First SIGINT/SIGTERM: stop sending and finish the report. Second: leave at once.
+fn watch_signals(client: Arc<Client>) {
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            wait_for_signal().await;
+            if first {
+                first = false;
+                eprintln!(
+                    "okta-org: interrupted: finishing the report (press Ctrl-C again to quit now)"
+                );
+                client.pacer().interrupt();
+            } else {
+                std::process::exit(i32::from(Exit::Retry.code()));
+            }
+        }
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn simulate(args: SimulateArgs) -> Exit {
+    let mut config = SimConfig::new(args.token.clone());
+    config.users = match &args.users {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => simulator::parse_users(&text),
+            Err(e) => return fail(Exit::Usage, format!("cannot read {}: {e}", path.display())),
+        },
+        None => simulator::parse_users(simulator::DEMO_USERS),
+    };
+    config.rate_limit = args.rate_limit;
+    config.window_secs = args.window.max(1);
+    config.retry_after = args.retry_after;
+    config.retry_after_format = args.retry_after_format;
+    config.advertise_limits = args.advertise_limits;
+    config.fail_every = args.fail_every;
+    config.fail_status = args.fail_status;
+    config.poison = args.poison;
+    config.max_list = args.max_list;
+    let users = config.users.len();
+    let sim = match Simulator::start(config, args.port).await {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(
+                Exit::Usage,
+                format!("cannot listen on 127.0.0.1:{}: {e}", args.port),
+            );
+        }
+    };
+    eprintln!(
+        "okta-org simulator: listening on {} with {users} users, {} requests per {} s on the bounce endpoint\n\
+         try:  OKTA_CLIENT_TOKEN={} okta-org bounces remove samples/sendgrid-bounces.csv --org-url {}\n\
+         what it received: {}/__simulator/record    (Ctrl-C stops it)",
+        sim.url(),
+        args.rate_limit,
+        args.window,
+        args.token,
+        sim.url(),
+        sim.url()
+    );
+    wait_for_signal().await;
+    Exit::Ok
+}

@@ -1,0 +1,385 @@
+//! `okta-org bounces remove`: the main job. A reader thread streams the exports, checks every row and cuts
+//! the good, distinct addresses into batches of 1,000; a bounded channel hands them to the async side, which
+//! sends up to `--concurrency` batches at once through the shared client, and writes the report in input
+//! order as batches settle. Every row read is written exactly once, whatever happens to the run.
+
+pub mod submit;
+
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::address;
+use crate::client::{Client, StopReason};
+use crate::dedupe::{RowRef, Seen};
+use crate::exit::Exit;
+use crate::input::{Cell, ColumnChoice, InputError, InputSpec, SourceReader};
+use crate::report::{self, Counts, ReportWriter, Status};
+use submit::{MAX_BATCH, Outcome};
+
+/// What `bounces remove` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RemoveOptions {
+    pub inputs: Vec<InputSpec>,
+    pub column: ColumnChoice,
+    pub report: Option<PathBuf>,
+    pub format: report::Format,
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub quiet: bool,
+}
+
+/// How the run ended, for the summary and the exit status.
+#[derive(Debug)]
+pub struct RemoveOutcome {
+    pub counts: Counts,
+    pub requests: u64,
+    pub retries: u64,
+    pub waited: Duration,
+    pub elapsed: Duration,
+    pub stop: Option<StopReason>,
+    pub input_error: Option<String>,
+    pub exit: Exit,
+}
+
+/// One input row on its way to the report.
+struct Row {
+    source: u32,
+    line: u64,
+    email: String,
+    /// `None` while its batch is in flight.
+    status: Option<Status>,
+    reason: String,
+}
+
+/// The rows read between two batches, and the batch that ends them (indices into `rows`).
+#[derive(Default)]
+struct Segment {
+    rows: Vec<Row>,
+    batch: Vec<usize>,
+}
+
+/// Reads every input, in order, into segments. Runs on its own thread: the csv reader is blocking I/O.
+fn read_inputs(
+    inputs: &[InputSpec],
+    column: &ColumnChoice,
+    bytes_read: Arc<AtomicU64>,
+    tx: mpsc::Sender<Segment>,
+) -> Result<(), InputError> {
+    let mut seen = Seen::new();
+    let mut seg = Segment::default();
+    for (source, spec) in inputs.iter().enumerate() {
+        let source = source as u32;
+        let mut reader = SourceReader::open(spec, column, bytes_read.clone())?;
+        tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
+        let column_label = reader.layout.column_label();
+        while let Some((line, cell)) = reader.next_row()? {
+            let row = |email: &str, status: Option<Status>, reason: String| Row {
+                source,
+                line,
+                email: email.to_string(),
+                status,
+                reason,
+            };
+            let row = match cell {
+                Cell::Missing => row(
+                    "",
+                    Some(Status::Invalid),
+                    format!("row has no {column_label}"),
+                ),
+                Cell::RepeatedHeader => {
+                    row("", Some(Status::Invalid), "repeated header row".into())
+                }
+                Cell::Value(text) => {
+                    let addr = address::extract(&text);
+                    match address::validate(&addr) {
+                        Err(why) => {
+                            let shown = if addr.is_empty() { text.trim() } else { &addr };
+                            row(shown, Some(Status::Invalid), why.to_string())
+                        }
+                        Ok(()) => match seen.insert(&addr, RowRef { source, line }) {
+                            Some(first) => row(
+                                &addr,
+                                Some(Status::Duplicate),
+                                duplicate_reason(first, source, inputs),
+                            ),
+                            None => {
+                                seg.batch.push(seg.rows.len());
+                                row(&addr, None, String::new())
+                            }
+                        },
+                    }
+                }
+            };
+            seg.rows.push(row);
+            if seg.batch.len() == MAX_BATCH && tx.blocking_send(std::mem::take(&mut seg)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !seg.rows.is_empty() {
+        let _ = tx.blocking_send(seg);
+    }
+    Ok(())
+}
+
+fn duplicate_reason(first: RowRef, source: u32, inputs: &[InputSpec]) -> String {
+    if first.source == source {
+        format!("duplicate of line {}", first.line)
+    } else {
+        format!(
+            "duplicate of line {} of {}",
+            first.line,
+            inputs[first.source as usize].name()
+        )
+    }
+}
+
+/// Checks up front that every named file opens and has a usable layout, so a typo in the third file name
+/// does not stop a run after the first two were sent.
+pub fn preflight(opts: &RemoveOptions) -> Result<(), InputError> {
+    for spec in opts.inputs.iter().filter(|s| s.path.is_some()) {
+        SourceReader::open(spec, &opts.column, Arc::default())?;
+    }
+    Ok(())
+}
+
+/// Runs the job. `client` is `None` for `--dry-run`.
+pub async fn remove(
+    opts: &RemoveOptions,
+    client: Option<Arc<Client>>,
+) -> std::io::Result<RemoveOutcome> {
+    let started = Instant::now();
+    let out: Box<dyn Write + Send> = match &opts.report {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot write the report {}: {e}", path.display()),
+            )
+        })?),
+        None => Box::new(std::io::stdout()),
+    };
+    let mut writer = ReportWriter::new(out, opts.format)?;
+    let names: Vec<String> = opts.inputs.iter().map(InputSpec::name).collect();
+    let progress = Progress::new(opts);
+
+    let concurrency = opts.concurrency.max(1);
+    let (tx, mut rx) = mpsc::channel::<Segment>(concurrency + 1);
+    let reader = {
+        let inputs = opts.inputs.clone();
+        let column = opts.column.clone();
+        let bytes = progress.bytes.clone();
+        std::thread::spawn(move || read_inputs(&inputs, &column, bytes, tx))
+    };
+
+    let max_len = Arc::new(AtomicUsize::new(MAX_BATCH));
+    let mut queue: VecDeque<Segment> = VecDeque::new();
+    let mut head_id: u64 = 0;
+    let mut inflight: JoinSet<(u64, Vec<Outcome>)> = JoinSet::new();
+    let mut reader_done = false;
+    loop {
+        while queue
+            .front()
+            .is_some_and(|s| s.rows.iter().all(|r| r.status.is_some()))
+        {
+            let seg = queue.pop_front().expect("front");
+            head_id += 1;
+            for r in &seg.rows {
+                writer.write(&report::Row {
+                    line: r.line,
+                    email: &r.email,
+                    status: r.status.expect("settled"),
+                    reason: &r.reason,
+                    source: &names[r.source as usize],
+                })?;
+            }
+            progress.update(writer.counts(), client.as_deref());
+        }
+        if reader_done && inflight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                let (id, outcomes) = done.map_err(std::io::Error::other)?;
+                let seg = &mut queue[(id - head_id) as usize];
+                for (&i, o) in seg.batch.iter().zip(outcomes) {
+                    seg.rows[i].status = Some(o.status);
+                    seg.rows[i].reason = o.reason;
+                }
+            }
+            next = rx.recv(), if !reader_done && inflight.len() < concurrency => {
+                let Some(mut seg) = next else {
+                    reader_done = true;
+                    continue;
+                };
+                let id = head_id + queue.len() as u64;
+                match (&client, client.as_ref().and_then(|c| c.pacer().stopped())) {
+                    _ if seg.batch.is_empty() => {}
+                    (None, _) => settle_all(&mut seg, Status::Valid, "dry run: not sent"),
+                    (Some(_), Some(stop)) => settle_all(&mut seg, Status::Failed, &stop.message),
+                    (Some(c), None) => {
+                        let addrs: Vec<String> = seg.batch.iter().map(|&i| seg.rows[i].email.clone()).collect();
+                        let (c, max_len) = (c.clone(), max_len.clone());
+                        inflight.spawn(async move { (id, submit::submit(&c, &addrs, &max_len).await) });
+                    }
+                }
+                queue.push_back(seg);
+            }
+        }
+    }
+    writer.finish()?;
+    progress.finish();
+    let input_error = match reader.join() {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("the input reader stopped unexpectedly".to_string()),
+    };
+    let counts = writer.counts().clone();
+    let stop = client.as_ref().and_then(|c| c.pacer().stopped());
+    let exit = if input_error.is_some() {
+        Exit::Usage
+    } else if let Some(s) = &stop {
+        s.exit.max(Exit::Retry)
+    } else if counts.get(Status::Failed) > 0 {
+        Exit::Retry
+    } else if counts.get(Status::Rejected) + counts.get(Status::Invalid) > 0 {
+        Exit::Partial
+    } else {
+        Exit::Ok
+    };
+    let (requests, retries, waited) = match &client {
+        Some(c) => (
+            c.stats().requests.load(Ordering::Relaxed),
+            c.stats().retries.load(Ordering::Relaxed),
+            c.pacer().waited(),
+        ),
+        None => (0, 0, Duration::ZERO),
+    };
+    Ok(RemoveOutcome {
+        counts,
+        requests,
+        retries,
+        waited,
+        elapsed: started.elapsed(),
+        stop,
+        input_error,
+        exit,
+    })
+}
+
+fn settle_all(seg: &mut Segment, status: Status, reason: &str) {
+    for &i in &seg.batch {
+        seg.rows[i].status = Some(status);
+        seg.rows[i].reason = reason.to_string();
+    }
+}
+
+/// The summary printed on stderr at the end of a run.
+pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
+    let c = &o.counts;
+    let mut parts: Vec<String> = Status::ALL
+        .iter()
+        .filter(|&&s| s != Status::Valid || opts.dry_run)
+        .map(|&s| format!("{} {}", c.get(s), s))
+        .collect();
+    if opts.dry_run {
+        parts.retain(|p| {
+            !p.ends_with(" accepted") && !p.ends_with(" rejected") && !p.ends_with(" failed")
+        });
+    }
+    let inputs = opts.inputs.len();
+    let mut s = format!(
+        "okta-org: {} rows from {} input{}: {}\n",
+        c.rows,
+        inputs,
+        if inputs == 1 { "" } else { "s" },
+        parts.join(", ")
+    );
+    if opts.dry_run {
+        s.push_str("dry run: nothing was sent to Okta\n");
+    } else {
+        s.push_str(&format!(
+            "{} request{} ({} retr{}), {:.1} s waiting for rate limits, {:.1} s in all\n",
+            o.requests,
+            if o.requests == 1 { "" } else { "s" },
+            o.retries,
+            if o.retries == 1 { "y" } else { "ies" },
+            o.waited.as_secs_f64(),
+            o.elapsed.as_secs_f64()
+        ));
+    }
+    if let Some(stop) = &o.stop {
+        s.push_str(&format!("stopped: {}\n", stop.message));
+    }
+    if let Some(e) = &o.input_error {
+        s.push_str(&format!("input error: {e}\n"));
+    }
+    if let Some(p) = &opts.report {
+        s.push_str(&format!("report: {}\n", p.display()));
+    }
+    s
+}
+
+/// The progress bar on stderr: only on a terminal, never under `--quiet`.
+struct Progress {
+    bar: Option<ProgressBar>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn new(opts: &RemoveOptions) -> Progress {
+        let bytes = Arc::new(AtomicU64::new(0));
+        if opts.quiet || !std::io::stderr().is_terminal() {
+            return Progress { bar: None, bytes };
+        }
+        let total: Option<u64> = opts.inputs.iter().map(InputSpec::size).sum();
+        let bar = match total {
+            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr())
+                .with_style(
+                    ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg}")
+                        .expect("template"),
+                ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{spinner} {bytes} read {msg}").expect("template"),
+            ),
+        };
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress {
+            bar: Some(bar),
+            bytes,
+        }
+    }
+
+    fn update(&self, counts: &Counts, client: Option<&Client>) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.bytes.load(Ordering::Relaxed));
+            let waiting = client
+                .map(|c| c.pacer().waited().as_secs())
+                .filter(|&w| w > 0)
+                .map(|w| format!(", {w} s waited"))
+                .unwrap_or_default();
+            bar.set_message(format!(
+                "{} rows: {} accepted, {} rejected, {} invalid, {} duplicate, {} failed{waiting}",
+                counts.rows,
+                counts.get(Status::Accepted),
+                counts.get(Status::Rejected),
+                counts.get(Status::Invalid),
+                counts.get(Status::Duplicate),
+                counts.get(Status::Failed),
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `POST /api/v1/org/email/bounces/remove-list` as the Org API reference documents it: 200 with per-address
+//! `errors` (RFC 3696 failures, addresses of no user) even when every address fails; the documented 400
+//! envelope above 1,000 elements; E0000001 for an empty list; E0000003 for a body that is not JSON.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{Admission, Shared, error_response};
+use crate::address;
+
+pub const REASON_INVALID: &str =
+    "Invalid email address. The provided email address failed validation against RFC 3696.";
+pub const REASON_NOT_A_USER: &str =
+    "This email address does not belong to any user in your organization.";
+
+const PATH: &str = "/api/v1/org/email/bounces/remove-list";
+
+pub(crate) async fn remove_list(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (resp, batch) = answer(&s, &headers, &body);
+    s.log("POST", PATH, resp.status(), batch, &headers);
+    resp
+}
+
+fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usize>) {
+    if let Some(resp) = s.refuse(headers) {
+        return (resp, None);
+    }
+    let list: Option<Vec<String>> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("emailAddresses").cloned())
+        .and_then(|v| serde_json::from_value(v).ok());
+    let batch = list.as_ref().map(Vec::len);
+    let inject = {
+        let mut inner = s.lock();
+        inner.bounce_requests += 1;
+        s.config
+            .fail_every
+            .is_some_and(|k| k > 0 && inner.bounce_requests.is_multiple_of(u64::from(k)))
+    };
+    let rate_headers = match s.admit("bounces", s.config.rate_limit, inject) {
+        Admission::Go(h) => h,
+        Admission::Throttled(resp) => return (resp, batch),
+    };
+    let with_headers = |mut resp: Response| {
+        resp.headers_mut().extend(rate_headers.clone());
+        resp
+    };
+    let Some(list) = list else {
+        return (
+            with_headers(error_response(
+                StatusCode::BAD_REQUEST,
+                "E0000003",
+                "The request body was not well-formed.",
+                &[],
+            )),
+            None,
+        );
+    };
+    if list.is_empty() {
+        return (
+            with_headers(error_response(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                "Api validation failed: emailAddresses",
+                &["emailAddresses: The field must contain at least one element"],
+            )),
+            batch,
+        );
+    }
+    if list.len() > s.config.max_list {
+        s.violation(format!("a request held {} addresses", list.len()));
+        // Exactly the envelope the Org API reference shows (causes as bare strings, no errorCode).
+        let body = json!({
+            "errorSummary": "Invalid request data format",
+            "errorLink": "E0000001",
+            "errorId": "invalid_request",
+            "errorCauses": [format!(
+                "emailAddresses: The field cannot have more than {} elements",
+                thousands(s.config.max_list)
+            )],
+        });
+        return (
+            with_headers((StatusCode::BAD_REQUEST, axum::Json(body)).into_response()),
+            batch,
+        );
+    }
+    let poisoned = list
+        .iter()
+        .any(|a| s.config.poison.iter().any(|p| p.eq_ignore_ascii_case(a)));
+    if poisoned {
+        return (
+            with_headers(error_response(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                "Api validation failed: emailAddresses",
+                &["emailAddresses: The request contains an address that cannot be processed"],
+            )),
+            batch,
+        );
+    }
+    let mut errors = Vec::new();
+    let mut inner = s.lock();
+    for addr in &list {
+        *inner
+            .record
+            .sent_counts
+            .entry(addr.to_lowercase())
+            .or_default() += 1;
+        let reason = if address::validate(addr).is_err() {
+            Some(REASON_INVALID)
+        } else if !s.users.contains(&addr.to_lowercase()) {
+            Some(REASON_NOT_A_USER)
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => errors.push(json!({ "emailAddress": addr, "reason": reason })),
+            None => inner.record.accepted.push(addr.clone()),
+        }
+    }
+    drop(inner);
+    (
+        with_headers(axum::Json(json!({ "errors": errors })).into_response()),
+        batch,
+    )
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
+    }
+}
