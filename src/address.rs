@@ -110,13 +110,20 @@ pub fn validate(addr: &str) -> Result<(), Invalid> {
     if addr.is_empty() {
         return Err(Invalid::Empty);
     }
-    if addr.chars().any(char::is_control) {
-        return Err(Invalid::ControlCharacter);
-    }
     let Some(at) = addr.rfind('@') else {
-        return Err(Invalid::NoAt);
+        return Err(if addr.chars().any(char::is_control) {
+            Invalid::ControlCharacter
+        } else {
+            Invalid::NoAt
+        });
     };
     let (local, domain) = (&addr[..at], &addr[at + 1..]);
+    // The common case, a dot-atom local part, is settled here; it holds no whitespace or control
+    // characters by construction.
+    let simple = dot_atom(local);
+    if !simple && addr.chars().any(char::is_control) {
+        return Err(Invalid::ControlCharacter);
+    }
     if local.is_empty() {
         return Err(Invalid::LocalPartEmpty);
     }
@@ -131,11 +138,14 @@ pub fn validate(addr: &str) -> Result<(), Invalid> {
     }
     if !domain.starts_with('[') {
         check_domain(domain)?;
+        if simple {
+            return Ok(());
+        }
     }
     if has_bare_whitespace(local) || domain.chars().any(char::is_whitespace) {
         return Err(Invalid::Whitespace);
     }
-    // The grammar itself: the email_address crate covers dot-atoms, quoted strings and domain literals.
+    // The grammar itself: the email_address crate covers quoted strings and domain literals.
     // RFC 3696 also shows backslash escapes, in unquoted local parts (`Abc\@def@example.com`) and as
     // quoted pairs of any character (`"Fred\ Bloggs"@example.com`), which that crate refuses; those are
     // checked here.
@@ -151,6 +161,16 @@ pub fn validate(addr: &str) -> Result<(), Invalid> {
     } else {
         Err(Invalid::Syntax)
     }
+}
+
+/// An unquoted local part of `atext` characters and single dots, not at either end.
+fn dot_atom(local: &str) -> bool {
+    let b = local.as_bytes();
+    !b.is_empty()
+        && b[0] != b'.'
+        && b[b.len() - 1] != b'.'
+        && b.windows(2).all(|w| w != b"..")
+        && local.chars().all(|c| c == '.' || is_atext(c))
 }
 
 /// A quoted string: any printable character or space, with `"` and `\` only as quoted pairs.
@@ -221,9 +241,18 @@ fn check_domain(domain: &str) -> Result<(), Invalid> {
         if label.len() > 63 {
             return Err(Invalid::LabelTooLong);
         }
-        if !label.chars().all(|c| c.is_alphanumeric() || c == '-') {
+        let ldh = if label.is_ascii() {
+            label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        } else {
+            label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        };
+        if !ldh {
             return Err(if label.chars().any(char::is_whitespace) {
                 Invalid::Whitespace
+            } else if label.chars().any(char::is_control) {
+                Invalid::ControlCharacter
             } else {
                 Invalid::LabelCharacter
             });
@@ -233,7 +262,7 @@ fn check_domain(domain: &str) -> Result<(), Invalid> {
         }
         last = label;
     }
-    if last.chars().all(|c| c.is_ascii_digit()) {
+    if last.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Invalid::NumericTld);
     }
     Ok(())

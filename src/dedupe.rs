@@ -22,7 +22,7 @@ pub struct Seen {
     /// Records of `[len: u16][lowercased address][source: u32][line: u64]`.
     arena: Vec<u8>,
     table: HashTable<usize>,
-    hasher: std::hash::RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
     scratch: String,
 }
 
@@ -34,10 +34,15 @@ impl Default for Seen {
 
 impl Seen {
     pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// A set sized for about `n` distinct addresses, so a large input does not pay for regrowing.
+    pub fn with_capacity(n: usize) -> Self {
         Seen {
-            arena: Vec::new(),
-            table: HashTable::new(),
-            hasher: std::hash::RandomState::new(),
+            arena: Vec::with_capacity(n * 32),
+            table: HashTable::with_capacity(n),
+            hasher: hashbrown::DefaultHashBuilder::default(),
             scratch: String::new(),
         }
     }

@@ -78,6 +78,7 @@ pub struct ReportWriter {
     jsonl: Option<io::BufWriter<Box<dyn Write + Send>>>,
     closed: bool,
     counts: Counts,
+    scratch: String,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -105,6 +106,7 @@ impl ReportWriter {
             jsonl: None,
             closed: false,
             counts: Counts::default(),
+            scratch: String::new(),
         };
         match format {
             Format::Csv => {
@@ -132,9 +134,10 @@ impl ReportWriter {
         let result = match self.format {
             Format::Csv => {
                 let c = self.csv.as_mut().expect("csv writer");
-                let line = row.line.to_string();
+                self.scratch.clear();
+                std::fmt::write(&mut self.scratch, format_args!("{}", row.line)).expect("string");
                 c.write_record([
-                    line.as_bytes(),
+                    self.scratch.as_bytes(),
                     neutralise(row.email).as_bytes(),
                     row.status.as_str().as_bytes(),
                     neutralise(row.reason).as_bytes(),

@@ -49,21 +49,72 @@ pub struct RemoveOutcome {
     pub exit: Exit,
 }
 
-/// One input row on its way to the report.
+/// One input row on its way to the report. Its text lives in its segment's `text`.
 struct Row {
     source: u32,
     line: u64,
-    email: String,
+    email: Span,
     /// `None` while its batch is in flight.
     status: Option<Status>,
-    reason: String,
+    reason: Span,
 }
 
-/// The rows read between two batches, and the batch that ends them (indices into `rows`).
+/// A range of a segment's `text`.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// The rows read between two batches, and the batch that ends them (indices into `rows`). The text of
+/// all its rows shares one buffer, so a row costs no allocation of its own.
 #[derive(Default)]
 struct Segment {
     rows: Vec<Row>,
     batch: Vec<usize>,
+    text: String,
+}
+
+impl Segment {
+    fn put(&mut self, s: &str) -> Span {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        Span {
+            start,
+            len: s.len() as u32,
+        }
+    }
+
+    fn get(&self, span: Span) -> &str {
+        &self.text[span.start as usize..(span.start + span.len) as usize]
+    }
+
+    fn push(&mut self, source: u32, line: u64, email: &str, status: Option<Status>, reason: &str) {
+        let email = self.put(email);
+        let reason = self.put(reason);
+        self.rows.push(Row {
+            source,
+            line,
+            email,
+            status,
+            reason,
+        });
+    }
+
+    fn settle(&mut self, row: usize, status: Status, reason: &str) {
+        let reason = self.put(reason);
+        let r = &mut self.rows[row];
+        r.status = Some(status);
+        r.reason = reason;
+    }
+}
+
+/// A guess at how many distinct addresses the inputs hold (about 64 bytes a row), to size the set.
+fn expected_rows(inputs: &[InputSpec]) -> usize {
+    let bytes: u64 = inputs.iter().filter_map(InputSpec::size).sum();
+    usize::try_from(bytes / 64)
+        .unwrap_or(usize::MAX)
+        .min(4_000_000)
 }
 
 /// Reads every input, in order, into segments. Runs on its own thread: the csv reader is blocking I/O.
@@ -73,52 +124,47 @@ fn read_inputs(
     bytes_read: Arc<AtomicU64>,
     tx: mpsc::Sender<Segment>,
 ) -> Result<(), InputError> {
-    let mut seen = Seen::new();
+    let mut seen = Seen::with_capacity(expected_rows(inputs));
     let mut seg = Segment::default();
+    let mut reason = String::new();
     for (source, spec) in inputs.iter().enumerate() {
         let source = source as u32;
         let mut reader = SourceReader::open(spec, column, bytes_read.clone())?;
         tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
         let column_label = reader.layout.column_label();
         while let Some((line, cell)) = reader.next_row()? {
-            let row = |email: &str, status: Option<Status>, reason: String| Row {
-                source,
-                line,
-                email: email.to_string(),
-                status,
-                reason,
-            };
-            let row = match cell {
-                Cell::Missing => row(
+            let invalid = Some(Status::Invalid);
+            match cell {
+                Cell::Missing => seg.push(
+                    source,
+                    line,
                     "",
-                    Some(Status::Invalid),
-                    format!("row has no {column_label}"),
+                    invalid,
+                    &format!("row has no {column_label}"),
                 ),
-                Cell::RepeatedHeader => {
-                    row("", Some(Status::Invalid), "repeated header row".into())
-                }
+                Cell::RepeatedHeader => seg.push(source, line, "", invalid, "repeated header row"),
                 Cell::Value(text) => {
                     let addr = address::extract(&text);
                     match address::validate(&addr) {
                         Err(why) => {
                             let shown = if addr.is_empty() { text.trim() } else { &addr };
-                            row(shown, Some(Status::Invalid), why.to_string())
+                            reason.clear();
+                            std::fmt::write(&mut reason, format_args!("{why}")).expect("string");
+                            seg.push(source, line, shown, invalid, &reason);
                         }
                         Ok(()) => match seen.insert(&addr, RowRef { source, line }) {
-                            Some(first) => row(
-                                &addr,
-                                Some(Status::Duplicate),
-                                duplicate_reason(first, source, inputs),
-                            ),
+                            Some(first) => {
+                                let why = duplicate_reason(first, source, inputs);
+                                seg.push(source, line, &addr, Some(Status::Duplicate), &why);
+                            }
                             None => {
                                 seg.batch.push(seg.rows.len());
-                                row(&addr, None, String::new())
+                                seg.push(source, line, &addr, None, "");
                             }
                         },
                     }
                 }
-            };
-            seg.rows.push(row);
+            }
             if seg.batch.len() == MAX_BATCH && tx.blocking_send(std::mem::take(&mut seg)).is_err() {
                 return Ok(());
             }
@@ -194,9 +240,9 @@ pub async fn remove(
             for r in &seg.rows {
                 writer.write(&report::Row {
                     line: r.line,
-                    email: &r.email,
+                    email: seg.get(r.email),
                     status: r.status.expect("settled"),
-                    reason: &r.reason,
+                    reason: seg.get(r.reason),
                     source: &names[r.source as usize],
                 })?;
             }
@@ -209,9 +255,9 @@ pub async fn remove(
             Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                 let (id, outcomes) = done.map_err(std::io::Error::other)?;
                 let seg = &mut queue[(id - head_id) as usize];
-                for (&i, o) in seg.batch.iter().zip(outcomes) {
-                    seg.rows[i].status = Some(o.status);
-                    seg.rows[i].reason = o.reason;
+                for (k, o) in outcomes.into_iter().enumerate() {
+                    let row = seg.batch[k];
+                    seg.settle(row, o.status, &o.reason);
                 }
             }
             next = rx.recv(), if !reader_done && inflight.len() < concurrency => {
@@ -222,10 +268,11 @@ pub async fn remove(
                 let id = head_id + queue.len() as u64;
                 match (&client, client.as_ref().and_then(|c| c.pacer().stopped())) {
                     _ if seg.batch.is_empty() => {}
-                    (None, _) => settle_all(&mut seg, Status::Valid, "dry run: not sent"),
+                    (None, _) => settle_all(&mut seg, Status::Valid, ""),
                     (Some(_), Some(stop)) => settle_all(&mut seg, Status::Failed, &stop.message),
                     (Some(c), None) => {
-                        let addrs: Vec<String> = seg.batch.iter().map(|&i| seg.rows[i].email.clone()).collect();
+                        let addrs: Vec<String> =
+                            seg.batch.iter().map(|&i| seg.get(seg.rows[i].email).to_string()).collect();
                         let (c, max_len) = (c.clone(), max_len.clone());
                         inflight.spawn(async move { (id, submit::submit(&c, &addrs, &max_len).await) });
                     }
@@ -275,9 +322,9 @@ pub async fn remove(
 }
 
 fn settle_all(seg: &mut Segment, status: Status, reason: &str) {
-    for &i in &seg.batch {
-        seg.rows[i].status = Some(status);
-        seg.rows[i].reason = reason.to_string();
+    for k in 0..seg.batch.len() {
+        let row = seg.batch[k];
+        seg.settle(row, status, reason);
     }
 }
 
