@@ -8,11 +8,12 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
 use crate::bounces::{self, RemoveOptions};
-use crate::cli::{BouncesCommand, Cli, Command, RemoveArgs, SimulateArgs};
+use crate::cli::{BouncesCommand, Cli, Command, Global, RemoveArgs, SimulateArgs};
 use crate::client::{Auth, Client, ClientOptions};
 use crate::config::{self, ProcessEnv};
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec};
+use crate::org;
 use crate::secret::Secret;
 use crate::simulator::{self, SimConfig, Simulator};
 
@@ -36,8 +37,106 @@ pub fn run(cli: Cli) -> Exit {
         match cli.command {
             Command::Bounces(BouncesCommand::Remove(args)) => remove(&cli.global, args).await,
             Command::Simulate(args) => simulate(args).await,
+            other => org_command(&cli.global, other).await,
         }
     })
+}
+
+/// Request tuning that differs between commands.
+struct Tuning {
+    timeout: std::time::Duration,
+    max_retries: usize,
+    rate: Option<u32>,
+    max_wait: Option<std::time::Duration>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            timeout: std::time::Duration::from_secs(60),
+            max_retries: std::env::var("OKTA_CLIENT_RATELIMIT_MAXRETRIES")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(6),
+            rate: None,
+            max_wait: None,
+        }
+    }
+}
+
+/// A client for the configured org, or for the embedded simulator under `--simulate` (kept running as
+/// long as the connection lives).
+struct Connection {
+    client: Arc<Client>,
+    _simulator: Option<Simulator>,
+}
+
+async fn connect(global: &Global, tuning: Tuning, need_token: bool) -> Result<Connection, Exit> {
+    let mut simulator = None;
+    let (url, auth) = if global.simulate {
+        let token = format!("sim-{:016x}", fastrand::u64(..));
+        let sim = match Simulator::start(SimConfig::demo(token.clone()), 0).await {
+            Ok(s) => s,
+            Err(e) => {
+                return Err(fail(
+                    Exit::Error,
+                    format!("cannot start the simulator: {e}"),
+                ));
+            }
+        };
+        if !global.quiet {
+            eprintln!(
+                "okta-org: using the embedded Okta simulator at {} (demo org of samples/, {} users)",
+                sim.url(),
+                simulator::parse_users(simulator::DEMO_USERS).len()
+            );
+        }
+        let url = sim.url().parse().expect("simulator URL");
+        simulator = Some(sim);
+        (url, Auth::Ssws(Secret::new(token)))
+    } else {
+        let flags = config::Flags {
+            org_url: global.org_url.clone(),
+            token_file: global.token_file.clone(),
+        };
+        let settings = config::resolve(&flags, &ProcessEnv).map_err(|e| fail(Exit::Usage, e))?;
+        let token = match settings.token() {
+            Ok(t) => t.value.clone(),
+            Err(_) if !need_token => Secret::new(""),
+            Err(e) => return Err(fail(Exit::Usage, e)),
+        };
+        (settings.org_url.value, Auth::Ssws(token))
+    };
+    let mut copts = ClientOptions::new(url, auth);
+    copts.timeout = tuning.timeout;
+    copts.max_retries = tuning.max_retries;
+    copts.rate = tuning.rate.and_then(NonZeroU32::new);
+    copts.max_wait = tuning.max_wait;
+    let client = Client::new(copts).map_err(|e| fail(Exit::Error, e))?;
+    Ok(Connection {
+        client: Arc::new(client),
+        _simulator: simulator,
+    })
+}
+
+async fn org_command(global: &Global, cmd: Command) -> Exit {
+    if let Err(e) = org::check(&cmd) {
+        return fail(e.exit(), e);
+    }
+    let need_token = !matches!(cmd, Command::Metadata);
+    let conn = match connect(global, Tuning::default(), need_token).await {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let ctx = org::Ctx {
+        client: &conn.client,
+        output: global.output,
+        quiet: global.quiet,
+    };
+    match org::run(cmd, &ctx).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => fail(e.exit(), e),
+    }
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -57,7 +156,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-async fn remove(global: &crate::cli::Global, args: RemoveArgs) -> Exit {
+async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     let inputs = if args.inputs.is_empty() {
         vec![InputSpec::stdin()]
     } else {
@@ -89,48 +188,22 @@ async fn remove(global: &crate::cli::Global, args: RemoveArgs) -> Exit {
             "okta-org: reading addresses from the terminal; end with Ctrl-D (or pass a file)"
         );
     }
-
-    // The org: the embedded simulator, or the configured one. A dry run needs neither.
-    let mut _simulator: Option<Simulator> = None;
-    let client = if opts.dry_run {
+    // A dry run needs no org at all.
+    let conn = if opts.dry_run {
         None
     } else {
-        let (url, auth) = if args.simulate {
-            let token = format!("sim-{:016x}", fastrand::u64(..));
-            let sim = match Simulator::start(SimConfig::demo(token.clone()), 0).await {
-                Ok(s) => s,
-                Err(e) => return fail(Exit::Error, format!("cannot start the simulator: {e}")),
-            };
-            if !global.quiet {
-                eprintln!(
-                    "okta-org: using the embedded Okta simulator at {} (demo org of samples/, {} users)",
-                    sim.url(),
-                    simulator::parse_users(simulator::DEMO_USERS).len()
-                );
-            }
-            let url = sim.url().parse().expect("simulator URL");
-            _simulator = Some(sim);
-            (url, Auth::Ssws(Secret::new(token)))
-        } else {
-            let flags = config::Flags {
-                org_url: global.org_url.clone(),
-                token_file: global.token_file.clone(),
-            };
-            match config::resolve(&flags, &ProcessEnv) {
-                Ok(s) => (s.org_url.value, Auth::Ssws(s.token.value)),
-                Err(e) => return fail(Exit::Usage, e),
-            }
+        let tuning = Tuning {
+            timeout: args.timeout,
+            max_retries: args.max_retries,
+            rate: args.rate,
+            max_wait: args.max_wait,
         };
-        let mut copts = ClientOptions::new(url, auth);
-        copts.timeout = args.timeout;
-        copts.max_retries = args.max_retries;
-        copts.rate = args.rate.and_then(NonZeroU32::new);
-        copts.max_wait = args.max_wait;
-        match Client::new(copts) {
-            Ok(c) => Some(Arc::new(c)),
-            Err(e) => return fail(Exit::Error, e),
+        match connect(global, tuning, true).await {
+            Ok(c) => Some(c),
+            Err(exit) => return exit,
         }
     };
+    let client = conn.as_ref().map(|c| c.client.clone());
     if let Some(c) = &client {
         watch_signals(c.clone());
     }
@@ -203,6 +276,7 @@ async fn simulate(args: SimulateArgs) -> Exit {
     config.fail_status = args.fail_status;
     config.poison = args.poison;
     config.max_list = args.max_list;
+    config.support_redirect = args.support_redirect;
     let users = config.users.len();
     let sim = match Simulator::start(config, args.port).await {
         Ok(s) => s,

@@ -38,6 +38,18 @@ pub struct Global {
     /// Print nothing on stderr but errors (no progress bar, no summary)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Output of the org commands: a readable view, or the API's JSON exactly as received
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Run against the embedded Okta simulator (a demo org whose users match samples/); no org needed
+    #[arg(long, global = true)]
+    pub simulate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +57,33 @@ pub enum Command {
     /// Email bounce list operations
     #[command(subcommand)]
     Bounces(BouncesCommand),
+    /// The org's general settings (name, address, phone, website)
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// The org's billing and technical contacts
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
+    /// The org's logo
+    #[command(subcommand)]
+    Logo(LogoCommand),
+    /// Okta Support access to the org
+    #[command(subcommand)]
+    Support(SupportCommand),
+    /// Okta Aerial consent
+    #[command(subcommand)]
+    Aerial(AerialCommand),
+    /// Whether the org's users receive Okta communication emails
+    #[command(subcommand)]
+    Communication(CommunicationCommand),
+    /// End-user dashboard preferences
+    #[command(subcommand)]
+    Preferences(PreferencesCommand),
+    /// Org admin settings
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// The org's public metadata (/.well-known/okta-organization; needs no token)
+    #[command(after_help = "Example:\n  okta-org metadata --org-url https://acme.okta.com -o json")]
+    Metadata,
     /// Run the embedded Okta simulator on 127.0.0.1, for trying the tool without an Okta org
     Simulate(SimulateArgs),
 }
@@ -107,9 +146,6 @@ pub struct RemoveArgs {
     /// Time limit of one request
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Run against the embedded Okta simulator (a demo org whose users match samples/); no org needed
-    #[arg(long)]
-    pub simulate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +184,9 @@ pub struct SimulateArgs {
     /// Status of the injected failures
     #[arg(long, default_value_t = 503, value_parser = parse_fail_status)]
     pub fail_status: u16,
+    /// Answer the deprecated Okta Support grant/extend/revoke with 301, as current orgs do
+    #[arg(long)]
+    pub support_redirect: bool,
     /// Refuse whole any request holding this address (400, naming no address); repeatable
     #[arg(long, value_name = "ADDRESS", hide = true)]
     pub poison: Vec<String>,
@@ -162,6 +201,244 @@ fn parse_fail_status(s: &str) -> Result<u16, String> {
         "500" => Ok(500),
         _ => Err("expected 503 or 500".into()),
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show the org's general settings (GET /api/v1/org)
+    #[command(
+        after_help = "Example:\n  okta-org settings get\n  okta-org settings get -o json > org.json"
+    )]
+    Get,
+    /// Change some settings, keeping the rest (POST /api/v1/org)
+    #[command(after_help = SETTINGS_UPDATE_HELP)]
+    Update(SettingsUpdateArgs),
+    /// Replace all settings with a file: properties the file does not give are DELETED (PUT /api/v1/org)
+    #[command(
+        after_help = "Asks for confirmation on a terminal, listing what would be deleted; elsewhere needs --yes.\n\nExample:\n  okta-org settings get -o json > org.json   # edit org.json\n  okta-org settings replace --file org.json --yes"
+    )]
+    Replace(SettingsReplaceArgs),
+}
+
+const SETTINGS_UPDATE_HELP: &str = "\
+Writable fields: companyName (alias: name), website, phoneNumber, endUserSupportHelpURL,
+supportPhoneNumber, address1, address2, city, state, country, postalCode. Read-only fields (id, subdomain,
+status, created, lastUpdated, expiresAt, _links) are never sent.
+
+Examples:
+  okta-org settings update --set city=Paris --set postalCode=75001
+  okta-org settings update --file changes.json";
+
+#[derive(Debug, Args)]
+pub struct SettingsUpdateArgs {
+    /// A field to change, as FIELD=VALUE; repeatable
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+    /// A JSON object of fields to change (applied before --set)
+    #[arg(long, value_name = "F.json")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsReplaceArgs {
+    /// The complete org setting, as a JSON object
+    #[arg(long, value_name = "F.json")]
+    pub file: PathBuf,
+    /// Confirm that properties missing from the file are deleted
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "lower")]
+pub enum ContactType {
+    Billing,
+    Technical,
+}
+
+impl ContactType {
+    /// The path value, as the OpenAPI spec's enum spells it.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            ContactType::Billing => "BILLING",
+            ContactType::Technical => "TECHNICAL",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactsCommand {
+    /// List the contact types (GET /api/v1/org/contacts)
+    #[command(after_help = "Example:\n  okta-org contacts list")]
+    List,
+    /// Show the user behind a contact type (GET /api/v1/org/contacts/{contactType})
+    #[command(after_help = "Example:\n  okta-org contacts get billing")]
+    Get {
+        #[arg(value_enum, ignore_case = true)]
+        contact_type: ContactType,
+    },
+    /// Make a user the billing or technical contact (PUT /api/v1/org/contacts/{contactType})
+    #[command(
+        after_help = "Example:\n  okta-org contacts set technical --user-id 00uuibMot2FBByTbs0g3"
+    )]
+    Set {
+        #[arg(value_enum, ignore_case = true)]
+        contact_type: ContactType,
+        /// The Okta user id
+        #[arg(long, value_name = "ID")]
+        user_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogoCommand {
+    /// Upload a PNG, JPEG or GIF under 1 MB as the org's logo (POST /api/v1/org/logo)
+    #[command(
+        after_help = "Needs the okta.apps.manage scope. Prints where Okta stored the logo.\n\nExample:\n  okta-org logo upload acme-logo.png"
+    )]
+    Upload {
+        /// The image file
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SupportCommand {
+    /// Show whether Okta Support may access the org (GET /api/v1/org/privacy/oktaSupport)
+    #[command(after_help = "Example:\n  okta-org support get")]
+    Get,
+    /// Let Okta Support in for 8 hours (deprecated by Okta: use `support cases update`)
+    #[command(
+        after_help = "Current orgs answer 301: use `okta-org support cases update CASE --impersonation enabled`.\n\nExample:\n  okta-org support grant"
+    )]
+    Grant,
+    /// Add 24 hours to Okta Support access (deprecated by Okta: use `support cases update`)
+    #[command(
+        after_help = "Current orgs answer 301: use `okta-org support cases update CASE --expiration TIME`.\n\nExample:\n  okta-org support extend"
+    )]
+    Extend,
+    /// End Okta Support access (deprecated by Okta: use `support cases update`)
+    #[command(
+        after_help = "Current orgs answer 301: use `okta-org support cases update CASE --impersonation disabled`.\n\nExample:\n  okta-org support revoke"
+    )]
+    Revoke,
+    /// Okta Support cases
+    #[command(subcommand)]
+    Cases(CasesCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Toggle {
+    Enabled,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Approval {
+    Approved,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// List the org's Okta Support cases (GET /api/v1/org/privacy/oktaSupport/cases)
+    #[command(after_help = "Example:\n  okta-org support cases list")]
+    List,
+    /// Change Okta Support access for one case (PATCH /api/v1/org/privacy/oktaSupport/cases/{caseNumber})
+    #[command(
+        after_help = "Examples:\n  okta-org support cases update 1000002 --impersonation enabled\n  okta-org support cases update 1000002 --expiration 2026-12-01T00:00:00Z\n  okta-org support cases update 1000002 --expiration 48h\n  okta-org support cases update 1000001 --self-assigned approved"
+    )]
+    Update(CaseUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaseUpdateArgs {
+    /// The case number
+    #[arg(value_name = "CASE")]
+    pub case: String,
+    /// Allow or end Okta Support access for this case
+    #[arg(long, value_enum)]
+    pub impersonation: Option<Toggle>,
+    /// When access ends: an RFC 3339 time, or a duration from now (e.g. 24h)
+    #[arg(long, value_name = "TIME")]
+    pub expiration: Option<String>,
+    /// Approve access for a case Okta Support created and assigned to itself
+    #[arg(long, value_enum)]
+    pub self_assigned: Option<Approval>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AerialCommand {
+    /// Show the Okta Aerial consent (GET /api/v1/org/privacy/aerial)
+    #[command(after_help = "Example:\n  okta-org aerial get")]
+    Get,
+    /// Grant an Okta Aerial account access to the org (POST /api/v1/org/privacy/aerial/grant)
+    #[command(
+        after_help = "Example:\n  okta-org aerial grant --account-id 0200bs0617vvhv2v675mch1cukp"
+    )]
+    Grant {
+        #[arg(long, value_name = "ID")]
+        account_id: String,
+    },
+    /// Revoke an Okta Aerial account's access (POST /api/v1/org/privacy/aerial/revoke)
+    #[command(
+        after_help = "Example:\n  okta-org aerial revoke --account-id 0200bs0617vvhv2v675mch1cukp"
+    )]
+    Revoke {
+        #[arg(long, value_name = "ID")]
+        account_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommunicationCommand {
+    /// Show whether users receive Okta communication emails (GET /api/v1/org/privacy/oktaCommunication)
+    #[command(after_help = "Example:\n  okta-org communication get")]
+    Get,
+    /// Opt every user in to Okta communication emails (POST .../oktaCommunication/optIn)
+    #[command(after_help = "Example:\n  okta-org communication opt-in")]
+    OptIn,
+    /// Opt every user out of Okta communication emails (POST .../oktaCommunication/optOut)
+    #[command(after_help = "Example:\n  okta-org communication opt-out")]
+    OptOut,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PreferencesCommand {
+    /// Show the end-user dashboard preferences (GET /api/v1/org/preferences)
+    #[command(after_help = "Example:\n  okta-org preferences get")]
+    Get,
+    /// Show the Okta footer to end users (POST /api/v1/org/preferences/showEndUserFooter)
+    #[command(after_help = "Example:\n  okta-org preferences show-footer")]
+    ShowFooter,
+    /// Hide the Okta footer from end users (POST /api/v1/org/preferences/hideEndUserFooter)
+    #[command(after_help = "Example:\n  okta-org preferences hide-footer")]
+    HideFooter,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Third-party admins (GET/POST /api/v1/org/orgSettings/thirdPartyAdminSetting)
+    #[command(subcommand, name = "third-party")]
+    ThirdParty(FlagCommand),
+    /// Assign the Admin Console with an admin role (GET/POST /api/v1/org/settings/autoAssignAdminAppSetting)
+    #[command(subcommand, name = "auto-assign-admin-app")]
+    AutoAssignAdminApp(FlagCommand),
+    /// Super Admin as the default role of new public client apps (GET/PUT /api/v1/org/settings/clientPrivilegesSetting)
+    #[command(subcommand, name = "client-privileges")]
+    ClientPrivileges(FlagCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlagCommand {
+    /// Show the setting
+    #[command(after_help = "Example:\n  okta-org admin third-party get")]
+    Get,
+    /// Turn the setting on (true) or off (false)
+    #[command(after_help = "Example:\n  okta-org admin third-party set true")]
+    Set {
+        #[arg(value_name = "true|false", action = clap::ArgAction::Set)]
+        value: bool,
+    },
 }
 
 /// `90`, `90s`, `5m`, `1h30m`.

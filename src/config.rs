@@ -46,7 +46,20 @@ pub struct Flags {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub org_url: Sourced<Url>,
-    pub token: Sourced<Secret>,
+    pub token: Option<Sourced<Secret>>,
+}
+
+impl Settings {
+    /// The token, or how to give one.
+    pub fn token(&self) -> Result<&Sourced<Secret>, ConfigError> {
+        self.token.as_ref().ok_or_else(|| {
+            ConfigError(
+                "no API token: set OKTA_CLIENT_TOKEN, pass --token-file PATH, or put okta.client.token in \
+                 ./okta.yaml or ~/.okta/okta.yaml"
+                    .into(),
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,29 +174,28 @@ pub fn resolve(flags: &Flags, env: &dyn Env) -> Result<Settings, ConfigError> {
     })?;
     let url = check_org_url(&org_url.value)
         .map_err(|e| ConfigError(format!("the org URL from {} {e}", org_url.origin)))?;
-    let token = token.ok_or_else(|| {
-        ConfigError(
-            "no API token: set OKTA_CLIENT_TOKEN, pass --token-file PATH, or put okta.client.token in \
-             ./okta.yaml or ~/.okta/okta.yaml"
-                .into(),
-        )
-    })?;
-    let value = token.value.trim();
-    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ConfigError(format!(
-            "the API token from {} is empty or contains whitespace",
-            token.origin
-        )));
-    }
+    let token = match token {
+        Some(t) => {
+            let value = t.value.trim();
+            if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ConfigError(format!(
+                    "the API token from {} is empty or contains whitespace",
+                    t.origin
+                )));
+            }
+            Some(Sourced {
+                value: Secret::new(value),
+                origin: t.origin,
+            })
+        }
+        None => None,
+    };
     Ok(Settings {
         org_url: Sourced {
             value: url,
             origin: org_url.origin,
         },
-        token: Sourced {
-            value: Secret::new(value),
-            origin: token.origin,
-        },
+        token,
     })
 }
 
@@ -323,13 +335,13 @@ mod tests {
         };
         let s = resolve(&Flags::default(), &env).unwrap();
         assert_eq!(s.org_url.value.as_str(), "https://work.okta.com/");
-        assert_eq!(s.token.value.expose(), "hometoken");
+        assert_eq!(s.token().unwrap().value.expose(), "hometoken");
         env.vars.insert("OKTA_CLIENT_TOKEN", "envtoken".into());
         env.vars
             .insert("OKTA_CLIENT_ORGURL", "https://env.okta.com".into());
         let s = resolve(&Flags::default(), &env).unwrap();
         assert_eq!(
-            (s.org_url.value.as_str(), s.token.value.expose()),
+            (s.org_url.value.as_str(), s.token().unwrap().value.expose()),
             ("https://env.okta.com/", "envtoken")
         );
         std::fs::write(d.join("tok"), "filetoken\n").unwrap();
@@ -339,10 +351,10 @@ mod tests {
         };
         let s = resolve(&flags, &env).unwrap();
         assert_eq!(
-            (s.org_url.value.as_str(), s.token.value.expose()),
+            (s.org_url.value.as_str(), s.token().unwrap().value.expose()),
             ("https://flag.okta.com/", "filetoken")
         );
-        assert_eq!(s.token.origin, Origin::Flag("--token-file"));
+        assert_eq!(s.token().unwrap().origin, Origin::Flag("--token-file"));
     }
 
     #[test]
@@ -377,7 +389,11 @@ mod tests {
             org_url: Some("https://a.okta.com".into()),
             token_file: None,
         };
-        let e = resolve(&flags, &env).unwrap_err().to_string();
+        let e = resolve(&flags, &env)
+            .unwrap()
+            .token()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("OKTA_CLIENT_TOKEN"), "{e}");
     }
 }

@@ -112,6 +112,8 @@ pub struct Request {
     pub note: String,
     /// The OAuth scope the operation needs.
     pub scope: &'static str,
+    /// Sent without credentials (public endpoints such as the org metadata).
+    pub anonymous: bool,
 }
 
 impl Request {
@@ -127,7 +129,13 @@ impl Request {
             } else {
                 "okta.orgs.manage"
             },
+            anonymous: false,
         }
+    }
+
+    pub fn anonymous(mut self) -> Request {
+        self.anonymous = true;
+        self
     }
 
     pub fn scope(mut self, scope: &'static str) -> Request {
@@ -331,9 +339,11 @@ impl Client {
         let mut builder = self
             .http
             .request(req.method.clone(), url)
-            .header(AUTHORIZATION, self.auth.header())
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, concat!("okta-org/", env!("CARGO_PKG_VERSION")));
+        if !req.anonymous {
+            builder = builder.header(AUTHORIZATION, self.auth.header());
+        }
         builder = match &req.body {
             Body::Empty => builder,
             Body::Json(bytes) => builder

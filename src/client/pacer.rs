@@ -53,12 +53,15 @@ pub struct ServerClock {
 
 impl ServerClock {
     pub fn new() -> ServerClock {
+        // The instant is read first: if the thread is held up between the two readings, the local
+        // clock reads late, which only makes every wait longer, never shorter.
+        let anchor = Instant::now();
         let epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
         ServerClock {
-            anchor: Instant::now(),
+            anchor,
             anchor_epoch: epoch,
             offset: None,
         }

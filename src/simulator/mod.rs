@@ -4,6 +4,9 @@
 //! an ephemeral port and read back what it received.
 
 mod bounces;
+mod org;
+
+pub use org::user_id;
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -11,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -76,6 +78,12 @@ pub struct SimConfig {
     pub poison: Vec<String>,
     /// The longest list the bounce endpoint takes.
     pub max_list: usize,
+    /// Requests allowed per window on the settings endpoints.
+    pub org_rate_limit: u32,
+    /// Answer the deprecated Okta Support grant/extend/revoke with 301, as current orgs do.
+    pub support_redirect: bool,
+    /// More API tokens, each with the OAuth scopes it carries (the main token carries all).
+    pub scoped_tokens: Vec<(String, Vec<String>)>,
 }
 
 impl SimConfig {
@@ -92,6 +100,9 @@ impl SimConfig {
             fail_status: 503,
             poison: Vec::new(),
             max_list: 1000,
+            org_rate_limit: 600,
+            support_redirect: false,
+            scoped_tokens: Vec::new(),
         }
     }
 
@@ -123,6 +134,8 @@ pub struct Seen {
     /// For the bounce endpoint: how many addresses the request held.
     pub batch: Option<usize>,
     pub authorization_scheme: Option<String>,
+    /// The request body (settings endpoints only; at most 8 KiB).
+    pub body: Option<String>,
 }
 
 /// Everything tests may want to check afterwards.
@@ -149,8 +162,12 @@ struct Bucket {
 pub(crate) struct Shared {
     config: SimConfig,
     users: HashSet<String>,
+    /// Okta ids of the users, in the order of `config.users`.
+    user_ids: Vec<String>,
+    base: String,
     started: tokio::time::Instant,
     state: Mutex<Inner>,
+    org: Mutex<org::OrgState>,
 }
 
 #[derive(Default)]
@@ -178,6 +195,39 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn base_url(&self) -> String {
+        self.base.clone()
+    }
+
+    pub(crate) fn log_with_body(
+        &self,
+        method: &str,
+        path: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Option<String>,
+    ) {
+        self.log(method, path, status, None, headers);
+        if let Some(last) = self.lock().record.requests.last_mut() {
+            last.body = body;
+        }
+    }
+
+    /// The 401/403 to answer when the request may not call an endpoint needing `scope`, if any.
+    pub(crate) fn refuse_scope(&self, headers: &HeaderMap, scope: &str) -> Option<Response> {
+        let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let scoped = self
+            .config
+            .scoped_tokens
+            .iter()
+            .find(|(t, _)| given == Some(format!("SSWS {t}").as_str()));
+        match scoped {
+            Some((_, scopes)) if scopes.iter().any(|s| s == scope) => None,
+            Some(_) => Some(forbidden(scope)),
+            None => self.refuse(headers),
+        }
+    }
+
     pub(crate) fn log(
         &self,
         method: &str,
@@ -199,6 +249,7 @@ impl Shared {
             at_ms,
             batch,
             authorization_scheme: scheme,
+            body: None,
         });
     }
 
@@ -311,6 +362,25 @@ impl Shared {
     }
 }
 
+/// The 403 of a token without the scope an endpoint needs.
+pub(crate) fn forbidden(scope: &str) -> Response {
+    let mut resp = error_response(
+        StatusCode::FORBIDDEN,
+        "E0000006",
+        "You do not have permission to perform the requested action",
+        &[],
+    );
+    let challenge = format!(
+        "Bearer authorization_uri=\"/oauth2/v1/authorize\", error=\"insufficient_scope\", \
+         error_description=\"The access token provided does not contain the required scopes.\", \
+         resource=\"/api/v1/org\", scope=\"{scope}\""
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert("www-authenticate", v);
+    }
+    resp
+}
+
 /// Okta's error envelope, as the OpenAPI spec shapes it.
 pub(crate) fn error_response(
     status: StatusCode,
@@ -344,13 +414,17 @@ impl Simulator {
     pub async fn start(config: SimConfig, port: u16) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
+        let user_ids: Vec<String> = (0..config.users.len()).map(user_id).collect();
         let shared = Arc::new(Shared {
             users: config.users.iter().map(|u| u.to_lowercase()).collect(),
+            org: Mutex::new(org::OrgState::new(&user_ids)),
+            user_ids,
+            base: format!("http://{addr}"),
             config,
             started: tokio::time::Instant::now(),
             state: Mutex::default(),
         });
-        let app = Router::new()
+        let app = org::routes()
             .route(
                 "/api/v1/org/email/bounces/remove-list",
                 post(bounces::remove_list),
