@@ -8,12 +8,17 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
 use crate::bounces::{self, RemoveOptions};
-use crate::cli::{BouncesCommand, Cli, Command, Global, RemoveArgs, SimulateArgs};
+use crate::cli::{
+    BouncesCommand, Cli, Command, ConfigCommand, Global, Output, RemoveArgs, SimulateArgs,
+};
 use crate::client::{Auth, Client, ClientOptions};
 use crate::config::{self, ProcessEnv};
+use crate::config::{Config, Mode};
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec};
+use crate::oauth::{self, OAuth, OAuthSettings, SigningKey};
 use crate::org;
+use crate::org::models::OrgSetting;
 use crate::secret::Secret;
 use crate::simulator::{self, SimConfig, Simulator};
 
@@ -37,42 +42,112 @@ pub fn run(cli: Cli) -> Exit {
         match cli.command {
             Command::Bounces(BouncesCommand::Remove(args)) => remove(&cli.global, args).await,
             Command::Simulate(args) => simulate(args).await,
+            Command::Config(ConfigCommand::Show) => config_show(&cli.global),
+            Command::Config(ConfigCommand::Check) => config_check(&cli.global).await,
             other => org_command(&cli.global, other).await,
         }
     })
 }
 
-/// Request tuning that differs between commands.
+/// Request tuning a command sets from its own flags; the rest comes from the configuration.
+#[derive(Default)]
 struct Tuning {
-    timeout: std::time::Duration,
-    max_retries: usize,
+    timeout: Option<std::time::Duration>,
+    max_retries: Option<usize>,
     rate: Option<u32>,
     max_wait: Option<std::time::Duration>,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Tuning {
-            timeout: std::time::Duration::from_secs(60),
-            max_retries: std::env::var("OKTA_CLIENT_RATELIMIT_MAXRETRIES")
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(6),
-            rate: None,
-            max_wait: None,
-        }
-    }
 }
 
 /// A client for the configured org, or for the embedded simulator under `--simulate` (kept running as
 /// long as the connection lives).
 struct Connection {
     client: Arc<Client>,
+    oauth: Option<Arc<OAuth>>,
     _simulator: Option<Simulator>,
 }
 
-async fn connect(global: &Global, tuning: Tuning, need_token: bool) -> Result<Connection, Exit> {
+fn flags(global: &Global) -> config::Flags {
+    config::Flags {
+        org_url: global.org_url.clone(),
+        token_file: global.token_file.clone(),
+        profile: global.profile.clone(),
+        authorization_mode: global.authorization_mode.clone(),
+        client_id: global.client_id.clone(),
+        scopes: global.scopes.clone(),
+        private_key: global.private_key.clone(),
+        private_key_id: global.private_key_id.clone(),
+        dpop: global.dpop,
+    }
+}
+
+/// Loads the configuration and prints its warnings (once, on stderr).
+fn load_config(global: &Global) -> Result<Config, Exit> {
+    let c = Config::load(&flags(global), &ProcessEnv).map_err(|e| fail(Exit::Usage, e))?;
+    if !global.quiet {
+        for w in &c.warnings {
+            eprintln!("okta-org: warning: {w}");
+        }
+    }
+    Ok(c)
+}
+
+/// The authorization of the configured mode. `scopes` are what the command needs (for OAuth).
+fn authorization(
+    c: &Config,
+    org_url: &reqwest::Url,
+    need_token: bool,
+    scopes: &[&str],
+) -> Result<(Auth, Option<Arc<OAuth>>), Exit> {
+    let usage = |e: config::ConfigError| fail(Exit::Usage, e);
+    match c.mode().map_err(usage)? {
+        Mode::Ssws | Mode::Bearer if !need_token && c.token.is_none() => {
+            Ok((Auth::Ssws(Secret::new("")), None))
+        }
+        Mode::Ssws => Ok((Auth::Ssws(c.token().map_err(usage)?.value.clone()), None)),
+        Mode::Bearer => Ok((Auth::Bearer(c.token().map_err(usage)?.value.clone()), None)),
+        Mode::PrivateKey => {
+            let client_id = c.client_id.as_ref().ok_or_else(|| {
+                fail(
+                    Exit::Usage,
+                    "PrivateKey mode needs the service app's client id: --client-id, OKTA_CLIENT_CLIENTID \
+                     or okta.client.clientId",
+                )
+            })?;
+            let key_text = c.private_key.as_ref().ok_or_else(|| {
+                fail(
+                    Exit::Usage,
+                    "PrivateKey mode needs the app's private key: --private-key FILE, OKTA_CLIENT_PRIVATEKEY \
+                     or okta.client.privateKey",
+                )
+            })?;
+            let key = SigningKey::parse(key_text.value.expose()).map_err(|e| {
+                fail(
+                    Exit::Usage,
+                    format!("the private key from {}: {e}", key_text.origin),
+                )
+            })?;
+            let oauth = Arc::new(OAuth::new(OAuthSettings {
+                org_url: org_url.clone(),
+                client_id: client_id.value.clone(),
+                key,
+                key_id: c.private_key_id.as_ref().map(|k| k.value.clone()),
+                scopes: oauth::scopes_for(c.scopes.as_ref().map(|s| s.value.as_slice()), scopes),
+                dpop: c.dpop.as_ref().is_some_and(|d| d.value),
+            }));
+            Ok((Auth::OAuth(oauth.clone()), Some(oauth)))
+        }
+    }
+}
+
+async fn connect(
+    global: &Global,
+    tuning: Tuning,
+    need_token: bool,
+    scopes: &[&str],
+) -> Result<Connection, Exit> {
     let mut simulator = None;
+    let mut oauth = None;
+    let mut config = Config::default();
     let (url, auth) = if global.simulate {
         let token = format!("sim-{:016x}", fastrand::u64(..));
         let sim = match Simulator::start(SimConfig::demo(token.clone()), 0).await {
@@ -95,28 +170,120 @@ async fn connect(global: &Global, tuning: Tuning, need_token: bool) -> Result<Co
         simulator = Some(sim);
         (url, Auth::Ssws(Secret::new(token)))
     } else {
-        let flags = config::Flags {
-            org_url: global.org_url.clone(),
-            token_file: global.token_file.clone(),
-        };
-        let settings = config::resolve(&flags, &ProcessEnv).map_err(|e| fail(Exit::Usage, e))?;
-        let token = match settings.token() {
-            Ok(t) => t.value.clone(),
-            Err(_) if !need_token => Secret::new(""),
-            Err(e) => return Err(fail(Exit::Usage, e)),
-        };
-        (settings.org_url.value, Auth::Ssws(token))
+        config = load_config(global)?;
+        let url = config.org_url().map_err(|e| fail(Exit::Usage, e))?.value;
+        let (auth, o) = authorization(&config, &url, need_token, scopes)?;
+        oauth = o;
+        (url, auth)
     };
     let mut copts = ClientOptions::new(url, auth);
-    copts.timeout = tuning.timeout;
-    copts.max_retries = tuning.max_retries;
+    if let Some(t) = tuning.timeout.or(config
+        .request_timeout
+        .as_ref()
+        .filter(|t| t.value > 0)
+        .map(|t| std::time::Duration::from_secs(t.value)))
+    {
+        copts.timeout = t;
+    }
+    copts.max_retries = tuning
+        .max_retries
+        .or(config.max_retries.as_ref().map(|m| m.value))
+        .unwrap_or(copts.max_retries);
     copts.rate = tuning.rate.and_then(NonZeroU32::new);
     copts.max_wait = tuning.max_wait;
-    let client = Client::new(copts).map_err(|e| fail(Exit::Error, e))?;
+    copts.ca_cert = global.ca_cert.clone();
+    let client = Client::new(copts).map_err(|e| fail(Exit::Usage, e))?;
     Ok(Connection {
         client: Arc::new(client),
+        oauth,
         _simulator: simulator,
     })
+}
+
+/// `config show`: every setting, its value (secrets redacted) and where it came from.
+fn config_show(global: &Global) -> Exit {
+    let c = match load_config(global) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let rows = c.rows();
+    match global.output {
+        Output::Json => {
+            let mut m = serde_json::Map::new();
+            for r in &rows {
+                m.insert(
+                    r.name.to_string(),
+                    serde_json::json!({ "value": r.value, "source": r.source }),
+                );
+            }
+            println!("{}", serde_json::Value::Object(m));
+        }
+        Output::Text => {
+            let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+            let v = rows
+                .iter()
+                .map(|r| r.value.len())
+                .max()
+                .unwrap_or(0)
+                .min(50);
+            for r in &rows {
+                println!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
+            }
+            let files: Vec<String> = c
+                .files
+                .iter()
+                .map(|(p, found)| {
+                    format!(
+                        "{} ({})",
+                        p.display(),
+                        if *found { "read" } else { "not found" }
+                    )
+                })
+                .collect();
+            println!("files: {}", files.join(", "));
+        }
+    }
+    Exit::Ok
+}
+
+/// `config check`: reach the org; for OAuth, get a token and list its scopes. One line either way.
+async fn config_check(global: &Global) -> Exit {
+    let conn = match connect(global, Tuning::default(), true, &["okta.orgs.read"]).await {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let mut said = String::new();
+    if let Some(oauth) = &conn.oauth {
+        match oauth.token(conn.client.http()).await {
+            Ok(t) => {
+                said = format!(
+                    "got a {} access token for {} s with scopes {}; ",
+                    t.kind,
+                    t.expires_in,
+                    t.scopes.join(" ")
+                );
+            }
+            Err(e) => return fail(e.exit(), e),
+        }
+    }
+    let req = crate::client::Request::new(reqwest::Method::GET, "/api/v1/org");
+    match conn
+        .client
+        .send(&req)
+        .await
+        .and_then(|r| r.json::<OrgSetting>())
+    {
+        Ok(org) => {
+            println!(
+                "ok: {said}reached {} ({}, {})",
+                conn.client.base(),
+                org.company_name.as_deref().unwrap_or("?"),
+                org.subdomain.as_deref().unwrap_or("?")
+            );
+            Exit::Ok
+        }
+        Err(e) => fail(e.exit(), format!("{said}{e}")),
+    }
 }
 
 async fn org_command(global: &Global, cmd: Command) -> Exit {
@@ -124,7 +291,7 @@ async fn org_command(global: &Global, cmd: Command) -> Exit {
         return fail(e.exit(), e);
     }
     let need_token = !matches!(cmd, Command::Metadata);
-    let conn = match connect(global, Tuning::default(), need_token).await {
+    let conn = match connect(global, Tuning::default(), need_token, org::scopes(&cmd)).await {
         Ok(c) => c,
         Err(exit) => return exit,
     };
@@ -198,7 +365,7 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
             rate: args.rate,
             max_wait: args.max_wait,
         };
-        match connect(global, tuning, true).await {
+        match connect(global, tuning, true, &["okta.orgs.manage"]).await {
             Ok(c) => Some(c),
             Err(exit) => return exit,
         }

@@ -32,6 +32,30 @@ pub struct Global {
     /// Read the API token from this file instead of OKTA_CLIENT_TOKEN
     #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Use okta.profiles.NAME.client of okta.yaml [env: OKTA_CLIENT_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// SSWS (API token), Bearer (an access token) or PrivateKey (OAuth service app) [env: OKTA_CLIENT_AUTHORIZATIONMODE]
+    #[arg(long, global = true, value_name = "MODE")]
+    pub authorization_mode: Option<String>,
+    /// The OAuth service app's client id [env: OKTA_CLIENT_CLIENTID]
+    #[arg(long, global = true, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// OAuth scopes to request, comma-separated (default: what the command needs) [env: OKTA_CLIENT_SCOPES]
+    #[arg(long, global = true, value_name = "SCOPES")]
+    pub scopes: Option<String>,
+    /// The service app's private key: a PEM (PKCS#1, PKCS#8, SEC1) or JWK file [env: OKTA_CLIENT_PRIVATEKEY]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub private_key: Option<PathBuf>,
+    /// The key's id (kid), when the app has several [env: OKTA_CLIENT_PRIVATEKEYID]
+    #[arg(long, global = true, value_name = "KID")]
+    pub private_key_id: Option<String>,
+    /// Bind access tokens to a key with DPoP (RFC 9449) [env: OKTA_CLIENT_DPOP]
+    #[arg(long, global = true)]
+    pub dpop: bool,
+    /// Also trust this CA certificate (PEM), e.g. of a corporate TLS-inspecting proxy
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Log more on stderr: -v each request, -vv retries and rate-limit details, -vvv everything
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -84,8 +108,21 @@ pub enum Command {
     /// The org's public metadata (/.well-known/okta-organization; needs no token)
     #[command(after_help = "Example:\n  okta-org metadata --org-url https://acme.okta.com -o json")]
     Metadata,
+    /// Show or check the configuration (okta.yaml, OKTA_CLIENT_* variables, flags)
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run the embedded Okta simulator on 127.0.0.1, for trying the tool without an Okta org
     Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The effective configuration: each setting, where it came from, secrets redacted
+    #[command(after_help = "Example:\n  okta-org config show --profile staging")]
+    Show,
+    /// Reach the org with the configuration (for OAuth: get a token and list its scopes)
+    #[command(after_help = "Example:\n  okta-org config check")]
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,17 +172,12 @@ pub struct RemoveArgs {
     /// time to retry, instead of sleeping (e.g. 90s, 5m)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_wait: Option<Duration>,
-    /// Retries of one request after 429, 5xx and network errors
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 6,
-        env = "OKTA_CLIENT_RATELIMIT_MAXRETRIES"
-    )]
-    pub max_retries: usize,
-    /// Time limit of one request
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// Retries of one request after 429, 5xx and network errors (default 6) [env: OKTA_CLIENT_RATELIMIT_MAXRETRIES]
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<usize>,
+    /// Time limit of one request (default 60s) [env: OKTA_CLIENT_REQUESTTIMEOUT, in seconds]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

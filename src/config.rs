@@ -1,7 +1,8 @@
-//! Where the org URL and credentials come from, the way Okta's SDKs read them, weakest first:
-//! `~/.okta/okta.yaml`, `./okta.yaml`, the environment (`OKTA_CLIENT_ORGURL`, `OKTA_CLIENT_TOKEN`), then
-//! command-line flags (`--org-url`, `--token-file`). Each value remembers its source for error messages,
-//! and the org URL is checked before anything is sent: HTTPS (plain HTTP only to loopback), a bare origin.
+//! Where every setting comes from, the way Okta's SDKs read them, weakest first: `~/.okta/okta.yaml`,
+//! `./okta.yaml`, `./.okta.yaml` (each `okta.client`, then `okta.profiles.NAME.client` under `--profile`),
+//! the environment (`OKTA_CLIENT_*`), then command-line flags. Each value remembers its source, for
+//! `config show` and for error messages; secrets stay [`Secret`]s. The org URL is checked before anything
+//! is sent: HTTPS (plain HTTP only to loopback), a bare origin.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,26 +41,74 @@ pub struct Sourced<T> {
 pub struct Flags {
     pub org_url: Option<String>,
     pub token_file: Option<PathBuf>,
+    pub profile: Option<String>,
+    pub authorization_mode: Option<String>,
+    pub client_id: Option<String>,
+    pub scopes: Option<String>,
+    pub private_key: Option<PathBuf>,
+    pub private_key_id: Option<String>,
+    pub dpop: bool,
 }
 
-/// The settings a command needs to reach an org.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub org_url: Sourced<Url>,
-    pub token: Option<Sourced<Secret>>,
+/// How requests are authorised (`authorizationMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// An API token: `Authorization: SSWS <token>`.
+    Ssws,
+    /// An access token obtained elsewhere: `Authorization: Bearer <token>`.
+    Bearer,
+    /// OAuth 2.0 client credentials with `private_key_jwt` (optionally DPoP-bound).
+    PrivateKey,
 }
 
-impl Settings {
-    /// The token, or how to give one.
-    pub fn token(&self) -> Result<&Sourced<Secret>, ConfigError> {
-        self.token.as_ref().ok_or_else(|| {
-            ConfigError(
-                "no API token: set OKTA_CLIENT_TOKEN, pass --token-file PATH, or put okta.client.token in \
-                 ./okta.yaml or ~/.okta/okta.yaml"
-                    .into(),
-            )
+impl Mode {
+    fn parse(s: &str) -> Option<Mode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ssws" => Some(Mode::Ssws),
+            "bearer" => Some(Mode::Bearer),
+            "privatekey" | "private_key" | "private-key" => Some(Mode::PrivateKey),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Ssws => "SSWS",
+            Mode::Bearer => "Bearer",
+            Mode::PrivateKey => "PrivateKey",
         })
     }
+}
+
+/// Every setting, each with its source; `None` where no source gave it.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub profile: Option<String>,
+    pub org_url: Option<Sourced<String>>,
+    pub token: Option<Sourced<Secret>>,
+    pub authorization_mode: Option<Sourced<String>>,
+    pub client_id: Option<Sourced<String>>,
+    pub scopes: Option<Sourced<Vec<String>>>,
+    /// PEM or JWK text, read from a file when the setting named one.
+    pub private_key: Option<Sourced<Secret>>,
+    pub private_key_id: Option<Sourced<String>>,
+    pub dpop: Option<Sourced<bool>>,
+    pub request_timeout: Option<Sourced<u64>>,
+    pub max_retries: Option<Sourced<usize>>,
+    /// The files looked at, and whether each was there.
+    pub files: Vec<(PathBuf, bool)>,
+    /// Files holding secrets that others may read.
+    pub warnings: Vec<String>,
+}
+
+/// A line of `config show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowRow {
+    pub name: &'static str,
+    pub value: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +130,51 @@ struct OktaYaml {
 #[derive(Debug, Default, Deserialize)]
 struct OktaSection {
     client: Option<ClientSection>,
+    #[serde(default)]
+    profiles: std::collections::HashMap<String, ProfileSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+struct ProfileSection {
+    client: Option<ClientSection>,
+}
+
+/// `okta.client` as Okta's SDKs write it.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ClientSection {
     org_url: Option<String>,
     token: Option<String>,
+    authorization_mode: Option<String>,
+    client_id: Option<String>,
+    scopes: Option<Scopes>,
+    private_key: Option<String>,
+    private_key_id: Option<String>,
+    dpop: Option<bool>,
+    request_timeout: Option<u64>,
+    rate_limit: Option<RateLimitSection>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RateLimitSection {
+    max_retries: Option<usize>,
+}
+
+/// Scopes as a YAML list or one comma/space-separated string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Scopes {
+    List(Vec<String>),
+    Text(String),
+}
+
+fn split_scopes(s: &str) -> Vec<String> {
+    s.split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The process environment, or a fixed one in tests.
@@ -111,102 +198,357 @@ impl Env for ProcessEnv {
     }
 }
 
-/// Reads every source and returns the org URL and token, or says which is missing and how to give it.
-pub fn resolve(flags: &Flags, env: &dyn Env) -> Result<Settings, ConfigError> {
-    let mut org_url: Option<Sourced<String>> = None;
-    let mut token: Option<Sourced<String>> = None;
-    let mut files = Vec::new();
-    if let Some(home) = env.home() {
-        files.push(home.join(".okta").join("okta.yaml"));
+fn set<T>(slot: &mut Option<Sourced<T>>, value: Option<T>, origin: &Origin) {
+    if let Some(value) = value {
+        *slot = Some(Sourced {
+            value,
+            origin: origin.clone(),
+        });
     }
-    files.push(env.cwd().join("okta.yaml"));
-    for path in files {
-        let Some(client) = read_yaml(&path)? else {
-            continue;
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+impl Config {
+    /// Reads every source, weakest first; later sources override earlier ones setting by setting.
+    pub fn load(flags: &Flags, env: &dyn Env) -> Result<Config, ConfigError> {
+        let mut c = Config {
+            profile: flags
+                .profile
+                .clone()
+                .or_else(|| env.var("OKTA_CLIENT_PROFILE")),
+            ..Config::default()
         };
-        let origin = Origin::File(path.clone());
-        if let Some(v) = client.org_url.filter(|v| !v.trim().is_empty()) {
-            org_url = Some(Sourced {
-                value: v,
-                origin: origin.clone(),
-            });
+        let mut files = Vec::new();
+        if let Some(home) = env.home() {
+            files.push(home.join(".okta").join("okta.yaml"));
         }
-        if let Some(v) = client.token.filter(|v| !v.trim().is_empty()) {
-            token = Some(Sourced { value: v, origin });
+        files.push(env.cwd().join("okta.yaml"));
+        files.push(env.cwd().join(".okta.yaml"));
+        let mut profile_found = false;
+        for path in files {
+            let Some(section) = read_yaml(&path)? else {
+                c.files.push((path, false));
+                continue;
+            };
+            c.files.push((path.clone(), true));
+            let origin = Origin::File(path.clone());
+            let mut sections: Vec<ClientSection> = section.client.into_iter().collect();
+            if let Some(name) = &c.profile
+                && let Some(p) = section.profiles.get(name)
+            {
+                profile_found = true;
+                sections.extend(p.client.clone());
+            }
+            let mut secret_here = false;
+            for s in sections {
+                secret_here |= s.token.is_some() || s.private_key.is_some();
+                c.apply(s, &origin)?;
+            }
+            if secret_here && let Some(w) = loose_permissions(&path) {
+                c.warnings.push(w);
+            }
         }
+        if let Some(name) = &c.profile
+            && !profile_found
+        {
+            return Err(ConfigError(format!(
+                "no profile \"{name}\" in any okta.yaml (expected okta: profiles: {name}: client: ...)"
+            )));
+        }
+        c.apply_env(env)?;
+        c.apply_flags(flags)?;
+        Ok(c)
     }
-    if let Some(v) = env.var("OKTA_CLIENT_ORGURL") {
-        org_url = Some(Sourced {
-            value: v,
-            origin: Origin::Env("OKTA_CLIENT_ORGURL"),
+
+    fn apply(&mut self, s: ClientSection, origin: &Origin) -> Result<(), ConfigError> {
+        set(&mut self.org_url, nonempty(s.org_url), origin);
+        set(
+            &mut self.token,
+            nonempty(s.token).map(|t| Secret::new(t.trim())),
+            origin,
+        );
+        set(
+            &mut self.authorization_mode,
+            nonempty(s.authorization_mode),
+            origin,
+        );
+        set(&mut self.client_id, nonempty(s.client_id), origin);
+        let scopes = s.scopes.map(|sc| match sc {
+            Scopes::List(l) => l,
+            Scopes::Text(t) => split_scopes(&t),
         });
+        set(&mut self.scopes, scopes.filter(|s| !s.is_empty()), origin);
+        if let Some(k) = nonempty(s.private_key) {
+            let text = self.key_text(&k, origin)?;
+            set(&mut self.private_key, Some(text), origin);
+        }
+        set(&mut self.private_key_id, nonempty(s.private_key_id), origin);
+        set(&mut self.dpop, s.dpop, origin);
+        set(&mut self.request_timeout, s.request_timeout, origin);
+        set(
+            &mut self.max_retries,
+            s.rate_limit.and_then(|r| r.max_retries),
+            origin,
+        );
+        Ok(())
     }
-    if let Some(v) = env.var("OKTA_CLIENT_TOKEN") {
-        token = Some(Sourced {
-            value: v,
-            origin: Origin::Env("OKTA_CLIENT_TOKEN"),
-        });
+
+    fn apply_env(&mut self, env: &dyn Env) -> Result<(), ConfigError> {
+        let var = |name: &'static str| env.var(name).map(|v| (v, Origin::Env(name)));
+        if let Some((v, o)) = var("OKTA_CLIENT_ORGURL") {
+            set(&mut self.org_url, Some(v), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_TOKEN") {
+            set(&mut self.token, Some(Secret::new(v.trim())), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_AUTHORIZATIONMODE") {
+            set(&mut self.authorization_mode, Some(v), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_CLIENTID") {
+            set(&mut self.client_id, Some(v), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_SCOPES") {
+            set(&mut self.scopes, Some(split_scopes(&v)), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_PRIVATEKEY") {
+            let text = self.key_text(&v, &o)?;
+            set(&mut self.private_key, Some(text), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_PRIVATEKEYID") {
+            set(&mut self.private_key_id, Some(v), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_DPOP") {
+            let on = matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            );
+            set(&mut self.dpop, Some(on), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_REQUESTTIMEOUT") {
+            let secs = v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError(format!("{o} must be a number of seconds, not {v:?}")))?;
+            set(&mut self.request_timeout, Some(secs), &o);
+        }
+        if let Some((v, o)) = var("OKTA_CLIENT_RATELIMIT_MAXRETRIES") {
+            let n = v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError(format!("{o} must be a number, not {v:?}")))?;
+            set(&mut self.max_retries, Some(n), &o);
+        }
+        Ok(())
     }
-    if let Some(v) = &flags.org_url {
-        org_url = Some(Sourced {
-            value: v.clone(),
-            origin: Origin::Flag("--org-url"),
-        });
+
+    fn apply_flags(&mut self, flags: &Flags) -> Result<(), ConfigError> {
+        let flag = Origin::Flag;
+        set(&mut self.org_url, flags.org_url.clone(), &flag("--org-url"));
+        if let Some(path) = &flags.token_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!(
+                    "cannot read the token file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            if let Some(w) = loose_permissions(path) {
+                self.warnings.push(w);
+            }
+            set(
+                &mut self.token,
+                Some(Secret::new(text.trim())),
+                &flag("--token-file"),
+            );
+        }
+        set(
+            &mut self.authorization_mode,
+            flags.authorization_mode.clone(),
+            &flag("--authorization-mode"),
+        );
+        set(
+            &mut self.client_id,
+            flags.client_id.clone(),
+            &flag("--client-id"),
+        );
+        set(
+            &mut self.scopes,
+            flags.scopes.as_deref().map(split_scopes),
+            &flag("--scopes"),
+        );
+        if let Some(path) = &flags.private_key {
+            let origin = flag("--private-key");
+            let text = self.key_text(&path.to_string_lossy(), &origin)?;
+            set(&mut self.private_key, Some(text), &origin);
+        }
+        set(
+            &mut self.private_key_id,
+            flags.private_key_id.clone(),
+            &flag("--private-key-id"),
+        );
+        if flags.dpop {
+            set(&mut self.dpop, Some(true), &flag("--dpop"));
+        }
+        Ok(())
     }
-    if let Some(path) = &flags.token_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+
+    /// A private key setting holds PEM or JWK text, or names a file that does.
+    fn key_text(&mut self, value: &str, origin: &Origin) -> Result<Secret, ConfigError> {
+        let v = value.trim();
+        if v.starts_with("-----BEGIN") || v.starts_with('{') {
+            return Ok(Secret::new(v.replace("\\n", "\n")));
+        }
+        let path = PathBuf::from(v);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
             ConfigError(format!(
-                "cannot read the token file {}: {e}",
+                "the private key from {origin} is neither PEM/JWK text nor a readable file: {}: {e}",
                 path.display()
             ))
         })?;
-        token = Some(Sourced {
-            value: text,
-            origin: Origin::Flag("--token-file"),
-        });
-    }
-    let org_url = org_url.ok_or_else(|| {
-        ConfigError(
-            "no org URL: pass --org-url https://YOUR-ORG.okta.com, set OKTA_CLIENT_ORGURL, or put \
-             okta.client.orgUrl in ./okta.yaml or ~/.okta/okta.yaml (or try --simulate)"
-                .into(),
-        )
-    })?;
-    let url = check_org_url(&org_url.value)
-        .map_err(|e| ConfigError(format!("the org URL from {} {e}", org_url.origin)))?;
-    let token = match token {
-        Some(t) => {
-            let value = t.value.trim();
-            if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ConfigError(format!(
-                    "the API token from {} is empty or contains whitespace",
-                    t.origin
-                )));
-            }
-            Some(Sourced {
-                value: Secret::new(value),
-                origin: t.origin,
-            })
+        if let Some(w) = loose_permissions(&path) {
+            self.warnings.push(w);
         }
-        None => None,
-    };
-    Ok(Settings {
-        org_url: Sourced {
+        Ok(Secret::new(text))
+    }
+
+    /// One row a setting, for `config show`: secrets show only that they are set.
+    pub fn rows(&self) -> Vec<ShowRow> {
+        fn row<T>(
+            name: &'static str,
+            s: &Option<Sourced<T>>,
+            show: impl Fn(&T) -> String,
+            default: &str,
+        ) -> ShowRow {
+            match s {
+                Some(s) => ShowRow {
+                    name,
+                    value: show(&s.value),
+                    source: s.origin.to_string(),
+                },
+                None => ShowRow {
+                    name,
+                    value: default.to_string(),
+                    source: if default == "(not set)" {
+                        ""
+                    } else {
+                        "default"
+                    }
+                    .to_string(),
+                },
+            }
+        }
+        let secret = |_: &Secret| "(set, redacted)".to_string();
+        let mode = match self.mode() {
+            Ok(m) => m.to_string(),
+            Err(e) => format!("invalid: {e}"),
+        };
+        vec![
+            ShowRow {
+                name: "profile",
+                value: self.profile.clone().unwrap_or_else(|| "(none)".into()),
+                source: String::new(),
+            },
+            row("orgUrl", &self.org_url, String::clone, "(not set)"),
+            ShowRow {
+                name: "authorizationMode",
+                value: mode,
+                source: self
+                    .authorization_mode
+                    .as_ref()
+                    .map_or("default".into(), |m| m.origin.to_string()),
+            },
+            row("token", &self.token, secret, "(not set)"),
+            row("clientId", &self.client_id, String::clone, "(not set)"),
+            row(
+                "scopes",
+                &self.scopes,
+                |s| s.join(" "),
+                "(what each command needs)",
+            ),
+            row("privateKey", &self.private_key, secret, "(not set)"),
+            row(
+                "privateKeyId",
+                &self.private_key_id,
+                String::clone,
+                "(not set)",
+            ),
+            row("dpop", &self.dpop, bool::to_string, "false"),
+            row(
+                "requestTimeout",
+                &self.request_timeout,
+                |t| format!("{t} s"),
+                "60 s",
+            ),
+            row(
+                "rateLimit.maxRetries",
+                &self.max_retries,
+                usize::to_string,
+                "6",
+            ),
+        ]
+    }
+
+    /// The authorization mode: as set, or PrivateKey when a client id and key are given, else SSWS.
+    pub fn mode(&self) -> Result<Mode, ConfigError> {
+        match &self.authorization_mode {
+            Some(m) => Mode::parse(&m.value).ok_or_else(|| {
+                ConfigError(format!(
+                    "authorization mode {:?} (from {}) is not one of SSWS, Bearer, PrivateKey",
+                    m.value, m.origin
+                ))
+            }),
+            None if self.client_id.is_some() && self.private_key.is_some() => Ok(Mode::PrivateKey),
+            None => Ok(Mode::Ssws),
+        }
+    }
+
+    /// The checked org URL, or how to give one.
+    pub fn org_url(&self) -> Result<Sourced<Url>, ConfigError> {
+        let u = self.org_url.as_ref().ok_or_else(|| {
+            ConfigError(
+                "no org URL: pass --org-url https://YOUR-ORG.okta.com, set OKTA_CLIENT_ORGURL, or put \
+                 okta.client.orgUrl in ./okta.yaml or ~/.okta/okta.yaml (or try --simulate)"
+                    .into(),
+            )
+        })?;
+        let url = check_org_url(&u.value)
+            .map_err(|e| ConfigError(format!("the org URL from {} {e}", u.origin)))?;
+        Ok(Sourced {
             value: url,
-            origin: org_url.origin,
-        },
-        token,
-    })
+            origin: u.origin.clone(),
+        })
+    }
+
+    /// The API token (SSWS) or access token (Bearer), or how to give one.
+    pub fn token(&self) -> Result<&Sourced<Secret>, ConfigError> {
+        let t = self.token.as_ref().ok_or_else(|| {
+            ConfigError(
+                "no API token: set OKTA_CLIENT_TOKEN, pass --token-file PATH, or put okta.client.token in \
+                 ./okta.yaml or ~/.okta/okta.yaml"
+                    .into(),
+            )
+        })?;
+        let value = t.value.expose().trim();
+        if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError(format!(
+                "the token from {} is empty or contains whitespace",
+                t.origin
+            )));
+        }
+        Ok(t)
+    }
 }
 
-fn read_yaml(path: &Path) -> Result<Option<ClientSection>, ConfigError> {
+fn read_yaml(path: &Path) -> Result<Option<OktaSection>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ConfigError(format!("cannot read {}: {e}", path.display()))),
     };
     if text.trim().is_empty() {
-        return Ok(None);
+        return Ok(Some(OktaSection::default()));
     }
     // The parser's message can quote the file, and the file may hold a token: only say where.
     let parsed: OktaYaml = serde_norway::from_str(&text).map_err(|e| {
@@ -215,11 +557,32 @@ fn read_yaml(path: &Path) -> Result<Option<ClientSection>, ConfigError> {
             .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
             .unwrap_or_default();
         ConfigError(format!(
-            "{} is not an okta.yaml this tool can read{at} (expected okta: client: orgUrl / token)",
+            "{} is not an okta.yaml this tool can read{at} (expected okta: client: orgUrl, token, ...)",
             path.display()
         ))
     })?;
-    Ok(parsed.okta.and_then(|o| o.client))
+    Ok(Some(parsed.okta.unwrap_or_default()))
+}
+
+/// A warning when a file holding a secret may be read by group or others.
+fn loose_permissions(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} holds a secret and can be read by other users (mode {:o}); run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// An org URL must be the bare origin of the org: `https://acme.okta.com`.
@@ -290,12 +653,17 @@ mod tests {
         }
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
+    fn sandbox(name: &str) -> (PathBuf, FakeEnv) {
         let d = std::env::temp_dir().join(format!("okta-org-config-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(d.join("home/.okta")).unwrap();
         std::fs::create_dir_all(d.join("work")).unwrap();
-        d
+        let env = FakeEnv {
+            vars: HashMap::new(),
+            home: d.join("home"),
+            cwd: d.join("work"),
+        };
+        (d, env)
     }
 
     #[test]
@@ -316,84 +684,180 @@ mod tests {
     }
 
     #[test]
-    fn precedence_file_then_env_then_flags() {
-        let d = temp_dir("precedence");
+    fn precedence_files_then_env_then_flags() {
+        let (d, mut env) = sandbox("precedence");
         std::fs::write(
             d.join("home/.okta/okta.yaml"),
-            "okta:\n  client:\n    orgUrl: https://home.okta.com\n    token: hometoken\n",
+            "okta:\n  client:\n    orgUrl: https://home.okta.com\n    token: hometoken\n    clientId: homeclient\n    rateLimit:\n      maxRetries: 9\n",
         )
         .unwrap();
         std::fs::write(
             d.join("work/okta.yaml"),
-            "okta:\n  client:\n    orgUrl: https://work.okta.com\n",
+            "okta:\n  client:\n    orgUrl: https://work.okta.com\n    scopes: [okta.orgs.read]\n",
         )
         .unwrap();
-        let mut env = FakeEnv {
-            vars: HashMap::new(),
-            home: d.join("home"),
-            cwd: d.join("work"),
-        };
-        let s = resolve(&Flags::default(), &env).unwrap();
-        assert_eq!(s.org_url.value.as_str(), "https://work.okta.com/");
-        assert_eq!(s.token().unwrap().value.expose(), "hometoken");
+        std::fs::write(
+            d.join("work/.okta.yaml"),
+            "okta:\n  client:\n    requestTimeout: 30\n",
+        )
+        .unwrap();
+        let c = Config::load(&Flags::default(), &env).unwrap();
+        assert_eq!(
+            c.org_url().unwrap().value.as_str(),
+            "https://work.okta.com/"
+        );
+        assert_eq!(c.token().unwrap().value.expose(), "hometoken");
+        assert_eq!(c.client_id.as_ref().unwrap().value, "homeclient");
+        assert_eq!(c.max_retries.as_ref().unwrap().value, 9);
+        assert_eq!(c.scopes.as_ref().unwrap().value, vec!["okta.orgs.read"]);
+        assert_eq!(
+            c.request_timeout.as_ref().unwrap().origin,
+            Origin::File(d.join("work/.okta.yaml"))
+        );
         env.vars.insert("OKTA_CLIENT_TOKEN", "envtoken".into());
         env.vars
             .insert("OKTA_CLIENT_ORGURL", "https://env.okta.com".into());
-        let s = resolve(&Flags::default(), &env).unwrap();
-        assert_eq!(
-            (s.org_url.value.as_str(), s.token().unwrap().value.expose()),
-            ("https://env.okta.com/", "envtoken")
+        env.vars.insert(
+            "OKTA_CLIENT_SCOPES",
+            "okta.orgs.read,okta.orgs.manage".into(),
         );
+        env.vars
+            .insert("OKTA_CLIENT_RATELIMIT_MAXRETRIES", "2".into());
+        let c = Config::load(&Flags::default(), &env).unwrap();
+        assert_eq!(c.org_url().unwrap().value.as_str(), "https://env.okta.com/");
+        assert_eq!(c.token().unwrap().value.expose(), "envtoken");
+        assert_eq!(c.scopes.as_ref().unwrap().value.len(), 2);
+        assert_eq!(c.max_retries.as_ref().unwrap().value, 2);
         std::fs::write(d.join("tok"), "filetoken\n").unwrap();
         let flags = Flags {
             org_url: Some("https://flag.okta.com".into()),
             token_file: Some(d.join("tok")),
+            scopes: Some("okta.orgs.manage".into()),
+            ..Flags::default()
         };
-        let s = resolve(&flags, &env).unwrap();
+        let c = Config::load(&flags, &env).unwrap();
         assert_eq!(
-            (s.org_url.value.as_str(), s.token().unwrap().value.expose()),
-            ("https://flag.okta.com/", "filetoken")
+            c.org_url().unwrap().value.as_str(),
+            "https://flag.okta.com/"
         );
-        assert_eq!(s.token().unwrap().origin, Origin::Flag("--token-file"));
+        assert_eq!(c.token().unwrap().value.expose(), "filetoken");
+        assert_eq!(c.token().unwrap().origin, Origin::Flag("--token-file"));
+        assert_eq!(c.scopes.unwrap().value, vec!["okta.orgs.manage"]);
+    }
+
+    #[test]
+    fn profiles_select_their_client_section() {
+        let (d, env) = sandbox("profiles");
+        std::fs::write(
+            d.join("home/.okta/okta.yaml"),
+            "okta:\n  client:\n    orgUrl: https://default.okta.com\n    token: t1\n  profiles:\n    staging:\n      client:\n        orgUrl: https://staging.okta.com\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            profile: Some("staging".into()),
+            ..Flags::default()
+        };
+        let c = Config::load(&flags, &env).unwrap();
+        assert_eq!(
+            c.org_url().unwrap().value.as_str(),
+            "https://staging.okta.com/"
+        );
+        assert_eq!(c.token().unwrap().value.expose(), "t1");
+        let flags = Flags {
+            profile: Some("nope".into()),
+            ..Flags::default()
+        };
+        assert!(
+            Config::load(&flags, &env)
+                .unwrap_err()
+                .0
+                .contains("no profile \"nope\"")
+        );
+    }
+
+    #[test]
+    fn modes_and_keys() {
+        let (d, mut env) = sandbox("modes");
+        let key = format!("{}/tests/fixtures/ec-pkcs8.pem", env!("CARGO_MANIFEST_DIR"));
+        env.vars.insert("OKTA_CLIENT_CLIENTID", "0oa1".into());
+        env.vars.insert("OKTA_CLIENT_PRIVATEKEY", key);
+        let c = Config::load(&Flags::default(), &env).unwrap();
+        assert_eq!(c.mode().unwrap(), Mode::PrivateKey);
+        assert!(
+            c.private_key
+                .unwrap()
+                .value
+                .expose()
+                .starts_with("-----BEGIN")
+        );
+        env.vars
+            .insert("OKTA_CLIENT_AUTHORIZATIONMODE", "bearer".into());
+        assert_eq!(
+            Config::load(&Flags::default(), &env)
+                .unwrap()
+                .mode()
+                .unwrap(),
+            Mode::Bearer
+        );
+        env.vars
+            .insert("OKTA_CLIENT_AUTHORIZATIONMODE", "magic".into());
+        assert!(
+            Config::load(&Flags::default(), &env)
+                .unwrap()
+                .mode()
+                .is_err()
+        );
+        env.vars.insert(
+            "OKTA_CLIENT_PRIVATEKEY",
+            d.join("missing.pem").display().to_string(),
+        );
+        let e = Config::load(&Flags::default(), &env).unwrap_err().0;
+        assert!(
+            e.contains("neither PEM/JWK text nor a readable file"),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn warns_about_readable_secrets() {
+        use std::os::unix::fs::PermissionsExt;
+        let (d, env) = sandbox("perms");
+        let f = d.join("work/okta.yaml");
+        std::fs::write(&f, "okta:\n  client:\n    token: abc\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = Config::load(&Flags::default(), &env).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("chmod 600"));
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            Config::load(&Flags::default(), &env)
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
     }
 
     #[test]
     fn bad_yaml_never_echoes_the_file() {
-        let d = temp_dir("badyaml");
+        let (d, env) = sandbox("badyaml");
         std::fs::write(
             d.join("work/okta.yaml"),
             "okta: [client: token: SECRET-VALUE\n",
         )
         .unwrap();
-        let env = FakeEnv {
-            vars: HashMap::new(),
-            home: d.join("home"),
-            cwd: d.join("work"),
-        };
-        let e = resolve(&Flags::default(), &env).unwrap_err().to_string();
+        let e = Config::load(&Flags::default(), &env)
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("SECRET"), "{e}");
         assert!(e.contains("okta.yaml"), "{e}");
     }
 
     #[test]
     fn missing_settings_say_how_to_give_them() {
-        let d = temp_dir("missing");
-        let env = FakeEnv {
-            vars: HashMap::new(),
-            home: d.join("home"),
-            cwd: d.join("work"),
-        };
-        let e = resolve(&Flags::default(), &env).unwrap_err().to_string();
-        assert!(e.contains("OKTA_CLIENT_ORGURL"), "{e}");
-        let flags = Flags {
-            org_url: Some("https://a.okta.com".into()),
-            token_file: None,
-        };
-        let e = resolve(&flags, &env)
-            .unwrap()
-            .token()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("OKTA_CLIENT_TOKEN"), "{e}");
+        let (_d, env) = sandbox("missing");
+        let c = Config::load(&Flags::default(), &env).unwrap();
+        assert!(c.org_url().unwrap_err().0.contains("OKTA_CLIENT_ORGURL"));
+        assert!(c.token().unwrap_err().0.contains("OKTA_CLIENT_TOKEN"));
     }
 }

@@ -165,6 +165,9 @@ pub enum ApiError {
     /// A 2xx answer whose body is not what the API documents.
     #[error("unexpected answer from Okta: {0}")]
     Decode(String),
+    /// No access token: the authorization server refused the client, its key or its scopes.
+    #[error("{0}")]
+    Auth(String),
 }
 
 fn secs(d: Duration) -> String {
@@ -219,6 +222,7 @@ impl ApiError {
             ApiError::RateLimited { .. } | ApiError::Exhausted { .. } => Exit::Retry,
             ApiError::Stopped(r) => r.exit,
             ApiError::Decode(_) => Exit::Error,
+            ApiError::Auth(_) => Exit::Auth,
         }
     }
 

@@ -26,6 +26,7 @@ pub use error::{ApiError, OktaError, StopReason};
 use headers::Pacing;
 use pacer::Pacer;
 
+use crate::oauth::OAuth;
 use crate::secret::Secret;
 
 /// The first backoff delay after a 5xx, a network error or a throttle that named no time.
@@ -38,6 +39,8 @@ pub enum Auth {
     Ssws(Secret),
     /// `Authorization: Bearer <token>`.
     Bearer(Secret),
+    /// OAuth 2.0 access tokens from a service app's private key (and DPoP proofs, when on).
+    OAuth(Arc<OAuth>),
 }
 
 impl Auth {
@@ -45,6 +48,7 @@ impl Auth {
         let (scheme, token) = match self {
             Auth::Ssws(t) => ("SSWS", t),
             Auth::Bearer(t) => ("Bearer", t),
+            Auth::OAuth(_) => return HeaderValue::from_static("unused"),
         };
         let mut v = HeaderValue::from_str(&format!("{scheme} {}", token.expose()))
             .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
@@ -58,6 +62,7 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::Ssws(_) => f.write_str("Auth::Ssws(<redacted>)"),
             Auth::Bearer(_) => f.write_str("Auth::Bearer(<redacted>)"),
+            Auth::OAuth(_) => f.write_str("Auth::OAuth(<redacted>)"),
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct ClientOptions {
     pub rate: Option<NonZeroU32>,
     /// `--max-wait`: the longest server-requested wait to sit out.
     pub max_wait: Option<Duration>,
+    /// `--ca-cert`: one more trusted CA (PEM), for TLS-inspecting proxies.
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl ClientOptions {
@@ -84,6 +91,7 @@ impl ClientOptions {
             max_retries: 6,
             rate: None,
             max_wait: None,
+            ca_cert: None,
         }
     }
 }
@@ -237,10 +245,24 @@ fn install_crypto() {
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Client, String> {
         install_crypto();
-        let http = reqwest::Client::builder()
+        // Redirects are never followed: no credential can be carried to another host.
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(opts.timeout)
-            .connect_timeout(Duration::from_secs(10).min(opts.timeout))
+            .connect_timeout(Duration::from_secs(10).min(opts.timeout));
+        if let Some(path) = &opts.ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read the CA certificate {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("{} is not a PEM certificate: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!("{} holds no PEM certificate", path.display()));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
         Ok(Client {
@@ -265,9 +287,54 @@ impl Client {
         &self.base
     }
 
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Sends `req` through the pacer with retries. 2xx comes back as `Ok`; everything else as the error
-    /// that ended the attempts.
+    /// that ended the attempts. With OAuth, a 401 gets one more try with a new access token, and a
+    /// `use_dpop_nonce` challenge a try with the nonce it gave.
     pub async fn send(&self, req: &Request) -> Result<Response, ApiError> {
+        let Auth::OAuth(oauth) = &self.auth else {
+            return self.send_paced(req).await;
+        };
+        let mut renewed = false;
+        let mut nonce_tries = 0;
+        loop {
+            let started = Instant::now();
+            match self.send_paced(req).await {
+                Err(ApiError::Status {
+                    status,
+                    www_authenticate,
+                    ..
+                }) if status == StatusCode::UNAUTHORIZED
+                    && www_authenticate
+                        .as_deref()
+                        .is_some_and(|w| w.contains("use_dpop_nonce"))
+                    && nonce_tries < 2 =>
+                {
+                    nonce_tries += 1;
+                    debug!(
+                        "{} {}: Okta asked for a new DPoP nonce",
+                        req.method, req.path
+                    );
+                }
+                Err(ApiError::Status { status, .. })
+                    if status == StatusCode::UNAUTHORIZED && !renewed && !req.anonymous =>
+                {
+                    renewed = true;
+                    debug!(
+                        "{} {}: 401 with a cached token; getting a new one",
+                        req.method, req.path
+                    );
+                    oauth.invalidate_older_than(started).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_paced(&self, req: &Request) -> Result<Response, ApiError> {
         let backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(MIN_BACKOFF)
@@ -342,7 +409,27 @@ impl Client {
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, concat!("okta-org/", env!("CARGO_PKG_VERSION")));
         if !req.anonymous {
-            builder = builder.header(AUTHORIZATION, self.auth.header());
+            builder = match &self.auth {
+                Auth::OAuth(oauth) => {
+                    let url = self
+                        .base
+                        .join(req.path.trim_start_matches('/'))
+                        .expect("checked above");
+                    match oauth.headers(&self.http, &req.method, &url).await {
+                        Ok(headers) => headers
+                            .into_iter()
+                            .fold(builder, |b, (k, v)| b.header(k, v)),
+                        Err(ApiError::Exhausted { detail, .. }) => {
+                            return Err(Attempt::Transport {
+                                detail,
+                                maybe_sent: false,
+                            });
+                        }
+                        Err(e) => return Err(Attempt::Stopped(e.stop_reason())),
+                    }
+                }
+                other => builder.header(AUTHORIZATION, other.header()),
+            };
         }
         builder = match &req.body {
             Body::Empty => builder,
@@ -378,6 +465,9 @@ impl Client {
         let received = Instant::now();
         let status = resp.status();
         let headers = resp.headers().clone();
+        if let Auth::OAuth(oauth) = &self.auth {
+            oauth.observe(&headers);
+        }
         let pacing = Pacing::from_headers(&headers);
         self.pacer.observe(&permit, received, &pacing);
         let body = tokio::select! {

@@ -143,6 +143,25 @@ pub fn check(cmd: &Command) -> Result<(), CmdError> {
     }
 }
 
+/// The OAuth scopes a command needs.
+pub fn scopes(cmd: &Command) -> &'static [&'static str] {
+    match cmd {
+        Command::Logo(_) => &["okta.apps.manage"],
+        Command::Settings(SettingsCommand::Get)
+        | Command::Contacts(ContactsCommand::List | ContactsCommand::Get { .. })
+        | Command::Support(SupportCommand::Get | SupportCommand::Cases(CasesCommand::List))
+        | Command::Communication(CommunicationCommand::Get)
+        | Command::Preferences(PreferencesCommand::Get)
+        | Command::Metadata => &["okta.orgs.read"],
+        Command::Admin(
+            AdminCommand::ThirdParty(FlagCommand::Get)
+            | AdminCommand::AutoAssignAdminApp(FlagCommand::Get)
+            | AdminCommand::ClientPrivileges(FlagCommand::Get),
+        ) => &["okta.orgs.read"],
+        _ => &["okta.orgs.manage"],
+    }
+}
+
 /// Runs one org command.
 pub async fn run(cmd: Command, ctx: &Ctx<'_>) -> Result<(), CmdError> {
     match cmd {
@@ -208,7 +227,9 @@ pub async fn run(cmd: Command, ctx: &Ctx<'_>) -> Result<(), CmdError> {
             )
             .await
         }
-        Command::Bounces(_) | Command::Simulate(_) => Err(usage("not an org command")),
+        Command::Bounces(_) | Command::Simulate(_) | Command::Config(_) => {
+            Err(usage("not an org command"))
+        }
     }
 }
 
