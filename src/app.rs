@@ -444,6 +444,34 @@ async fn simulate(args: SimulateArgs) -> Exit {
     config.poison = args.poison;
     config.max_list = args.max_list;
     config.support_redirect = args.support_redirect;
+    config.token_ttl = args.token_ttl;
+    config.token_lifetime = args.token_lifetime;
+    config.dpop_nonce_rotate_every = args.nonce_rotate_every;
+    if let (Some(client_id), Some(path)) = (&args.client, &args.jwk) {
+        let jwk = match std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        {
+            Some(serde_json::Value::Object(mut m)) => {
+                for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                    m.remove(private);
+                }
+                serde_json::Value::Object(m)
+            }
+            _ => return fail(Exit::Usage, format!("{} is not a JWK file", path.display())),
+        };
+        config.service_apps.push(simulator::ServiceApp {
+            client_id: client_id.clone(),
+            jwk,
+            scopes: args
+                .app_scopes
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            dpop: args.dpop_required,
+        });
+    }
     let users = config.users.len();
     let sim = match Simulator::start(config, args.port).await {
         Ok(s) => s,

@@ -219,6 +219,31 @@ pub struct SimulateArgs {
     /// Answer the deprecated Okta Support grant/extend/revoke with 301, as current orgs do
     #[arg(long)]
     pub support_redirect: bool,
+    /// Register an OAuth service app with this client id (needs --jwk)
+    #[arg(long = "client", value_name = "ID", requires = "jwk")]
+    pub client: Option<String>,
+    /// The service app's public key, as a JWK file (a private JWK is reduced to its public part)
+    #[arg(long, value_name = "FILE", requires = "client")]
+    pub jwk: Option<PathBuf>,
+    /// Scopes the service app may be granted, comma-separated
+    #[arg(
+        long = "app-scopes",
+        value_name = "SCOPES",
+        default_value = "okta.orgs.read,okta.orgs.manage"
+    )]
+    pub app_scopes: String,
+    /// The service app must use DPoP-bound tokens
+    #[arg(long)]
+    pub dpop_required: bool,
+    /// expires_in of issued access tokens, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub token_ttl: u64,
+    /// Make access tokens stop working after this many seconds, even if expires_in says more
+    #[arg(long, value_name = "SECONDS")]
+    pub token_lifetime: Option<u64>,
+    /// Require DPoP nonces on API calls too, rotating them every N calls
+    #[arg(long, value_name = "N")]
+    pub nonce_rotate_every: Option<u32>,
     /// Refuse whole any request holding this address (400, naming no address); repeatable
     #[arg(long, value_name = "ADDRESS", hide = true)]
     pub poison: Vec<String>,

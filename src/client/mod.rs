@@ -237,8 +237,8 @@ pub struct Client {
     stats: Arc<Stats>,
 }
 
-/// Installs the TLS crypto provider (ring) once per process.
-fn install_crypto() {
+/// Installs the TLS crypto provider (ring) once per process; needed before any reqwest client is built.
+pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -311,7 +311,7 @@ impl Client {
                     && www_authenticate
                         .as_deref()
                         .is_some_and(|w| w.contains("use_dpop_nonce"))
-                    && nonce_tries < 2 =>
+                    && nonce_tries < 5 =>
                 {
                     nonce_tries += 1;
                     debug!(

@@ -251,9 +251,12 @@ impl Pacer {
                     w.reset_at = None;
                 }
                 Some(reset) if w.budget <= 0 => return Some(reset),
-                // The window's budget is spent and its successor's reset is not known yet: a response
-                // in flight will tell.
-                None if w.budget <= 0 => return Some(now + Duration::from_secs(1)),
+                // The budget counted from the last known window is spent and the new window's reset is
+                // not known yet: a response in flight will tell. With none in flight (an answer came
+                // without rate-limit headers), one request goes out to find out.
+                None if w.budget <= 0 && st.in_flight > 0 => {
+                    return Some(now + Duration::from_secs(1));
+                }
                 _ => {}
             }
         } else if st.in_flight > 0 {
@@ -435,6 +438,25 @@ mod tests {
         assert!(
             waited >= Duration::from_millis(300) && waited < Duration::from_secs(1),
             "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_without_headers_does_not_stall_the_next_window() {
+        let p = Pacer::new(None, None);
+        let now = epoch_now();
+        let a = p.acquire().await.unwrap();
+        p.observe(&a, Instant::now(), &pacing(1, 0, now + 1, now));
+        drop(a);
+        // After the reset, one request goes; its answer (a 401, say) carries no rate-limit headers.
+        let b = p.acquire().await.unwrap();
+        drop(b);
+        let start = Instant::now();
+        p.acquire().await.unwrap();
+        assert!(
+            start.elapsed() < Duration::from_millis(10),
+            "{:?}",
+            start.elapsed()
         );
     }
 

@@ -31,7 +31,7 @@ pub(crate) async fn remove_list(
 }
 
 fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usize>) {
-    if let Some(resp) = s.refuse_scope(headers, "okta.orgs.manage") {
+    if let Some(resp) = s.refuse_scope("POST", PATH, headers, "okta.orgs.manage") {
         return (resp, None);
     }
     let list: Option<Vec<String>> = serde_json::from_slice::<Value>(body)

@@ -4,8 +4,10 @@
 //! an ephemeral port and read back what it received.
 
 mod bounces;
+mod oauth;
 mod org;
 
+pub use oauth::ServiceApp;
 pub use org::user_id;
 
 use std::collections::HashMap;
@@ -84,6 +86,14 @@ pub struct SimConfig {
     pub support_redirect: bool,
     /// More API tokens, each with the OAuth scopes it carries (the main token carries all).
     pub scoped_tokens: Vec<(String, Vec<String>)>,
+    /// OAuth service apps that may get access tokens at /oauth2/v1/token.
+    pub service_apps: Vec<ServiceApp>,
+    /// `expires_in` of the access tokens issued, in seconds.
+    pub token_ttl: u64,
+    /// How long access tokens really work, when shorter than advertised (tokens that expire early).
+    pub token_lifetime: Option<u64>,
+    /// Require a DPoP nonce on API calls too, rotating it every N calls.
+    pub dpop_nonce_rotate_every: Option<u32>,
 }
 
 impl SimConfig {
@@ -103,6 +113,10 @@ impl SimConfig {
             org_rate_limit: 600,
             support_redirect: false,
             scoped_tokens: Vec::new(),
+            service_apps: Vec::new(),
+            token_ttl: 3600,
+            token_lifetime: None,
+            dpop_nonce_rotate_every: None,
         }
     }
 
@@ -168,6 +182,7 @@ pub(crate) struct Shared {
     started: tokio::time::Instant,
     state: Mutex<Inner>,
     org: Mutex<org::OrgState>,
+    oauth: Mutex<oauth::OAuthState>,
 }
 
 #[derive(Default)]
@@ -213,9 +228,22 @@ impl Shared {
         }
     }
 
-    /// The 401/403 to answer when the request may not call an endpoint needing `scope`, if any.
-    pub(crate) fn refuse_scope(&self, headers: &HeaderMap, scope: &str) -> Option<Response> {
+    /// The 401/403 to answer when the request may not call `method path`, which needs `scope`, if any.
+    /// API tokens (SSWS) carry every scope unless registered with fewer; OAuth access tokens carry what
+    /// they were granted, and DPoP-bound ones need a valid proof.
+    pub(crate) fn refuse_scope(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &HeaderMap,
+        scope: &str,
+    ) -> Option<Response> {
         let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+        if let Some((scheme, token)) = given.and_then(|g| g.split_once(' '))
+            && (scheme == "Bearer" || scheme == "DPoP")
+        {
+            return self.refuse_access_token(scheme, token.trim(), headers, method, path, scope);
+        }
         let scoped = self
             .config
             .scoped_tokens
@@ -423,12 +451,14 @@ impl Simulator {
             config,
             started: tokio::time::Instant::now(),
             state: Mutex::default(),
+            oauth: Mutex::default(),
         });
         let app = org::routes()
             .route(
                 "/api/v1/org/email/bounces/remove-list",
                 post(bounces::remove_list),
             )
+            .route("/oauth2/v1/token", post(oauth::token))
             .route("/__simulator/record", get(record))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {

@@ -151,7 +151,7 @@ impl Shared {
         scope: Option<&str>,
         f: impl FnOnce(&mut OrgState, &str) -> Response,
     ) -> Response {
-        let resp = self.handle_inner(headers, scope, f);
+        let resp = self.handle_inner(method, path, headers, scope, f);
         let text = body.map(|b| String::from_utf8_lossy(&b[..b.len().min(8192)]).into_owned());
         self.log_with_body(method, path, resp.status(), headers, text);
         resp
@@ -159,12 +159,14 @@ impl Shared {
 
     fn handle_inner(
         &self,
+        method: &str,
+        path: &str,
         headers: &HeaderMap,
         scope: Option<&str>,
         f: impl FnOnce(&mut OrgState, &str) -> Response,
     ) -> Response {
         if let Some(scope) = scope
-            && let Some(refusal) = self.refuse_scope(headers, scope)
+            && let Some(refusal) = self.refuse_scope(method, path, headers, scope)
         {
             return refusal;
         }
