@@ -12,8 +12,11 @@ use crate::simulator::{RetryAfterFormat, RetryAfterMode};
 const ABOUT: &str = "Clear a mail system's bounce list from Okta's email bounce list, and manage Okta org settings.";
 
 const CONFIG_HELP: &str = "\
-Configuration (weakest first): ~/.okta/okta.yaml, ./okta.yaml (okta: client: orgUrl, token),
-the environment (OKTA_CLIENT_ORGURL, OKTA_CLIENT_TOKEN), then --org-url and --token-file.";
+Configuration (weakest first): ~/.okta/okta.yaml, ./okta.yaml, ./.okta.yaml (okta: client: orgUrl, token,
+authorizationMode, clientId, scopes, privateKey, privateKeyId, dpop; --profile NAME adds
+okta.profiles.NAME.client), the environment (OKTA_CLIENT_ORGURL, OKTA_CLIENT_TOKEN,
+OKTA_CLIENT_AUTHORIZATIONMODE, OKTA_CLIENT_CLIENTID, OKTA_CLIENT_SCOPES, OKTA_CLIENT_PRIVATEKEY, ...), then
+flags. `okta-org config show` tells where each setting came from; `okta-org config check` tries them.";
 
 #[derive(Debug, Parser)]
 #[command(name = "okta-org", version, about = ABOUT, after_help = format!("{CONFIG_HELP}\n\n{EXIT_STATUS_HELP}"))]

@@ -622,7 +622,7 @@ pub fn check_org_url(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -167,7 +167,7 @@ async fn expired_and_replayed_assertions_are_refused() {
         key.jwt(json!({}), &json!({"iss": CLIENT, "sub": CLIENT, "aud": token_url, "iat": iat, "exp": exp, "jti": jti}))
     };
     okta_org::client::install_crypto();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let ask = |a: String| {
         let http = http.clone();
         let url = token_url.clone();
@@ -412,7 +412,10 @@ async fn bearer_mode_uses_a_token_from_elsewhere() {
         .as_secs();
     let a = key.jwt(json!({}), &json!({"iss": CLIENT, "sub": CLIENT, "aud": token_url, "iat": now, "exp": now + 60, "jti": "bearer-test"}));
     okta_org::client::install_crypto();
-    let body: Value = reqwest::Client::new()
+    let body: Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
         .post(&token_url)
         .form(&[
             ("grant_type", "client_credentials"),
@@ -600,4 +603,51 @@ async fn no_secret_appears_in_any_output() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn config_check_with_an_api_token_and_a_bad_ca_cert() {
+    let sim = simulator(org_with_users(1)).await;
+    let sb = Sandbox::new("check");
+    let url = sim.url();
+    let out = sb
+        .run(
+            &["config", "check", "--org-url", &url],
+            &[("OKTA_CLIENT_TOKEN", TOKEN)],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("ok: reached http://127.0.0.1:"),
+        "{}",
+        out.stdout
+    );
+    let out = sb
+        .run(
+            &["config", "check", "--org-url", &url],
+            &[("OKTA_CLIENT_TOKEN", "nope")],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 5);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    let ca = sb.write("ca.pem", "not a certificate");
+    let out = sb
+        .run(
+            &[
+                "settings",
+                "get",
+                "--org-url",
+                &url,
+                "--ca-cert",
+                ca.to_str().unwrap(),
+            ],
+            &[("OKTA_CLIENT_TOKEN", TOKEN)],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("ca.pem"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
 }

@@ -250,6 +250,11 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(opts.timeout)
             .connect_timeout(Duration::from_secs(10).min(opts.timeout));
+        // HTTPS_PROXY/NO_PROXY are honoured (reqwest reads them), but this machine is never reached
+        // through a proxy.
+        if crate::config::is_loopback(opts.org_url.host_str().unwrap_or_default()) {
+            builder = builder.no_proxy();
+        }
         if let Some(path) = &opts.ca_cert {
             let pem = std::fs::read(path)
                 .map_err(|e| format!("cannot read the CA certificate {}: {e}", path.display()))?;
