@@ -263,15 +263,7 @@ fn org_json(org: &OrgState, base: &str) -> Value {
     v
 }
 
-const READ_ONLY: [&str; 7] = [
-    "id",
-    "subdomain",
-    "status",
-    "created",
-    "lastUpdated",
-    "expiresAt",
-    "_links",
-];
+use crate::org::models::READ_ONLY_FIELDS as READ_ONLY;
 
 async fn get_org(State(s): S, h: HeaderMap) -> Response {
     s.handle("GET", "/api/v1/org", &h, None, Some(READ), |org, base| {
@@ -699,31 +691,39 @@ async fn get_communication(State(s): S, h: HeaderMap) -> Response {
     )
 }
 
+/// A POST that flips one of the org's booleans and answers with the object it belongs to.
+fn flip(
+    s: &Shared,
+    h: &HeaderMap,
+    path: &str,
+    apply: fn(&mut OrgState),
+    render: fn(&OrgState, &str) -> Value,
+) -> Response {
+    s.handle("POST", path, h, None, Some(MANAGE), |org, base| {
+        apply(org);
+        ok(render(org, base))
+    })
+}
+
 async fn opt_in(State(s): S, h: HeaderMap) -> Response {
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaCommunication/optIn",
+    let path = "/api/v1/org/privacy/oktaCommunication/optIn";
+    flip(
+        &s,
         &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            org.opt_out_email_users = false;
-            ok(communication_json(org, base))
-        },
+        path,
+        |o| o.opt_out_email_users = false,
+        communication_json,
     )
 }
 
 async fn opt_out(State(s): S, h: HeaderMap) -> Response {
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaCommunication/optOut",
+    let path = "/api/v1/org/privacy/oktaCommunication/optOut";
+    flip(
+        &s,
         &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            org.opt_out_email_users = true;
-            ok(communication_json(org, base))
-        },
+        path,
+        |o| o.opt_out_email_users = true,
+        communication_json,
     )
 }
 
@@ -748,31 +748,13 @@ async fn get_preferences(State(s): S, h: HeaderMap) -> Response {
 }
 
 async fn show_footer(State(s): S, h: HeaderMap) -> Response {
-    s.handle(
-        "POST",
-        "/api/v1/org/preferences/showEndUserFooter",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            org.show_footer = true;
-            ok(preferences_json(org, base))
-        },
-    )
+    let path = "/api/v1/org/preferences/showEndUserFooter";
+    flip(&s, &h, path, |o| o.show_footer = true, preferences_json)
 }
 
 async fn hide_footer(State(s): S, h: HeaderMap) -> Response {
-    s.handle(
-        "POST",
-        "/api/v1/org/preferences/hideEndUserFooter",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            org.show_footer = false;
-            ok(preferences_json(org, base))
-        },
-    )
+    let path = "/api/v1/org/preferences/hideEndUserFooter";
+    flip(&s, &h, path, |o| o.show_footer = false, preferences_json)
 }
 
 // ---- admin settings ----
