@@ -12,11 +12,13 @@ use crate::simulator::{RetryAfterFormat, RetryAfterMode};
 const ABOUT: &str = "Clear a mail system's bounce list from Okta's email bounce list, and manage Okta org settings.";
 
 const CONFIG_HELP: &str = "\
-Configuration (weakest first): ~/.okta/okta.yaml, ./okta.yaml, ./.okta.yaml (okta: client: orgUrl, token,
-authorizationMode, clientId, scopes, privateKey, privateKeyId, dpop; --profile NAME adds
-okta.profiles.NAME.client), the environment (OKTA_CLIENT_ORGURL, OKTA_CLIENT_TOKEN,
-OKTA_CLIENT_AUTHORIZATIONMODE, OKTA_CLIENT_CLIENTID, OKTA_CLIENT_SCOPES, OKTA_CLIENT_PRIVATEKEY, ...), then
-flags. `okta-org config show` tells where each setting came from; `okta-org config check` tries them.";
+Configuration, weakest first: ~/.okta/okta.yaml, ./okta.yaml, ./.okta.yaml
+(okta: client: orgUrl, token, authorizationMode, clientId, scopes, privateKey,
+privateKeyId, dpop; --profile NAME adds okta.profiles.NAME.client), then the
+OKTA_CLIENT_* variables (ORGURL, TOKEN, AUTHORIZATIONMODE, CLIENTID, SCOPES,
+PRIVATEKEY, PRIVATEKEYID, DPOP, REQUESTTIMEOUT, RATELIMIT_MAXRETRIES), then
+flags. `okta-org config show` tells where each setting came from;
+`okta-org config check` tries them.";
 
 #[derive(Debug, Parser)]
 #[command(name = "okta-org", version, about = ABOUT, after_help = format!("{CONFIG_HELP}\n\n{EXIT_STATUS_HELP}"))]
@@ -136,17 +138,19 @@ pub enum BouncesCommand {
 }
 
 const REMOVE_HELP: &str = "\
-Reads CSV exports of SendGrid, Mailgun, Mailchimp, Brevo, SparkPost, SES, Postmark, Mandrill, Exchange
-message traces, or plain lists of addresses (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or
-pipe). The address column is found by its header name, or by content; --column overrides.
+Reads CSV exports of SendGrid, Mailgun, Mailchimp, Brevo, SparkPost, SES,
+Postmark, Mandrill, Exchange message traces, or plain lists of addresses
+(UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe). The address
+column is found by its header name, or by content; --column overrides.
 
-Every input row gets one report row (line, email, status, reason, source) with status accepted,
-rejected, invalid, duplicate or failed (valid under --dry-run). Rows marked failed are safe to send again.
+Every input row gets one report row (line, email, status, reason, source) with
+status accepted, rejected, invalid, duplicate or failed (valid under --dry-run).
+Rows marked failed are safe to send again.
 
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
   okta-org bounces remove bounces.csv --report report.csv
-  aws sesv2 ... | okta-org bounces remove - --max-wait 5m --report /var/log/bounces.csv";
+  cat export.csv | okta-org bounces remove - --max-wait 5m --report r.csv";
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
@@ -187,7 +191,8 @@ pub struct RemoveArgs {
 #[command(after_help = "\
 Example:
   okta-org simulate --port 8080 --rate-limit 10 --window 60
-  OKTA_CLIENT_TOKEN=simulator-token okta-org bounces remove samples/mailgun-bounces.csv --org-url http://127.0.0.1:8080")]
+  export OKTA_CLIENT_TOKEN=simulator-token
+  okta-org bounces remove samples/mailgun-bounces.csv --org-url http://127.0.0.1:8080")]
 pub struct SimulateArgs {
     /// Port on 127.0.0.1 (0 picks a free one)
     #[arg(long, default_value_t = 8080)]
@@ -281,9 +286,10 @@ pub enum SettingsCommand {
 }
 
 const SETTINGS_UPDATE_HELP: &str = "\
-Writable fields: companyName (alias: name), website, phoneNumber, endUserSupportHelpURL,
-supportPhoneNumber, address1, address2, city, state, country, postalCode. Read-only fields (id, subdomain,
-status, created, lastUpdated, expiresAt, _links) are never sent.
+Writable fields: companyName (alias: name), website, phoneNumber,
+endUserSupportHelpURL, supportPhoneNumber, address1, address2, city, state,
+country, postalCode. Read-only fields (id, subdomain, status, created,
+lastUpdated, expiresAt, _links) are never sent.
 
 Examples:
   okta-org settings update --set city=Paris --set postalCode=75001

@@ -10,7 +10,7 @@ pub enum Exit {
     Ok = 0,
     /// An unexpected error: Okta answered something this tool cannot interpret, or a local I/O error.
     Error = 1,
-    /// Usage, configuration or input error; nothing was sent.
+    /// Usage, configuration or input error.
     Usage = 2,
     /// The job ran, but some rows were rejected by Okta or failed local checks: look at the report.
     Partial = 3,
@@ -39,10 +39,11 @@ impl From<Exit> for ExitCode {
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success (bounces: every address accepted or a duplicate)
-  1  unexpected error (an answer this tool cannot interpret, a local I/O error)
-  2  usage, configuration or input error; nothing was sent
-  3  done, but some rows were rejected by Okta or failed local checks (see the report)
-  4  some work not done, safe to run again later (rate limited past --max-wait, Okta unavailable,
-     interrupted); such rows are 'failed' in the report
+  1  unexpected error (an answer this tool cannot read, a local I/O error)
+  2  usage, configuration or input error
+  3  done, but some rows were rejected by Okta or failed local checks
+     (see the report)
+  4  some work not done, safe to run again later (rate limited past
+     --max-wait, Okta unavailable, interrupted): those rows are 'failed'
   5  authentication or permission error (401/403)
   6  not found (404)";
