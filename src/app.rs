@@ -347,6 +347,14 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     if let Err(e) = bounces::preflight(&opts) {
         return fail(Exit::Usage, e);
     }
+    if let Some(path) = &opts.report
+        && let Err(e) = std::fs::File::create(path)
+    {
+        return fail(
+            Exit::Usage,
+            format!("cannot write the report {}: {e}", path.display()),
+        );
+    }
     if opts.inputs.iter().any(|i| i.path.is_none())
         && std::io::IsTerminal::is_terminal(&std::io::stdin())
         && !global.quiet
