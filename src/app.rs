@@ -24,7 +24,7 @@ use crate::simulator::{self, SimConfig, Simulator};
 
 /// Prints `okta-org: error: ...` on stderr and returns `exit`.
 pub fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
-    eprintln!("okta-org: error: {message}");
+    crate::say(format_args!("okta-org: error: {message}"));
     exit
 }
 
@@ -85,7 +85,7 @@ fn load_config(global: &Global) -> Result<Config, Exit> {
     let c = Config::load(&flags(global), &ProcessEnv).map_err(|e| fail(Exit::Usage, e))?;
     if !global.quiet {
         for w in &c.warnings {
-            eprintln!("okta-org: warning: {w}");
+            crate::say(format_args!("okta-org: warning: {w}"));
         }
     }
     Ok(c)
@@ -160,11 +160,11 @@ async fn connect(
             }
         };
         if !global.quiet {
-            eprintln!(
+            crate::say(format_args!(
                 "okta-org: using the embedded Okta simulator at {} (demo org of samples/, {} users)",
                 sim.url(),
                 simulator::parse_users(simulator::DEMO_USERS).len()
-            );
+            ));
         }
         let url = sim.url().parse().expect("simulator URL");
         simulator = Some(sim);
@@ -334,6 +334,7 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     }
     let opts = RemoveOptions {
         inputs,
+        interrupted: Arc::default(),
         column: args
             .column
             .as_deref()
@@ -348,6 +349,24 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
         return fail(Exit::Usage, e);
     }
     if let Some(path) = &opts.report
+        && let Ok(report) = std::fs::canonicalize(path)
+        && let Some(input) = opts.inputs.iter().find(|i| {
+            i.path
+                .as_ref()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .is_some_and(|p| p == report)
+        })
+    {
+        return fail(
+            Exit::Usage,
+            format!(
+                "the report {} would overwrite the input {}; write it elsewhere",
+                path.display(),
+                input.name()
+            ),
+        );
+    }
+    if let Some(path) = &opts.report
         && let Err(e) = std::fs::File::create(path)
     {
         return fail(
@@ -359,9 +378,9 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
         && std::io::IsTerminal::is_terminal(&std::io::stdin())
         && !global.quiet
     {
-        eprintln!(
+        crate::say(format_args!(
             "okta-org: reading addresses from the terminal; end with Ctrl-D (or pass a file)"
-        );
+        ));
     }
     // A dry run needs no org at all.
     let conn = if opts.dry_run {
@@ -379,35 +398,31 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
         }
     };
     let client = conn.as_ref().map(|c| c.client.clone());
-    if let Some(c) = &client {
-        watch_signals(c.clone());
-    }
+    watch_signals(client.clone(), opts.interrupted.clone());
     let outcome = match bounces::remove(&opts, client).await {
         Ok(o) => o,
         Err(e) => return fail(Exit::Error, e),
     };
     if !global.quiet {
-        eprint!("{}", bounces::summary(&outcome, &opts));
+        {
+            use std::io::Write;
+            let _ = write!(std::io::stderr(), "{}", bounces::summary(&outcome, &opts));
+        }
     }
     outcome.exit
 }
 
-/// First SIGINT/SIGTERM: stop sending and finish the report. Second: leave at once.
-fn watch_signals(client: Arc<Client>) {
+/// First SIGINT/SIGTERM: stop sending (and reading pipes) and finish the report. Second: leave at once.
+fn watch_signals(client: Option<Arc<Client>>, interrupted: Arc<std::sync::atomic::AtomicBool>) {
     tokio::spawn(async move {
-        let mut first = true;
-        loop {
-            wait_for_signal().await;
-            if first {
-                first = false;
-                eprintln!(
-                    "okta-org: interrupted: finishing the report (press Ctrl-C again to quit now)"
-                );
-                client.pacer().interrupt();
-            } else {
-                std::process::exit(i32::from(Exit::Retry.code()));
-            }
+        wait_for_signal().await;
+        crate::say("okta-org: interrupted: finishing the report (press Ctrl-C again to quit now)");
+        interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = &client {
+            c.pacer().interrupt();
         }
+        wait_for_signal().await;
+        std::process::exit(i32::from(Exit::Retry.code()));
     });
 }
 
@@ -490,7 +505,7 @@ async fn simulate(args: SimulateArgs) -> Exit {
             );
         }
     };
-    eprintln!(
+    crate::say(format_args!(
         "okta-org simulator: listening on {} with {users} users, {} requests per {} s on the bounce endpoint\n\
          try:  OKTA_CLIENT_TOKEN={} okta-org bounces remove samples/sendgrid-bounces.csv --org-url {}\n\
          what it received: {}/__simulator/record    (Ctrl-C stops it)",
@@ -500,7 +515,7 @@ async fn simulate(args: SimulateArgs) -> Exit {
         args.token,
         sim.url(),
         sim.url()
-    );
+    ));
     wait_for_signal().await;
     Exit::Ok
 }

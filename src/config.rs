@@ -394,18 +394,21 @@ impl Config {
         Ok(())
     }
 
-    /// A private key setting holds PEM or JWK text, or names a file that does.
+    /// A private key setting holds PEM or JWK text, or names a file that does. The value is never
+    /// echoed: it may be the key itself.
     fn key_text(&mut self, value: &str, origin: &Origin) -> Result<Secret, ConfigError> {
         let v = value.trim();
-        if v.starts_with("-----BEGIN") || v.starts_with('{') {
+        if v.contains("-----BEGIN") || v.starts_with('{') {
             return Ok(Secret::new(v.replace("\\n", "\n")));
         }
         let path = PathBuf::from(v);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            ConfigError(format!(
-                "the private key from {origin} is neither PEM/JWK text nor a readable file: {}: {e}",
-                path.display()
-            ))
+            let why = if v.len() > 255 || v.contains('\n') {
+                "it is neither PEM or JWK text nor a file name".to_string()
+            } else {
+                format!("it names no readable file ({})", e.kind())
+            };
+            ConfigError(format!("the private key from {origin}: {why}"))
         })?;
         if let Some(w) = loose_permissions(&path) {
             self.warnings.push(w);
@@ -812,10 +815,14 @@ mod tests {
             d.join("missing.pem").display().to_string(),
         );
         let e = Config::load(&Flags::default(), &env).unwrap_err().0;
-        assert!(
-            e.contains("neither PEM/JWK text nor a readable file"),
-            "{e}"
+        assert!(e.contains("names no readable file"), "{e}");
+        assert!(!e.contains("missing.pem"), "{e}");
+        env.vars.insert(
+            "OKTA_CLIENT_PRIVATEKEY",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ".repeat(8),
         );
+        let e = Config::load(&Flags::default(), &env).unwrap_err().0;
+        assert!(!e.contains("MIIEvQ"), "{e}");
     }
 
     #[cfg(unix)]

@@ -624,3 +624,120 @@ async fn sigint_finishes_the_report() {
             .all(|r| r.reason == "interrupted")
     );
 }
+
+/// A named pipe (or `<(...)` process substitution) is read once, from its first byte.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_named_pipe_loses_no_rows() {
+    let sb = Sandbox::new("fifo");
+    let fifo = sb.path("in.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer_path = fifo.clone();
+    let writer =
+        std::thread::spawn(move || std::fs::write(writer_path, user_list(0..3000)).unwrap());
+    let out = sb
+        .run(
+            &["bounces", "remove", fifo.to_str().unwrap(), "--dry-run"],
+            &[],
+            None,
+        )
+        .await;
+    writer.join().unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = parse_report(&out.stdout);
+    assert_eq!(report.len(), 3000);
+    assert_eq!((report[0].line, report[2999].line), (2, 3001));
+}
+
+/// An input that fails after others were read: every row read so far is still reported.
+#[tokio::test]
+async fn rows_read_before_an_input_error_are_reported() {
+    let sim = simulator(org_with_users(1500)).await;
+    let sb = Sandbox::new("midrun");
+    let input = sb.write("in.csv", user_list(0..1500));
+    let url = sim.url();
+    let out = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                input.to_str().unwrap(),
+                "-",
+                "--column",
+                "email",
+                "--org-url",
+                &url,
+            ],
+            &[("OKTA_CLIENT_TOKEN", TOKEN)],
+            Some(b"foo,bar\n1,2\n"),
+        )
+        .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no column named \"email\""),
+        "{}",
+        out.stderr
+    );
+    let report = parse_report(&out.stdout);
+    assert_eq!(
+        report.len(),
+        1500,
+        "every row of the first input is reported"
+    );
+    assert_eq!(
+        report.iter().filter(|r| r.status == "accepted").count(),
+        1500
+    );
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_stops_cleanly_under_max_wait() {
+    let mut config = org_with_users(2000);
+    config.rate_limit = 1;
+    config.window_secs = 60;
+    config.advertise_limits = false;
+    config.retry_after = RetryAfterMode::Seconds(u64::MAX);
+    let sim = simulator(config).await;
+    let sb = Sandbox::new("hugera");
+    let input = sb.write("in.csv", user_list(0..2000));
+    let out = sb
+        .remove(&sim, &[input.to_str().unwrap(), "--max-wait", "5m"])
+        .await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let report = parse_report(&out.stdout);
+    assert_eq!(report.len(), 2000);
+    assert_eq!(report.iter().filter(|r| r.status == "failed").count(), 1000);
+}
+
+#[tokio::test]
+async fn the_report_may_not_overwrite_an_input() {
+    let sb = Sandbox::new("overwrite");
+    let input = sb.write("in.csv", user_list(0..10));
+    let out = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                input.to_str().unwrap(),
+                "--dry-run",
+                "--report",
+                input.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("would overwrite the input"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), user_list(0..10));
+}

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -28,6 +28,8 @@ use submit::{MAX_BATCH, Outcome};
 #[derive(Debug, Clone)]
 pub struct RemoveOptions {
     pub inputs: Vec<InputSpec>,
+    /// Set by SIGINT/SIGTERM.
+    pub interrupted: Arc<AtomicBool>,
     pub column: ColumnChoice,
     pub report: Option<PathBuf>,
     pub format: report::Format,
@@ -117,18 +119,52 @@ fn expected_rows(inputs: &[InputSpec]) -> usize {
         .min(4_000_000)
 }
 
+/// A segment is cut when its batch is full, or (so memory stays flat on inputs that are mostly
+/// duplicates or junk) when it holds this many rows or this much text; the batch then goes out early.
+const SEGMENT_MAX_ROWS: usize = 100_000;
+const SEGMENT_MAX_TEXT: usize = 64 << 20;
+
 /// Reads every input, in order, into segments. Runs on its own thread: the csv reader is blocking I/O.
+/// Whatever happens, the rows read so far reach the coordinator. After an interruption, regular files
+/// are still read to the end (their rows are reported `failed`), but a pipe or terminal is not waited on.
 fn read_inputs(
     inputs: &[InputSpec],
     column: &ColumnChoice,
     bytes_read: Arc<AtomicU64>,
+    interrupted: Arc<AtomicBool>,
     tx: mpsc::Sender<Segment>,
 ) -> Result<(), InputError> {
     let mut seen = Seen::with_capacity(expected_rows(inputs));
     let mut seg = Segment::default();
+    let result = read_into(
+        inputs,
+        column,
+        bytes_read,
+        &interrupted,
+        &tx,
+        &mut seen,
+        &mut seg,
+    );
+    if !seg.rows.is_empty() {
+        let _ = tx.blocking_send(seg);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_into(
+    inputs: &[InputSpec],
+    column: &ColumnChoice,
+    bytes_read: Arc<AtomicU64>,
+    interrupted: &AtomicBool,
+    tx: &mpsc::Sender<Segment>,
+    seen: &mut Seen,
+    seg: &mut Segment,
+) -> Result<(), InputError> {
     let mut reason = String::new();
     for (source, spec) in inputs.iter().enumerate() {
         let source = source as u32;
+        let finite = spec.size().is_some();
         let mut reader = SourceReader::open(spec, column, bytes_read.clone())?;
         tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
         let column_label = reader.layout.column_label();
@@ -165,13 +201,20 @@ fn read_inputs(
                     }
                 }
             }
-            if seg.batch.len() == MAX_BATCH && tx.blocking_send(std::mem::take(&mut seg)).is_err() {
+            let full = seg.batch.len() == MAX_BATCH
+                || seg.rows.len() >= SEGMENT_MAX_ROWS
+                || seg.text.len() >= SEGMENT_MAX_TEXT;
+            if full && tx.blocking_send(std::mem::take(seg)).is_err() {
+                return Ok(());
+            }
+            if !finite && interrupted.load(Ordering::Relaxed) {
+                tracing::warn!(
+                    "{}: interrupted; the rest of this input is not read",
+                    reader.name()
+                );
                 return Ok(());
             }
         }
-    }
-    if !seg.rows.is_empty() {
-        let _ = tx.blocking_send(seg);
     }
     Ok(())
 }
@@ -190,9 +233,21 @@ fn duplicate_reason(first: RowRef, source: u32, inputs: &[InputSpec]) -> String 
 
 /// Checks up front that every named file opens and has a usable layout, so a typo in the third file name
 /// does not stop a run after the first two were sent.
+/// Only regular files are looked into: reading from a pipe or `/dev/fd/N` here would lose those bytes.
 pub fn preflight(opts: &RemoveOptions) -> Result<(), InputError> {
-    for spec in opts.inputs.iter().filter(|s| s.path.is_some()) {
-        SourceReader::open(spec, &opts.column, Arc::default())?;
+    for spec in &opts.inputs {
+        match (&spec.path, spec.size()) {
+            (Some(_), Some(_)) => {
+                SourceReader::open(spec, &opts.column, Arc::default())?;
+            }
+            (Some(p), None) if !p.exists() => {
+                return Err(InputError::Open {
+                    name: spec.name(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                });
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -222,13 +277,15 @@ pub async fn remove(
         let inputs = opts.inputs.clone();
         let column = opts.column.clone();
         let bytes = progress.bytes.clone();
-        std::thread::spawn(move || read_inputs(&inputs, &column, bytes, tx))
+        let interrupted = opts.interrupted.clone();
+        std::thread::spawn(move || read_inputs(&inputs, &column, bytes, interrupted, tx))
     };
 
     let max_len = Arc::new(AtomicUsize::new(MAX_BATCH));
     let mut queue: VecDeque<Segment> = VecDeque::new();
     let mut head_id: u64 = 0;
     let mut inflight: JoinSet<(u64, Vec<Outcome>)> = JoinSet::new();
+    let mut tasks: std::collections::HashMap<tokio::task::Id, u64> = Default::default();
     let mut reader_done = false;
     loop {
         while queue
@@ -252,12 +309,25 @@ pub async fn remove(
             break;
         }
         tokio::select! {
-            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                let (id, outcomes) = done.map_err(std::io::Error::other)?;
-                let seg = &mut queue[(id - head_id) as usize];
-                for (k, o) in outcomes.into_iter().enumerate() {
-                    let row = seg.batch[k];
-                    seg.settle(row, o.status, &o.reason);
+            Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
+                match done {
+                    Ok((task, (id, outcomes))) => {
+                        tasks.remove(&task);
+                        let seg = &mut queue[(id - head_id) as usize];
+                        for (k, o) in outcomes.into_iter().enumerate() {
+                            let row = seg.batch[k];
+                            seg.settle(row, o.status, &o.reason);
+                        }
+                    }
+                    // A batch whose task failed is not confirmed sent: its rows are `failed`, and the
+                    // report goes on.
+                    Err(e) => {
+                        if let Some(id) = tasks.remove(&e.id()) {
+                            let seg = &mut queue[(id - head_id) as usize];
+                            settle_all(seg, Status::Failed, "not confirmed: internal error while sending");
+                        }
+                        tracing::error!("a batch failed unexpectedly: {e}");
+                    }
                 }
             }
             next = rx.recv(), if !reader_done && inflight.len() < concurrency => {
@@ -274,7 +344,9 @@ pub async fn remove(
                         let addrs: Vec<String> =
                             seg.batch.iter().map(|&i| seg.get(seg.rows[i].email).to_string()).collect();
                         let (c, max_len) = (c.clone(), max_len.clone());
-                        inflight.spawn(async move { (id, submit::submit(&c, &addrs, &max_len).await) });
+                        let task = inflight
+                            .spawn(async move { (id, submit::submit(&c, &addrs, &max_len).await) });
+                        tasks.insert(task.id(), id);
                     }
                 }
                 queue.push_back(seg);
@@ -293,8 +365,8 @@ pub async fn remove(
     let exit = if input_error.is_some() {
         Exit::Usage
     } else if let Some(s) = &stop {
-        s.exit.max(Exit::Retry)
-    } else if counts.get(Status::Failed) > 0 {
+        s.exit
+    } else if counts.get(Status::Failed) > 0 || opts.interrupted.load(Ordering::Relaxed) {
         Exit::Retry
     } else if counts.get(Status::Rejected) + counts.get(Status::Invalid) > 0 {
         Exit::Partial

@@ -114,9 +114,7 @@ pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize
                 }
                 // When Okta names the address, that settles it in one step.
                 let haystack = format!("{} {}", error.text(), error.causes().join(" "));
-                let named = range
-                    .clone()
-                    .find(|&i| haystack.contains(addresses[i].as_str()));
+                let named = range.clone().find(|&i| mentions(&haystack, &addresses[i]));
                 if let Some(i) = named {
                     out[i] = Some(Outcome::new(Status::Rejected, reason));
                     work.push(i + 1..range.end);
@@ -149,6 +147,16 @@ pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize
     out.into_iter()
         .map(|o| o.unwrap_or_else(|| Outcome::new(Status::Failed, "not sent")))
         .collect()
+}
+
+/// Whether `text` names `addr` as a whole address (not as the tail of a longer one).
+fn mentions(text: &str, addr: &str) -> bool {
+    let part = |c: char| c.is_alphanumeric() || "._%+-@'!#$&*/=?^`{|}~".contains(c);
+    text.match_indices(addr).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + addr.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
 }
 
 /// Pushes `range` as chunks of `size` so that they are popped in order.
@@ -188,6 +196,15 @@ fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_is_named_only_whole() {
+        assert!(mentions("emailAddresses: a@b.com is refused", "a@b.com"));
+        assert!(mentions("\"a@b.com\"", "a@b.com"));
+        assert!(!mentions("xa@b.com is refused", "a@b.com"));
+        assert!(!mentions("a@b.com.au is refused", "a@b.com"));
+        assert!(mentions("xa@b.com, a@b.com", "a@b.com"));
+    }
 
     #[test]
     fn chunks_pop_in_order() {

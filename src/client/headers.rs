@@ -5,6 +5,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
 
+/// The longest delay taken from a `Retry-After` (a year): anything longer is read as this, so arithmetic
+/// on it cannot overflow; `--max-wait` decides whether to sit it out.
+pub const MAX_DELAY_SECS: u64 = 365 * 24 * 3600;
+
 /// `Retry-After` in either of its RFC 9110 forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryAfter {
@@ -50,14 +54,18 @@ fn number<T: std::str::FromStr>(h: &HeaderMap, name: &str) -> Option<T> {
 pub fn parse_retry_after(v: &str) -> Option<RetryAfter> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(RetryAfter::Delay(Duration::from_secs(secs)));
+        return Some(RetryAfter::Delay(Duration::from_secs(
+            secs.min(MAX_DELAY_SECS),
+        )));
     }
     // Some servers send fractional seconds; RFC 9110 does not, but reading them costs nothing.
     if let Ok(secs) = v.parse::<f64>()
         && secs.is_finite()
         && secs >= 0.0
     {
-        return Some(RetryAfter::Delay(Duration::from_secs_f64(secs.min(1e9))));
+        return Some(RetryAfter::Delay(Duration::from_secs_f64(
+            secs.min(MAX_DELAY_SECS as f64),
+        )));
     }
     parse_http_date(v).map(RetryAfter::At)
 }

@@ -176,8 +176,7 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
     let (column, has_header, how) = match choice {
         ColumnChoice::Number(0) => return Err(LayoutError::ColumnZero),
         ColumnChoice::Number(n) => {
-            let header =
-                named.is_some() || (!first_has_at && any_at(&records[1.min(records.len())..]));
+            let header = named.is_some() || guessed_header(first, &records, delimiter);
             (n - 1, header, "--column")
         }
         ColumnChoice::Name(name) => {
@@ -196,7 +195,7 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
         ColumnChoice::Auto => match named {
             Some((_, i)) => (i, true, "by header name"),
             None => {
-                let header = !first_has_at && any_at(&records[1.min(records.len())..]);
+                let header = guessed_header(first, &records, delimiter);
                 let data = if header { &records[1..] } else { &records[..] };
                 (by_content(data), header, "by content")
             }
@@ -291,6 +290,24 @@ fn parse(body: &[u8], delimiter: u8, limit: usize) -> Vec<Vec<String>> {
     out
 }
 
+/// A first row whose names this tool does not know is taken for a header only when it looks like one:
+/// no `@`, every cell made of letters and a few separators, and addresses in the rows after it. A plain
+/// list (one column) has a header only by a known name. A row wrongly taken for data is reported
+/// `invalid`; one wrongly taken for a header would vanish, so the guess stays narrow.
+fn guessed_header(first: &[String], records: &[Vec<String>], delimiter: u8) -> bool {
+    let header_like = |c: &String| {
+        let t = c.trim_matches(|ch: char| ch.is_whitespace() || ch == '\u{feff}');
+        !t.is_empty()
+            && t.chars().any(char::is_alphabetic)
+            && t.chars()
+                .all(|ch| ch.is_alphabetic() || " _-./#()".contains(ch))
+    };
+    delimiter != SINGLE_COLUMN
+        && first.len() > 1
+        && first.iter().all(header_like)
+        && any_at(&records[1.min(records.len())..])
+}
+
 fn any_at(records: &[Vec<String>]) -> bool {
     records.iter().any(|r| r.iter().any(|c| c.contains('@')))
 }
@@ -340,6 +357,15 @@ mod tests {
         assert_eq!((l.column, l.header.is_none()), (0, true));
         let l = auto("id|who|when\n1|Jane <j@x.com>|2024\n2|b@y.com|2024\n");
         assert_eq!((l.delimiter, l.column, l.header.is_some()), (b'|', 1, true));
+    }
+
+    #[test]
+    fn a_first_row_of_data_is_not_taken_for_a_header() {
+        let l = auto("2024-01-01,,hard\n2024-01-02,b@x.com,soft\n");
+        assert!(l.header.is_none());
+        assert_eq!(l.column, 1);
+        let l = auto("not an address\na@x.com\n");
+        assert!(l.header.is_none());
     }
 
     #[test]

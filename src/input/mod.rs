@@ -156,14 +156,20 @@ impl SourceReader {
                 source,
             }
         })?;
+        // Lines end at `\n` (a `\r` before it is trimmed with the value), or at `\r` in files that
+        // have no `\n` at all (old Mac line ends).
+        let eol = if !sample.contains(&b'\n') && sample.contains(&b'\r') {
+            b'\r'
+        } else {
+            b'\n'
+        };
         let stream: DynRead = Box::new(Cursor::new(sample).chain(decoded));
         let rdr = ReaderBuilder::new()
             .delimiter(layout.delimiter)
             .has_headers(false)
             .flexible(true)
-            // Lines end at `\n`; a `\r` before it is trimmed with the value. (With CRLF terminators the
-            // csv crate's line count lags behind the file.)
-            .terminator(csv::Terminator::Any(b'\n'))
+            // (With CRLF terminators the csv crate's line count lags behind the file.)
+            .terminator(csv::Terminator::Any(eol))
             .buffer_capacity(256 * 1024)
             .from_reader(stream);
         let header_cell = layout
@@ -274,6 +280,13 @@ mod tests {
                 (7, "<header>".into()),
             ]
         );
+    }
+
+    #[test]
+    fn old_mac_line_ends() {
+        let got = rows(b"email\ra@x.com\rb@x.com\r");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1].1, "b@x.com");
     }
 
     #[test]

@@ -271,7 +271,8 @@ impl OAuth {
             if status.is_success() {
                 let t: TokenResponse = serde_json::from_slice(&body)
                     .map_err(|e| ApiError::Decode(format!("token response: {e}")))?;
-                let expires_in = t.expires_in.unwrap_or(3600);
+                // A token's life is read as at most a day, so the arithmetic on it cannot overflow.
+                let expires_in = t.expires_in.unwrap_or(3600).min(86_400);
                 let margin = (expires_in / 10).clamp(1, 60);
                 let granted = t
                     .scope

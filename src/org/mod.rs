@@ -110,7 +110,7 @@ impl Ctx<'_> {
     /// A one-line note on stderr (not under `--quiet`).
     fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("okta-org: {text}");
+            crate::say(format_args!("okta-org: {text}"));
         }
     }
 }
@@ -376,17 +376,22 @@ async fn settings_replace(a: &SettingsReplaceArgs, ctx: &Ctx<'_>) -> Result<(), 
             .filter(|(k, v)| !v.is_null() && given.get(k.as_str()).is_none())
             .map(|(k, _)| k)
             .collect();
-        eprintln!(
+        crate::say(format_args!(
             "settings replace sends a full update (PUT): properties not in {} are deleted.",
             a.file.display()
-        );
+        ));
         if lost.is_empty() {
-            eprintln!("No property that is set now would be deleted.");
+            crate::say(format_args!(
+                "No property that is set now would be deleted."
+            ));
         } else {
             let names: Vec<&str> = lost.iter().map(|s| s.as_str()).collect();
-            eprintln!("These would be deleted: {}", names.join(", "));
+            crate::say(format_args!("These would be deleted: {}", names.join(", ")));
         }
-        eprint!("Type yes to replace the org settings: ");
+        {
+            let _ = write!(io::stderr(), "Type yes to replace the org settings: ");
+            let _ = io::stderr().flush();
+        }
         let mut answer = String::new();
         io::stdin()
             .lock()
