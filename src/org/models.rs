@@ -285,13 +285,45 @@ impl Render for SupportCase {
     }
 }
 
+/// The org's support cases. The spec's schema wraps them in `{"supportCases": [...]}`, while its example
+/// is a bare array: both are read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "CasesShape")]
 pub struct SupportCases {
-    #[serde(default)]
+    #[serde(rename = "supportCases")]
     pub support_cases: Vec<SupportCase>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CasesShape {
+    Wrapped {
+        #[serde(default, rename = "supportCases")]
+        support_cases: Vec<SupportCase>,
+        #[serde(flatten)]
+        extra: Map<String, Value>,
+    },
+    Bare(Vec<SupportCase>),
+}
+
+impl From<CasesShape> for SupportCases {
+    fn from(shape: CasesShape) -> Self {
+        match shape {
+            CasesShape::Wrapped {
+                support_cases,
+                extra,
+            } => SupportCases {
+                support_cases,
+                extra,
+            },
+            CasesShape::Bare(support_cases) => SupportCases {
+                support_cases,
+                extra: Map::new(),
+            },
+        }
+    }
 }
 
 impl Render for SupportCases {
@@ -476,6 +508,15 @@ mod tests {
             w,
             serde_json::json!({"companyName":"Okta","newField":{"a":1}})
         );
+    }
+
+    #[test]
+    fn support_cases_in_both_documented_shapes() {
+        let wrapped: SupportCases =
+            serde_json::from_str(r#"{"supportCases":[{"caseNumber":"1"}]}"#).unwrap();
+        let bare: SupportCases = serde_json::from_str(r#"[{"caseNumber":"1"}]"#).unwrap();
+        assert_eq!(wrapped.support_cases, bare.support_cases);
+        assert_eq!(bare.support_cases[0].case_number.as_deref(), Some("1"));
     }
 
     #[test]
