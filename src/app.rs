@@ -12,8 +12,7 @@ use crate::cli::{
     BouncesCommand, Cli, Command, ConfigCommand, Global, Output, RemoveArgs, SimulateArgs,
 };
 use crate::client::{Auth, Client, ClientOptions};
-use crate::config::{self, ProcessEnv};
-use crate::config::{Config, Mode};
+use crate::config::{self, Config, Mode, ProcessEnv};
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec};
 use crate::oauth::{self, OAuth, OAuthSettings, SigningKey};
@@ -227,7 +226,8 @@ fn config_show(global: &Global) -> Exit {
                 .unwrap_or(0)
                 .min(50);
             for r in &rows {
-                println!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
+                let line = format!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
+                println!("{}", line.trim_end());
             }
             let files: Vec<String> = c
                 .files
