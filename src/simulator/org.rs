@@ -271,17 +271,22 @@ async fn get_org(State(s): S, h: HeaderMap) -> Response {
     })
 }
 
-async fn update_org(State(s): S, h: HeaderMap, body: Bytes) -> Response {
+/// POST merges the given properties; PUT replaces: every property not given is deleted (the read-only
+/// ones stay). Either way read-only properties in the body are ignored.
+fn write_org(s: &Shared, method: &str, h: &HeaderMap, body: &[u8]) -> Response {
     s.handle(
-        "POST",
+        method,
         "/api/v1/org",
-        &h,
-        Some(&body),
+        h,
+        Some(body),
         Some(MANAGE),
         |org, base| {
-            let Some(given) = object(&body) else {
+            let Some(given) = object(body) else {
                 return malformed();
             };
+            if method == "PUT" {
+                org.settings.retain(|k, _| READ_ONLY.contains(&k.as_str()));
+            }
             for (k, v) in given {
                 if !READ_ONLY.contains(&k.as_str()) {
                     org.settings.insert(k, v);
@@ -294,29 +299,12 @@ async fn update_org(State(s): S, h: HeaderMap, body: Bytes) -> Response {
     )
 }
 
+async fn update_org(State(s): S, h: HeaderMap, body: Bytes) -> Response {
+    write_org(&s, "POST", &h, &body)
+}
+
 async fn replace_org(State(s): S, h: HeaderMap, body: Bytes) -> Response {
-    s.handle(
-        "PUT",
-        "/api/v1/org",
-        &h,
-        Some(&body),
-        Some(MANAGE),
-        |org, base| {
-            let Some(given) = object(&body) else {
-                return malformed();
-            };
-            // A full replacement: every property not given is deleted; the read-only ones stay.
-            org.settings.retain(|k, _| READ_ONLY.contains(&k.as_str()));
-            for (k, v) in given {
-                if !READ_ONLY.contains(&k.as_str()) {
-                    org.settings.insert(k, v);
-                }
-            }
-            org.settings
-                .insert("lastUpdated".into(), Value::String(now_text()));
-            ok(org_json(org, base))
-        },
-    )
+    write_org(&s, "PUT", &h, &body)
 }
 
 // ---- contacts ----
