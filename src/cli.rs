@@ -172,8 +172,9 @@ pub struct RemoveArgs {
     /// At most this many requests a minute (on top of Okta's own rate-limit headers)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
-    /// The most requests in flight at once (default 32). Below it the tool adapts: one at a time until
-    /// Okta advertises a budget, then as many as the budget allows, fewer after throttling
+    /// The most requests in flight at once (default 64). Below it the tool adapts: one at a time until
+    /// Okta advertises a budget, then as many as the budget and the answers' latency call for, fewer
+    /// after throttling
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: Option<u16>,
     /// If Okta asks to wait longer than this (Retry-After), stop and report the rest as failed with the

@@ -46,15 +46,16 @@ const RESET_MARGIN: Duration = Duration::from_millis(100);
 /// The pause after a throttle that named no time, until the retry policy picks the real backoff.
 pub const MIN_BACKOFF: Duration = Duration::from_millis(500);
 
-/// The most requests in flight per bucket when `--concurrency` does not say: below the smallest
-/// concurrency limit Okta sets for an org (35), and enough to spend a window's budget at once.
-pub const DEFAULT_CEILING: u32 = 32;
+/// The most requests in flight per bucket when `--concurrency` does not say: below the concurrency limit
+/// Okta sets for most orgs (75; developer orgs have 35, which a 429 with `X-Rate-Limit-Limit: 0` teaches
+/// the run), and enough to spend a window's budget at once when answers are slow.
+pub const DEFAULT_CEILING: u32 = 64;
 
 /// The share of a rate-limit window in which the requests in flight should be able to spend its whole
 /// budget. Fewer in flight and latency, not the rate limit, would set the pace (and the last window would
 /// end late); more and a fast server would have requests in flight for no gain, each one a request that
 /// may land inside a `Retry-After` window another answer is about to open.
-const SPEND_WITHIN: f64 = 0.1;
+const SPEND_WITHIN: f64 = 0.05;
 
 /// `governor` clock that follows tokio's clock, so the cap obeys tokio's paused clock in tests.
 #[derive(Clone, Debug)]
@@ -269,6 +270,8 @@ struct Window {
     limit: u32,
     /// Requests that may still go out in this window.
     budget: i64,
+    /// The lowest `X-Rate-Limit-Remaining` answered for this window.
+    floor: u32,
     reset_epoch: u64,
     reset_at: Instant,
     /// The reset has passed: `budget` is a guess for the next window until an answer tells.
@@ -403,7 +406,7 @@ impl Permit<'_> {
             }
         }
         if !concurrency_limit {
-            pacer.take_window(&mut st, self.seq, p);
+            pacer.take_window(&mut st, p);
         }
         let result = if answer == Answer::Normal {
             Ok(None)
@@ -429,7 +432,7 @@ impl Permit<'_> {
 
 /// How many requests should be in flight for the rate limit, not the latency, to set the pace: enough to
 /// spend a window's budget within [`SPEND_WITHIN`] of the window (Little's law), at least one. Before a
-/// budget and a latency are known, one.
+/// budget and a latency are known, one. (60 a minute at 5 ms an answer: one; at 2 s: all 60.)
 fn target(st: &State) -> u32 {
     let (Some(w), Some(latency)) = (&st.window, st.latency) else {
         return 1;
@@ -667,7 +670,7 @@ impl Pacer {
 
     /// Takes the window budget from an answer, if it is about the current window and no older than the
     /// answer the budget was last taken from.
-    fn take_window(&self, st: &mut State, seq: u64, p: &Pacing) {
+    fn take_window(&self, st: &mut State, p: &Pacing) {
         let (Some(limit), Some(remaining), Some(reset)) = (p.limit, p.remaining, p.reset) else {
             return;
         };
@@ -689,26 +692,28 @@ impl Pacer {
             );
             return;
         }
-        // Requests let through after this one may not have been counted by Okta yet.
-        let later = st.sent - seq - 1;
         let seen = Duration::from_secs(reset.saturating_sub(server_now.floor() as u64).max(1));
         // The longest stretch from an answer to its window's reset is the best view of the window's
         // length (an answer early in a window sees nearly all of it).
         let period = st.window.as_ref().map_or(seen, |w| w.period.max(seen));
-        let mut budget = i64::from(remaining) - later as i64;
-        // Within one window the budget only shrinks. Answers of requests in flight together arrive in
-        // any order, and the server may have taken them in another order than they were sent: an
-        // answer that seems to give budget back is about an earlier moment, not a refund. After a
-        // reset, the first answers name the window whose budget was being guessed: the guess, which
-        // counts every request sent since, holds too.
-        if let Some(w) = &st.window
-            && (w.reset_epoch == reset || w.passed)
-        {
-            budget = budget.min(w.budget);
-        }
+        // Answers of requests in flight together arrive in any order, and the server took them in an
+        // order of its own: the lowest `Remaining` of a window counts every answered request (and
+        // whatever other clients spent). Requests still in flight may not be counted yet.
+        let in_flight = i64::from(st.in_flight);
+        let (floor, budget) = match &st.window {
+            Some(w) if w.reset_epoch == reset => {
+                let floor = w.floor.min(remaining);
+                (floor, i64::from(floor) - in_flight)
+            }
+            // After a reset, the first answers name the window whose budget was being guessed: the
+            // guess, which counts every request sent since, holds too.
+            Some(w) if w.passed => (remaining, (i64::from(remaining) - in_flight).min(w.budget)),
+            _ => (remaining, i64::from(remaining) - in_flight),
+        };
         st.window = Some(Window {
             limit,
             budget,
+            floor,
             reset_epoch: reset,
             reset_at: self.control.instant_for(reset),
             passed: false,
@@ -904,7 +909,7 @@ mod tests {
             second.is_err(),
             "a second request went out to a fast server"
         );
-        // At 1 s an answer, 60 a minute need six or more in flight to be spent within a tenth of it.
+        // At 1 s an answer, 60 a minute need many in flight to be spent within a twentieth of it.
         p.lock().latency = Some(Duration::from_secs(1));
         let more = tokio::time::timeout(Duration::from_millis(100), futures_now(&p, 5)).await;
         assert!(more.is_ok());
@@ -1019,6 +1024,23 @@ mod tests {
         // Answers without headers: with none in flight, one goes out to learn the new window.
         drop(new);
         assert!(fourth.await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_in_any_order_leave_the_budget_the_server_has() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire().await.unwrap(), &pacing(10, 9, now + 5, now));
+        let sent = futures_now(&p, 5).await;
+        // The server took them in the opposite order: the first sent was counted last.
+        for (k, permit) in sent.into_iter().enumerate() {
+            ok(permit, &pacing(10, 4 + k as u32, now + 5, now));
+        }
+        // 10 - 6 = 4 left: four go at once, the fifth waits for the reset.
+        let four = futures_now(&p, 4).await;
+        let fifth = tokio::time::timeout(Duration::from_millis(500), p.acquire()).await;
+        assert!(fifth.is_err(), "more than the budget went out");
+        drop(four);
     }
 
     #[tokio::test(start_paused = true)]

@@ -174,8 +174,12 @@ pub async fn run(cmd: Command, ctx: &Ctx<'_>) -> Result<(), CmdError> {
             let p = "/api/v1/org/privacy/oktaCommunication";
             let req = match c {
                 CommunicationCommand::Get => Request::new(Method::GET, p),
-                CommunicationCommand::OptIn => Request::new(Method::POST, format!("{p}/optIn")),
-                CommunicationCommand::OptOut => Request::new(Method::POST, format!("{p}/optOut")),
+                CommunicationCommand::OptIn => {
+                    Request::new(Method::POST, format!("{p}/optIn")).idempotent()
+                }
+                CommunicationCommand::OptOut => {
+                    Request::new(Method::POST, format!("{p}/optOut")).idempotent()
+                }
             };
             ctx.show::<CommunicationSetting>(req).await
         }
@@ -184,10 +188,10 @@ pub async fn run(cmd: Command, ctx: &Ctx<'_>) -> Result<(), CmdError> {
             let req = match c {
                 PreferencesCommand::Get => Request::new(Method::GET, p),
                 PreferencesCommand::ShowFooter => {
-                    Request::new(Method::POST, format!("{p}/showEndUserFooter"))
+                    Request::new(Method::POST, format!("{p}/showEndUserFooter")).idempotent()
                 }
                 PreferencesCommand::HideFooter => {
-                    Request::new(Method::POST, format!("{p}/hideEndUserFooter"))
+                    Request::new(Method::POST, format!("{p}/hideEndUserFooter")).idempotent()
                 }
             };
             ctx.show::<Preferences>(req).await
@@ -216,7 +220,10 @@ pub async fn run(cmd: Command, ctx: &Ctx<'_>) -> Result<(), CmdError> {
             let req = match f {
                 FlagCommand::Get => Request::new(Method::GET, path),
                 FlagCommand::Set { value } => {
-                    Request::new(write, path).json(&json!({ field: value }))
+                    // Setting a flag twice sets it once.
+                    Request::new(write, path)
+                        .idempotent()
+                        .json(&json!({ field: value }))
                 }
             };
             ctx.show::<Flag>(req).await
@@ -340,8 +347,13 @@ async fn settings(c: SettingsCommand, ctx: &Ctx<'_>) -> Result<(), CmdError> {
                     dropped.join(", ")
                 ));
             }
-            ctx.show::<OrgSetting>(Request::new(Method::POST, "/api/v1/org").json(&body))
-                .await
+            // A partial update of the same fields twice has the effect of once.
+            ctx.show::<OrgSetting>(
+                Request::new(Method::POST, "/api/v1/org")
+                    .idempotent()
+                    .json(&body),
+            )
+            .await
         }
         SettingsCommand::Replace(a) => settings_replace(&a, ctx).await,
     }
@@ -469,6 +481,7 @@ fn logo_part(path: &Path) -> Result<Body, CmdError> {
 
 async fn logo(file: &Path, ctx: &Ctx<'_>) -> Result<(), CmdError> {
     let mut req = Request::new(Method::POST, "/api/v1/org/logo")
+        .idempotent()
         .scope("okta.apps.manage")
         .note("logo upload");
     req.body = logo_part(file)?;
