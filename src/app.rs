@@ -14,7 +14,7 @@ use crate::cli::{
 use crate::client::{Auth, Client, ClientOptions};
 use crate::config::{self, Config, Mode, ProcessEnv};
 use crate::exit::Exit;
-use crate::input::{ColumnChoice, InputSpec};
+use crate::input::{ColumnChoice, InputSpec, ReadOptions};
 use crate::oauth::{self, OAuth, OAuthSettings, SigningKey};
 use crate::org;
 use crate::org::models::OrgSetting;
@@ -335,10 +335,13 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     let opts = RemoveOptions {
         inputs,
         interrupted: Arc::default(),
-        column: args
-            .column
-            .as_deref()
-            .map_or(ColumnChoice::Auto, ColumnChoice::parse),
+        read: ReadOptions {
+            column: args
+                .column
+                .as_deref()
+                .map_or(ColumnChoice::Auto, ColumnChoice::parse),
+            allow_empty: args.allow_empty,
+        },
         report: args.report.clone(),
         format: args.report_format,
         dry_run: args.dry_run,
@@ -408,6 +411,8 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
             use std::io::Write;
             let _ = write!(std::io::stderr(), "{}", bounces::summary(&outcome, &opts));
         }
+    } else if let Some(e) = &outcome.input_error {
+        fail(outcome.exit, e);
     }
     outcome.exit
 }

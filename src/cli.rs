@@ -169,6 +169,10 @@ pub struct RemoveArgs {
     /// Check everything and write the report, but send nothing to Okta
     #[arg(long)]
     pub dry_run: bool,
+    /// Accept an input of 0 bytes as having no rows (without it, an empty file or pipe is an input error,
+    /// so a broken export job does not pass for a day without bounces)
+    #[arg(long)]
+    pub allow_empty: bool,
     /// At most this many requests a minute (on top of Okta's own rate-limit headers)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
