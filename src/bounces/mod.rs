@@ -181,10 +181,10 @@ fn read_into(
                     warn.say(format_args!(
                         "{name}: line {}: the quote opened in column {} {}: the row is reported \
                          invalid and reading goes on at line {}",
-                        row.line,
+                        u.line,
                         u.column + 1,
                         u.why,
-                        row.line + 1
+                        u.line + 1
                     ));
                 }
             }
@@ -237,8 +237,9 @@ fn push_row(
     let _ = match (&row.cell, row.unclosed) {
         (_, Some(u)) => write!(
             reason,
-            "the quote opened in column {} on line {line} {}; not sent",
+            "the quote opened in column {} on line {} {}; not sent",
             u.column + 1,
+            u.line,
             u.why
         ),
         (Cell::Missing, None) => write!(reason, "row has no {column_label}"),

@@ -78,7 +78,7 @@ fn detect(head: &[u8]) -> Encoding {
     }
     // No BOM: text in UTF-16 has a zero byte in nearly every other position (ASCII letters are 0x00XX).
     let pairs = head.len() / 2;
-    if pairs >= 2 {
+    if pairs >= 1 {
         let even_zero = head.iter().step_by(2).filter(|&&b| b == 0).count();
         let odd_zero = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
         if odd_zero * 10 >= pairs * 7 && even_zero * 10 < pairs {

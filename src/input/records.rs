@@ -1,9 +1,9 @@
 //! Records of a delimited export, read one physical line at a time, so that each record knows the true line
 //! it starts on (LF, CRLF and CR line ends alike, mixed or not) and no record can swallow the rows after it.
 //!
-//! A quoted field may run over line ends. It is taken for a stray quote when it runs past
-//! [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, into a line that reads as a row of its own, or
-//! to the end of the input: the row where it opened is then returned as its first line alone would give it,
+//! A quoted field may run over line ends. It is taken for a stray quote when an address follows it on its
+//! own line, when it runs past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, into a line that
+//! reads as a row of its own, or to the end of the input: the row where it opened is then returned as its first line alone would give it,
 //! marked [`Unclosed`], and reading starts again on the next line. Fields are parsed by `csv_core`; what is
 //! kept of each is bounded, so a giant line costs time but not memory.
 
@@ -48,6 +48,9 @@ pub enum Runaway {
     IntoRow(u64),
     /// The quoted field ran past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes.
     TooFar,
+    /// The quote is not closed on its line, and an address follows it there: it took in its own row's
+    /// cells.
+    OverAddress,
 }
 
 impl fmt::Display for Runaway {
@@ -56,6 +59,9 @@ impl fmt::Display for Runaway {
             Runaway::EndOfInput => f.write_str("is never closed"),
             Runaway::IntoRow(line) => {
                 write!(f, "runs into line {line}, which reads as a row of its own")
+            }
+            Runaway::OverAddress => {
+                f.write_str("is not closed on its line, and an address follows it there")
             }
             Runaway::TooFar => write!(
                 f,
@@ -66,11 +72,13 @@ impl fmt::Display for Runaway {
     }
 }
 
-/// A row whose quote was taken for a stray: only its first line was read into it.
+/// A row whose quote was taken for a stray: it was read up to the end of the line where that quote opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unclosed {
     /// 0-based field where the quote opened.
     pub column: usize,
+    /// The line where the quote opened (the row may start on an earlier one).
+    pub line: u64,
     pub why: Runaway,
 }
 
@@ -166,11 +174,20 @@ impl<R: Read> Records<R> {
         }
         // A quoted field runs over the line end: keep the lines it takes in, to read them again if it
         // turns out to be a stray quote.
-        let opened = self.fields.mark();
+        let mut opened = self.fields.mark();
+        let mut quote_line = first;
         self.src.mark = Some(self.src.pos);
         let column = self.cfg.address_column;
         let mut lines = 0;
         let why = loop {
+            let open_part = self.fields.open_part();
+            if lines == 0
+                && open_part
+                    .split(|&b| b == self.cfg.delimiter)
+                    .any(looks_like_address)
+            {
+                break Runaway::OverAddress;
+            }
             let (len, term) = match self.src.next_line()? {
                 Piece::End => break Runaway::EndOfInput,
                 Piece::Part { .. } => break Runaway::TooFar,
@@ -183,6 +200,7 @@ impl<R: Read> Records<R> {
             let had_address = column.is_some_and(|c| self.fields.nend > c);
             let text = &self.src.buf[self.src.pos..self.src.pos + len];
             let whole = &self.src.buf[self.src.pos..self.src.pos + len + term];
+            let closes = inside_quote(text).len() < text.len();
             let mut done = self.fields.feed(&mut self.core, whole);
             if term == 0 {
                 done = self.fields.feed(&mut self.core, b"\n");
@@ -205,16 +223,25 @@ impl<R: Read> Records<R> {
                     unclosed: None,
                 }));
             }
+            if closes {
+                // The quote closed on this line and another opened: that one is watched from here on.
+                opened = self.fields.mark();
+                quote_line = self.line - 1;
+                self.src.mark = Some(self.src.pos);
+                lines = 0;
+            }
         };
-        // A stray quote: the row where it opened stands alone, and the lines after it are read again.
+        // A stray quote: the row stands as it was on the line where the quote opened, and the lines after
+        // that one are read again.
         self.fields.close_at(opened);
         self.src.pos = self.src.mark.take().expect("mark");
-        self.line = first + 1;
+        self.line = quote_line + 1;
         self.core.reset();
         Ok(Some(Start {
             line: first,
             unclosed: Some(Unclosed {
                 column: opened.nend + opened.dropped,
+                line: quote_line,
                 why,
             }),
         }))
@@ -255,15 +282,16 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
-    /// Does `line`, taken in by the quoted field, read as a row of its own? It does when the part of it
-    /// inside the quotes holds an address between delimiters, or when, read on its own, it gives an address
-    /// in the address column other than the one this record takes from it.
+    /// Does `line`, taken in by the quoted field, read as a row of its own? It may go on with the record
+    /// only when the quote closes on it the way a closing quote does (right before a delimiter or the line
+    /// end), or not at all; when the part of it inside the quotes holds no address between delimiters; and
+    /// when, read on its own, it gives no address in the address column, unless the record takes that very
+    /// address from it (`note","a@x.com`: a note over two lines, then the address).
     fn is_swallowed_by(&self, line: &[u8], alone: &mut Fields, core: &mut Core) -> bool {
         let delimiter = self.cfg.delimiter;
-        if inside_quote(line)
-            .split(|&b| b == delimiter)
-            .any(looks_like_address)
-        {
+        let inside = inside_quote(line);
+        let well_closed = line.get(inside.len() + 1).is_none_or(|&b| b == delimiter);
+        if !well_closed || inside.split(|&b| b == delimiter).any(looks_like_address) {
             return true;
         }
         let Some(column) = self.cfg.address_column else {
@@ -272,7 +300,10 @@ impl Row<'_> {
         core.reset();
         alone.clear();
         alone.feed(core, line);
-        alone.feed(core, b"\n");
+        if !alone.feed(core, b"\n") {
+            // A quote of its own left open: on its own, the line ends the field.
+            alone.feed(core, b"");
+        }
         let Some(cell) = alone.get(column).filter(|c| looks_like_address(c)) else {
             return false;
         };
@@ -537,6 +568,11 @@ impl Fields {
         (i < self.nend).then(|| &self.out[self.start_of(i)..self.ends[i]])
     }
 
+    /// What is kept of the field still open.
+    fn open_part(&self) -> &[u8] {
+        &self.out[self.start_of(self.nend)..self.nout]
+    }
+
     fn full_len(&self, i: usize) -> usize {
         match self.long.iter().find(|(k, _)| *k == i) {
             Some(&(_, len)) => len,
@@ -752,6 +788,7 @@ mod tests {
             got[1].2,
             Some(Unclosed {
                 column: 1,
+                line: 2,
                 why: Runaway::IntoRow(3)
             })
         );
@@ -771,6 +808,47 @@ mod tests {
         // The same address again on the next line still is a row of its own.
         let got = read("a@x.com,\"Smith\na@x.com,Jones\"\n");
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn a_quote_before_the_address_column_cannot_take_the_address_in() {
+        // The stray quote takes in the row's own address, and the next row's opening quote would close it.
+        let text = "name,email\n\"Smith,a@x.com\n\"Jones\",b@x.com\n";
+        let got = read_with(text.as_bytes(), cfg(Some(1)));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[1].2.map(|u| u.why), Some(Runaway::OverAddress));
+        assert_eq!(got[2], (3, vec!["Jones".into(), "b@x.com".into()], None));
+    }
+
+    #[test]
+    fn a_closing_quote_must_be_followed_by_a_delimiter_or_the_line_end() {
+        // `"note` on line 2 would close line 1's stray quote; text right after a closing quote is no CSV.
+        let text = "\"Smith,x\n\"note Smith\nmore\",b@x.com\n";
+        let got = read_with(text.as_bytes(), cfg(Some(1)));
+        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(got[1].1, vec!["note Smith\nmore", "b@x.com"]);
+    }
+
+    #[test]
+    fn a_stray_after_a_real_note_is_cut_where_it_opened() {
+        // Lines 1-2 are a note over two lines; the quote opened on line 2 is the stray.
+        let text = "x,\"note\nmore\",\"a@x.com\n\ny,z,b@x.com\n";
+        let got = read_with(text.as_bytes(), cfg(Some(2)));
+        assert_eq!(got[0].0, 1);
+        assert_eq!(got[0].1, vec!["x", "note\nmore", "a@x.com"]);
+        assert_eq!(
+            got[0].2,
+            Some(Unclosed {
+                column: 2,
+                line: 2,
+                why: Runaway::OverAddress
+            })
+        );
+        assert_eq!(
+            got[1],
+            (4, vec!["y".into(), "z".into(), "b@x.com".into()], None)
+        );
     }
 
     #[test]
