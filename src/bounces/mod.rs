@@ -180,11 +180,10 @@ fn read_into(
                 if unclosed <= Warnings::UNCLOSED_SHOWN {
                     warn.say(format_args!(
                         "{name}: line {}: the quote opened in column {} {}: the row is reported \
-                         invalid and reading goes on at line {}",
+                         invalid, and the lines after it are read as rows",
                         u.line,
                         u.column + 1,
                         u.why,
-                        u.line + 1
                     ));
                 }
             }

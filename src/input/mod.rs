@@ -337,6 +337,49 @@ mod tests {
         assert_eq!(got, vec![(3, "a@x.com".into()), (5, "b@x.com".into())]);
     }
 
+    /// A terminal: lines as they are typed, one read of 0 bytes for Ctrl-D, and more if read again.
+    struct Terminal(Vec<&'static [u8]>);
+
+    impl Read for Terminal {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let chunk = self.0.remove(0);
+            buf[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    #[test]
+    fn one_ctrl_d_ends_the_input() {
+        let typed = Terminal(vec![b"a@x.com\n", b"b@x.com\n", b"", b"c@x.com\n", b""]);
+        let mut r = SourceReader::from_reader(
+            "<stdin>".into(),
+            Box::new(typed),
+            &ReadOptions::default(),
+            Arc::default(),
+        )
+        .unwrap();
+        let mut lines = Vec::new();
+        while let Some(row) = r.next_row().unwrap() {
+            lines.push(row.line);
+        }
+        assert_eq!(lines, vec![1, 2]);
+    }
+
+    #[test]
+    fn os_errors_in_plain_words() {
+        let plain_of = |kind: io::ErrorKind| plain(&io::Error::from(kind));
+        assert_eq!(plain_of(io::ErrorKind::NotFound), "no such file");
+        assert_eq!(
+            plain_of(io::ErrorKind::PermissionDenied),
+            "permission denied"
+        );
+        assert_eq!(plain_of(io::ErrorKind::IsADirectory), "is a directory");
+        assert_eq!(
+            plain(&io::Error::from_raw_os_error(5)),
+            "input/output error"
+        );
+    }
+
     #[test]
     fn short_rows_report_a_missing_cell() {
         let got = rows(b"id,email\n1,a@x.com\n2\n");
