@@ -232,7 +232,6 @@ fn push_row(
         Cell::Value { text, len } => (text.as_ref(), *len),
         _ => ("", 0),
     };
-    let mut shown = text.trim();
     let _ = match (&row.cell, row.unclosed) {
         (_, Some(u)) => write!(
             reason,
@@ -247,9 +246,7 @@ fn push_row(
         (Cell::Value { .. }, None) => {
             let addr = address::extract(text);
             if let Err(why) = address::validate(&addr) {
-                if !addr.is_empty() {
-                    shown = &addr;
-                }
+                let shown = if addr.is_empty() { text.trim() } else { &addr };
                 let _ = write!(reason, "{why}");
                 return push_invalid(seg, source, line, shown, shown.len(), reason);
             }
@@ -266,6 +263,7 @@ fn push_row(
             return;
         }
     };
+    let shown = text.trim();
     push_invalid(seg, source, line, shown, len.max(shown.len()), reason);
 }
 

@@ -39,6 +39,16 @@ pub struct Config {
     pub skip_lines: u64,
 }
 
+impl Config {
+    /// A csv_core parser for this input: any of CR, LF and CRLF ends a record.
+    fn core(&self) -> Core {
+        CoreBuilder::new()
+            .delimiter(self.delimiter)
+            .terminator(Terminator::CRLF)
+            .build()
+    }
+}
+
 /// Why a quote that opened on a row was taken for a stray.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runaway {
@@ -95,8 +105,8 @@ pub struct Records<R> {
     cfg: Config,
     core: Core,
     fields: Fields,
-    /// For reading a line on its own (is it a row?).
-    alone_core: Core,
+    /// For reading a line on its own (is it a row?); made when first needed.
+    alone_core: Option<Core>,
     alone: Fields,
     /// The line the next byte of input belongs to.
     line: u64,
@@ -113,16 +123,10 @@ impl<'a> Records<&'a [u8]> {
 
 impl<R: Read> Records<R> {
     pub fn new(src: Source<R>, cfg: Config) -> Records<R> {
-        let core = || {
-            CoreBuilder::new()
-                .delimiter(cfg.delimiter)
-                .terminator(Terminator::CRLF)
-                .build()
-        };
         Records {
             src,
-            core: core(),
-            alone_core: core(),
+            core: cfg.core(),
+            alone_core: None,
             fields: Fields::new(),
             alone: Fields::new(),
             line: 1,
@@ -149,9 +153,15 @@ impl<R: Read> Records<R> {
     /// The next record. Blank lines are not records.
     pub fn next_record(&mut self) -> io::Result<Option<Start>> {
         self.fields.clear();
+        if self.skip == 0 && !self.cfg.comments {
+            if let Some(start) = self.single_line() {
+                return Ok(Some(start));
+            }
+        }
         // Its first line: preamble, blank and comment lines are passed over.
-        let first = loop {
-            match self.src.next_line()? {
+        let mut piece = loop {
+            let piece = self.src.next_line()?;
+            match piece {
                 Piece::End => return Ok(None),
                 Piece::Line { len, term } => {
                     let text = &self.src.buf[self.src.pos..self.src.pos + len];
@@ -161,12 +171,35 @@ impl<R: Read> Records<R> {
                         self.line += 1;
                         continue;
                     }
-                    break self.line;
                 }
-                Piece::Part { .. } => break self.line,
+                Piece::Part { .. } => {}
             }
+            break piece;
         };
-        if self.feed_first_line()? {
+        let first = self.line;
+        // Fed in parts when it is longer than the buffer.
+        let done = loop {
+            match piece {
+                Piece::Part { len } => {
+                    let part = &self.src.buf[self.src.pos..self.src.pos + len];
+                    self.fields.feed(&mut self.core, part);
+                    self.src.pos += len;
+                }
+                Piece::Line { len, term } => {
+                    let whole = &self.src.buf[self.src.pos..self.src.pos + len + term];
+                    let mut done = self.fields.feed(&mut self.core, whole);
+                    if term == 0 {
+                        done = self.fields.feed(&mut self.core, b"\n");
+                    }
+                    self.src.pos += len + term;
+                    self.line += 1;
+                    break done;
+                }
+                Piece::End => break self.fields.feed(&mut self.core, b"\n"),
+            }
+            piece = self.src.next_line()?;
+        };
+        if done {
             return Ok(Some(Start {
                 line: first,
                 unclosed: None,
@@ -210,7 +243,8 @@ impl<R: Read> Records<R> {
                 record: &self.fields,
                 had_address,
             };
-            if row.is_swallowed_by(text, &mut self.alone, &mut self.alone_core) {
+            let alone_core = self.alone_core.get_or_insert_with(|| self.cfg.core());
+            if row.is_swallowed_by(text, &mut self.alone, alone_core) {
                 break Runaway::IntoRow(self.line);
             }
             self.src.pos += len + term;
@@ -247,29 +281,39 @@ impl<R: Read> Records<R> {
         }))
     }
 
-    /// Feeds the current line (in parts, when it is longer than the buffer) and steps past it. True when
-    /// it ends the record.
-    fn feed_first_line(&mut self) -> io::Result<bool> {
-        loop {
-            match self.src.next_line()? {
-                Piece::Part { len } => {
-                    let part = &self.src.buf[self.src.pos..self.src.pos + len];
-                    self.fields.feed(&mut self.core, part);
-                    self.src.pos += len;
-                }
-                Piece::Line { len, term } => {
-                    let whole = &self.src.buf[self.src.pos..self.src.pos + len + term];
-                    let mut done = self.fields.feed(&mut self.core, whole);
-                    if term == 0 {
-                        done = self.fields.feed(&mut self.core, b"\n");
-                    }
-                    self.src.pos += len + term;
-                    self.line += 1;
-                    return Ok(done);
-                }
-                Piece::End => return Ok(self.fields.feed(&mut self.core, b"\n")),
-            }
+    /// The common case, found without looking for line ends first: a record that ends within what is
+    /// buffered, on its first line. Nothing is read when it is anything else (a record over several lines,
+    /// after blank lines, or past the buffer).
+    fn single_line(&mut self) -> Option<Start> {
+        let buffered = &self.src.buf[self.src.pos..self.src.end];
+        if buffered.is_empty() {
+            // (An empty input would tell csv_core that the input has ended.)
+            return None;
         }
+        let (done, read) = self.fields.feed_some(&mut self.core, buffered);
+        let mut step = read;
+        let single = done && read > 0 && {
+            let (end, body) = (buffered[read - 1], &buffered[..read - 1]);
+            // Every byte read is a field's, a delimiter or the line end: no quote, no blank line, so no
+            // line end inside. Otherwise look.
+            let plain = read == self.fields.at + self.fields.width();
+            let inside = !plain && find_eol(body).is_some();
+            // A CRLF's LF follows the CR csv_core stops at; unless it is not buffered yet.
+            let crlf = end == b'\r' && buffered.get(read) == Some(&b'\n');
+            step += usize::from(crlf);
+            !inside && (end == b'\n' || crlf || read < buffered.len() || self.src.eof)
+        };
+        if !single {
+            self.fields.clear();
+            self.core.reset();
+            return None;
+        }
+        self.src.pos += step;
+        self.line += 1;
+        Some(Start {
+            line: self.line - 1,
+            unclosed: None,
+        })
     }
 }
 
@@ -344,19 +388,25 @@ fn is_comment(line: &[u8]) -> bool {
 
 /// The position of the first line end (`\n` or `\r`) in `bytes`.
 fn find_eol(bytes: &[u8]) -> Option<usize> {
-    // Whole chunks first: the check of one chunk compiles to a few vector instructions.
-    const CHUNK: usize = 32;
+    // Eight bytes at a time: a byte equal to `\n` or `\r` turns to zero under the xor, and a zero byte
+    // sets its high bit in `(x - 0x01..) & !x & 0x80..`.
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut words = bytes.chunks_exact(8);
     let mut from = 0;
-    for chunk in bytes.chunks_exact(CHUNK) {
-        if chunk
-            .iter()
-            .fold(false, |hit, &b| hit | (b == b'\n') | (b == b'\r'))
-        {
-            break;
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let hits =
+            zero_byte(w ^ (ONES * u64::from(b'\n'))) | zero_byte(w ^ (ONES * u64::from(b'\r')));
+        if hits != 0 {
+            // The lowest flagged byte is a true hit (borrows only run upwards from it).
+            return Some(from + hits.trailing_zeros() as usize / 8);
         }
-        from += CHUNK;
+        from += 8;
     }
-    bytes[from..]
+    words
+        .remainder()
         .iter()
         .position(|&b| b == b'\n' || b == b'\r')
         .map(|p| from + p)
@@ -389,6 +439,7 @@ pub struct Source<R> {
 }
 
 /// What [`Source::next_line`] found at `pos`.
+#[derive(Clone, Copy)]
 enum Piece {
     /// A line of `len` bytes and a line end of `term` (0 at the end of the input).
     Line {
@@ -576,22 +627,31 @@ impl Fields {
     fn full_len(&self, i: usize) -> usize {
         match self.long.iter().find(|(k, _)| *k == i) {
             Some(&(_, len)) => len,
-            None => self.get(i).map_or(0, <[u8]>::len),
+            None if i < self.nend => self.ends[i] - self.start_of(i),
+            None => 0,
         }
     }
 
     /// Parses `input` into the record; true once the record is complete.
-    fn feed(&mut self, core: &mut Core, mut input: &[u8]) -> bool {
+    fn feed(&mut self, core: &mut Core, input: &[u8]) -> bool {
+        self.feed_some(core, input).0
+    }
+
+    /// Like [`Fields::feed`], and how much of `input` was read: less than all of it when the record ends
+    /// before.
+    fn feed_some(&mut self, core: &mut Core, input: &[u8]) -> (bool, usize) {
+        let mut read = 0;
         loop {
+            let rest = &input[read..];
             let (res, nin) = if self.cut || self.nend == MAX_FIELDS {
-                self.feed_counting(core, input)
+                self.feed_counting(core, rest)
             } else {
-                self.feed_keeping(core, input)
+                self.feed_keeping(core, rest)
             };
-            input = &input[nin..];
+            read += nin;
             match res {
-                ReadRecordResult::Record | ReadRecordResult::End => return true,
-                ReadRecordResult::InputEmpty => return false,
+                ReadRecordResult::Record | ReadRecordResult::End => return (true, read),
+                ReadRecordResult::InputEmpty => return (false, read),
                 ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
             }
         }
@@ -610,8 +670,10 @@ impl Fields {
             &mut self.out[self.nout..limit],
             &mut self.ends[self.nend..],
         );
-        for e in &mut self.ends[self.nend..self.nend + nend] {
-            *e -= shift;
+        if shift > 0 {
+            for e in &mut self.ends[self.nend..self.nend + nend] {
+                *e -= shift;
+            }
         }
         self.nout += nout;
         self.at += nout;
@@ -937,8 +999,17 @@ mod tests {
         assert_eq!(split_line(b"a"), (&b"a"[..], &b""[..]));
         let long = [b'x'; 100];
         assert_eq!(find_eol(&long), None);
-        let mut with = long;
-        with[77] = b'\r';
-        assert_eq!(find_eol(&with), Some(77));
+        for at in 0..100 {
+            for eol in [b'\r', b'\n'] {
+                let mut with = long;
+                with[at] = eol;
+                // Bytes next to a line end that could fool a word-at-a-time search.
+                if at < 99 {
+                    with[at + 1] = eol ^ 1;
+                }
+                with[at.saturating_sub(1)] ^= u8::from(at > 0) * (b'x' ^ 0x0e);
+                assert_eq!(find_eol(&with), Some(at), "{at} {eol}");
+            }
+        }
     }
 }
