@@ -153,10 +153,11 @@ impl<R: Read> Records<R> {
     /// The next record. Blank lines are not records.
     pub fn next_record(&mut self) -> io::Result<Option<Start>> {
         self.fields.clear();
-        if self.skip == 0 && !self.cfg.comments {
-            if let Some(start) = self.single_line() {
-                return Ok(Some(start));
-            }
+        if self.skip == 0
+            && !self.cfg.comments
+            && let Some(start) = self.single_line()
+        {
+            return Ok(Some(start));
         }
         // Its first line: preamble, blank and comment lines are passed over.
         let mut piece = loop {
