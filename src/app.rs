@@ -11,10 +11,12 @@ use crate::bounces::{self, RemoveOptions};
 use crate::cli::{
     BouncesCommand, Cli, Command, ConfigCommand, Global, Output, RemoveArgs, SimulateArgs,
 };
-use crate::client::{Auth, Client, ClientOptions};
+use crate::client::pacer::PacerOptions;
+use crate::client::{Authorizer, Client, ClientOptions, StaticToken};
 use crate::config::{self, Config, Mode, ProcessEnv};
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec, ReadOptions};
+use crate::interrupt::{Interrupt, Level};
 use crate::oauth::{self, OAuth, OAuthSettings, SigningKey};
 use crate::org;
 use crate::org::models::OrgSetting;
@@ -55,6 +57,8 @@ struct Tuning {
     max_retries: Option<usize>,
     rate: Option<u32>,
     max_wait: Option<std::time::Duration>,
+    concurrency: Option<u32>,
+    min_backoff: Option<std::time::Duration>,
 }
 
 /// A client for the configured org, or for the embedded simulator under `--simulate` (kept running as
@@ -90,20 +94,29 @@ fn load_config(global: &Global) -> Result<Config, Exit> {
     Ok(c)
 }
 
+/// What authorizes requests, and the OAuth client behind it when there is one (for `config check`).
+type SignIn = (Arc<dyn Authorizer>, Option<Arc<OAuth>>);
+
 /// The authorization of the configured mode. `scopes` are what the command needs (for OAuth).
 fn authorization(
     c: &Config,
     org_url: &reqwest::Url,
     need_token: bool,
     scopes: &[&str],
-) -> Result<(Auth, Option<Arc<OAuth>>), Exit> {
+) -> Result<SignIn, Exit> {
     let usage = |e: config::ConfigError| fail(Exit::Usage, e);
     match c.mode().map_err(usage)? {
         Mode::Ssws | Mode::Bearer if !need_token && c.token.is_none() => {
-            Ok((Auth::Ssws(Secret::new("")), None))
+            Ok((Arc::new(StaticToken::ssws(Secret::new(""))), None))
         }
-        Mode::Ssws => Ok((Auth::Ssws(c.token().map_err(usage)?.value.clone()), None)),
-        Mode::Bearer => Ok((Auth::Bearer(c.token().map_err(usage)?.value.clone()), None)),
+        Mode::Ssws => Ok((
+            Arc::new(StaticToken::ssws(c.token().map_err(usage)?.value.clone())),
+            None,
+        )),
+        Mode::Bearer => Ok((
+            Arc::new(StaticToken::bearer(c.token().map_err(usage)?.value.clone())),
+            None,
+        )),
         Mode::PrivateKey => {
             let client_id = c.client_id.as_ref().ok_or_else(|| {
                 fail(
@@ -133,7 +146,7 @@ fn authorization(
                 scopes: oauth::scopes_for(c.scopes.as_ref().map(|s| s.value.as_slice()), scopes),
                 dpop: c.dpop.as_ref().is_some_and(|d| d.value),
             }));
-            Ok((Auth::OAuth(oauth.clone()), Some(oauth)))
+            Ok((oauth.clone() as Arc<dyn Authorizer>, Some(oauth)))
         }
     }
 }
@@ -167,7 +180,10 @@ async fn connect(
         }
         let url = sim.url().parse().expect("simulator URL");
         simulator = Some(sim);
-        (url, Auth::Ssws(Secret::new(token)))
+        (
+            url,
+            Arc::new(StaticToken::ssws(Secret::new(token))) as Arc<dyn Authorizer>,
+        )
     } else {
         config = load_config(global)?;
         let url = config.org_url().map_err(|e| fail(Exit::Usage, e))?.value;
@@ -188,8 +204,14 @@ async fn connect(
         .max_retries
         .or(config.max_retries.as_ref().map(|m| m.value))
         .unwrap_or(copts.max_retries);
-    copts.rate = tuning.rate.and_then(NonZeroU32::new);
-    copts.max_wait = tuning.max_wait;
+    copts.pacing = PacerOptions {
+        rate_per_minute: tuning.rate.and_then(NonZeroU32::new),
+        max_wait: tuning.max_wait,
+        ceiling: tuning.concurrency.unwrap_or(copts.pacing.ceiling),
+    };
+    if let Some(b) = tuning.min_backoff {
+        copts.min_backoff = b;
+    }
     copts.ca_cert = global.ca_cert.clone();
     let client = Client::new(copts).map_err(|e| fail(Exit::Usage, e))?;
     Ok(Connection {
@@ -248,13 +270,20 @@ fn config_show(global: &Global) -> Exit {
 
 /// `config check`: reach the org; for OAuth, get a token and list its scopes. One line either way.
 async fn config_check(global: &Global) -> Exit {
-    let conn = match connect(global, Tuning::default(), true, &["okta.orgs.read"]).await {
+    // A check answers quickly: one short retry, not the patience of a long run.
+    let tuning = Tuning {
+        max_retries: Some(1),
+        min_backoff: Some(std::time::Duration::from_millis(300)),
+        timeout: Some(std::time::Duration::from_secs(15)),
+        ..Tuning::default()
+    };
+    let conn = match connect(global, tuning, true, &["okta.orgs.read"]).await {
         Ok(c) => c,
         Err(exit) => return exit,
     };
     let mut said = String::new();
     if let Some(oauth) = &conn.oauth {
-        match oauth.token(conn.client.http()).await {
+        match oauth.token(&conn.client).await {
             Ok(t) => {
                 said = format!(
                     "got a {} access token for {} s with scopes {}; ",
@@ -334,7 +363,7 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     }
     let opts = RemoveOptions {
         inputs,
-        interrupted: Arc::default(),
+        interrupt: Arc::new(Interrupt::default()),
         read: ReadOptions {
             column: args
                 .column
@@ -345,7 +374,7 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
         report: args.report.clone(),
         format: args.report_format,
         dry_run: args.dry_run,
-        concurrency: usize::from(args.concurrency),
+        concurrency: args.concurrency.map(usize::from),
         quiet: global.quiet,
     };
     if let Err(e) = bounces::preflight(&opts) {
@@ -394,6 +423,8 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
             max_retries: args.max_retries,
             rate: args.rate,
             max_wait: args.max_wait,
+            concurrency: args.concurrency.map(u32::from),
+            min_backoff: None,
         };
         match connect(global, tuning, true, &["okta.orgs.manage"]).await {
             Ok(c) => Some(c),
@@ -401,7 +432,7 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
         }
     };
     let client = conn.as_ref().map(|c| c.client.clone());
-    watch_signals(client.clone(), opts.interrupted.clone());
+    watch_signals(client.clone(), opts.interrupt.clone());
     let outcome = match bounces::remove(&opts, client).await {
         Ok(o) => o,
         Err(e) => return fail(Exit::Error, e),
@@ -417,39 +448,67 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     outcome.exit
 }
 
-/// First SIGINT/SIGTERM: stop sending (and reading pipes) and finish the report. Second: leave at once.
-fn watch_signals(client: Option<Arc<Client>>, interrupted: Arc<std::sync::atomic::AtomicBool>) {
+/// How long requests in flight may take to answer after the first interrupt.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// First SIGINT/SIGTERM: send nothing more, end the reading of pipes and terminals, give requests in
+/// flight a few seconds to answer (so what Okta took is reported `accepted`), then finish the report.
+/// Second: abandon what is in flight and finish the report at once (exit 128 + the signal).
+fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>) {
     tokio::spawn(async move {
-        wait_for_signal().await;
-        crate::say("okta-org: interrupted: finishing the report (press Ctrl-C again to quit now)");
-        interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sig = wait_for_signal().await;
+        let again = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            "press Ctrl-C again to stop at once"
+        } else {
+            "a second signal stops at once"
+        };
+        crate::say(format_args!(
+            "okta-org: interrupted: sending nothing more; waiting up to {} s for answers in flight, \
+             then finishing the report ({again})",
+            GRACE.as_secs()
+        ));
+        interrupt.raise(Level::Stopping, sig);
         if let Some(c) = &client {
-            c.pacer().interrupt();
+            c.control().stop(crate::client::StopReason::interrupted());
+            let c = c.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(GRACE).await;
+                c.control().abandon();
+            });
         }
-        wait_for_signal().await;
-        std::process::exit(i32::from(Exit::Retry.code()));
+        let sig = wait_for_signal().await;
+        crate::say(
+            "okta-org: interrupted again: abandoning requests in flight; finishing the report now",
+        );
+        interrupt.raise(Level::Now, sig);
+        if let Some(c) = &client {
+            c.control().abandon();
+        }
     });
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT or SIGTERM and returns its number.
+async fn wait_for_signal() -> i32 {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => 2,
+                    _ = term.recv() => 15,
                 }
             }
             Err(_) => {
                 let _ = tokio::signal::ctrl_c().await;
+                2
             }
         }
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        2
     }
 }
 
@@ -471,6 +530,10 @@ async fn simulate(args: SimulateArgs) -> Exit {
     config.fail_status = args.fail_status;
     config.poison = args.poison;
     config.max_list = args.max_list;
+    config.latency = args.latency;
+    config.max_concurrent = args.max_concurrent;
+    config.bounce_answer = args.answer;
+    config.token_faults = args.token_faults;
     config.support_redirect = args.support_redirect;
     config.token_ttl = args.token_ttl;
     config.token_lifetime = args.token_lifetime;

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::exit::EXIT_STATUS_HELP;
 use crate::report;
-use crate::simulator::{RetryAfterFormat, RetryAfterMode};
+use crate::simulator::{BounceAnswer, RetryAfterFormat, RetryAfterMode};
 
 const ABOUT: &str = "Clear a mail system's bounce list from Okta's email bounce list, and manage Okta org settings.";
 
@@ -176,9 +176,10 @@ pub struct RemoveArgs {
     /// At most this many requests a minute (on top of Okta's own rate-limit headers)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
-    /// Requests in flight at once (more than one only while Okta advertises the remaining budget)
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
-    pub concurrency: u16,
+    /// The most requests in flight at once (default 32). Below it the tool adapts: one at a time until
+    /// Okta advertises a budget, then as many as the budget allows, fewer after throttling
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
     /// If Okta asks to wait longer than this (Retry-After), stop and report the rest as failed with the
     /// time to retry, instead of sleeping (e.g. 90s, 5m)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -262,6 +263,18 @@ pub struct SimulateArgs {
     /// The longest list the bounce endpoint takes
     #[arg(long, value_name = "N", default_value_t = 1000, hide = true)]
     pub max_list: usize,
+    /// How long the bounce endpoint takes to answer (e.g. 1s, 250ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub latency: Duration,
+    /// Okta's concurrency limit: more bounce requests in flight get a 429 with X-Rate-Limit-Limit: 0
+    #[arg(long, value_name = "N")]
+    pub max_concurrent: Option<u32>,
+    /// How accepted bounce requests are answered (to try clients against broken proxies)
+    #[arg(long, value_enum, default_value_t = BounceAnswer::Normal, hide = true)]
+    pub answer: BounceAnswer,
+    /// The first COUNT token requests fail with STATUS (429 or 503), e.g. 2:429
+    #[arg(long, value_name = "COUNT:STATUS", value_parser = parse_token_faults, hide = true)]
+    pub token_faults: Option<(u32, u16)>,
 }
 
 fn parse_fail_status(s: &str) -> Result<u16, String> {
@@ -512,6 +525,21 @@ pub enum FlagCommand {
 }
 
 /// `90`, `90s`, `5m`, `1h30m`.
+fn parse_token_faults(s: &str) -> Result<(u32, u16), String> {
+    let (n, status) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected COUNT:STATUS, e.g. 2:429, not {s:?}"))?;
+    let n = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} is not a count"))?;
+    match status.trim() {
+        "429" => Ok((n, 429)),
+        "503" => Ok((n, 503)),
+        other => Err(format!("the status must be 429 or 503, not {other:?}")),
+    }
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<u64>() {

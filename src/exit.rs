@@ -7,25 +7,36 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Everything succeeded (for `bounces remove`: every address was accepted, or was a duplicate).
-    Ok = 0,
+    Ok,
     /// An unexpected error: Okta answered something this tool cannot interpret, or a local I/O error.
-    Error = 1,
+    Error,
     /// Usage, configuration or input error.
-    Usage = 2,
+    Usage,
     /// The job ran, but some rows were rejected by Okta or failed local checks: look at the report.
-    Partial = 3,
+    Partial,
     /// Some work was not done and is safe to retry later: rate limited past `--max-wait`, Okta unavailable,
     /// interrupted. For `bounces remove`, the report marks those rows `failed`.
-    Retry = 4,
+    Retry,
     /// Authentication or permission error (401/403): fix the token or its scopes.
-    Auth = 5,
+    Auth,
     /// The object asked for does not exist (404).
-    NotFound = 6,
+    NotFound,
+    /// Ended at once by a second Ctrl-C or SIGTERM: 128 + the signal's number (130, 143).
+    Signal(i32),
 }
 
 impl Exit {
     pub fn code(self) -> u8 {
-        self as u8
+        match self {
+            Exit::Ok => 0,
+            Exit::Error => 1,
+            Exit::Usage => 2,
+            Exit::Partial => 3,
+            Exit::Retry => 4,
+            Exit::Auth => 5,
+            Exit::NotFound => 6,
+            Exit::Signal(n) => u8::try_from(128 + n.clamp(1, 127)).unwrap_or(255),
+        }
     }
 }
 
@@ -44,6 +55,9 @@ Exit status:
   3  done, but some rows were rejected by Okta or failed local checks
      (see the report)
   4  some work not done, safe to run again later (rate limited past
-     --max-wait, Okta unavailable, interrupted): those rows are 'failed'
+     --max-wait, Okta unavailable, interrupted, the report's reader went
+     away): those rows are 'failed'
   5  authentication or permission error (401/403)
-  6  not found (404)";
+  6  not found (404)
+  130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is
+     still in the report";

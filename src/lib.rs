@@ -10,6 +10,7 @@ pub mod config;
 pub mod dedupe;
 pub mod exit;
 pub mod input;
+pub mod interrupt;
 pub mod oauth;
 pub mod org;
 pub mod report;

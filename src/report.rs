@@ -77,6 +77,8 @@ pub struct ReportWriter {
     csv: Option<csv::Writer<Box<dyn Write + Send>>>,
     jsonl: Option<io::BufWriter<Box<dyn Write + Send>>>,
     closed: bool,
+    /// Rows flushed while the output was still open.
+    flushed: u64,
     counts: Counts,
     scratch: String,
 }
@@ -105,6 +107,7 @@ impl ReportWriter {
             csv: None,
             jsonl: None,
             closed: false,
+            flushed: 0,
             counts: Counts::default(),
             scratch: String::new(),
         };
@@ -115,7 +118,7 @@ impl ReportWriter {
                     .from_writer(out);
                 let r = c.write_record(COLUMNS);
                 w.csv = Some(c);
-                w.check(r.map_err(io::Error::from))?;
+                w.check(r.map_err(csv_io))?;
             }
             Format::Jsonl => w.jsonl = Some(io::BufWriter::with_capacity(64 * 1024, out)),
         }
@@ -143,7 +146,7 @@ impl ReportWriter {
                     neutralise(row.reason).as_bytes(),
                     neutralise(row.source).as_bytes(),
                 ])
-                .map_err(io::Error::from)
+                .map_err(csv_io)
             }
             Format::Jsonl => {
                 let j = self.jsonl.as_mut().expect("jsonl writer");
@@ -155,7 +158,8 @@ impl ReportWriter {
         self.check(result)
     }
 
-    pub fn finish(&mut self) -> io::Result<()> {
+    /// Hands what is buffered to the file or pipe.
+    pub fn flush(&mut self) -> io::Result<()> {
         if self.closed {
             return Ok(());
         }
@@ -164,7 +168,24 @@ impl ReportWriter {
             (_, Some(j)) => j.flush(),
             _ => Ok(()),
         };
+        if r.is_ok() {
+            self.flushed = self.counts.rows;
+        }
         self.check(r)
+    }
+
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+
+    /// Whether the reader of the report went away (a broken pipe).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Rows handed to the file or pipe before it closed.
+    pub fn written(&self) -> u64 {
+        self.flushed
     }
 
     fn check(&mut self, r: io::Result<()>) -> io::Result<()> {
@@ -175,6 +196,14 @@ impl ReportWriter {
             }
             other => other,
         }
+    }
+}
+
+/// The csv crate's error as the I/O error beneath it, so a broken pipe is seen as one.
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
     }
 }
 

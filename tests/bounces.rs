@@ -692,7 +692,7 @@ async fn sigint_finishes_the_report() {
         report
             .iter()
             .filter(|r| r.status == "failed")
-            .all(|r| r.reason == "interrupted")
+            .all(|r| r.reason == "interrupted before it was sent")
     );
 }
 

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,10 +17,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::address;
+use crate::client::pacer::DEFAULT_CEILING;
 use crate::client::{Client, StopReason};
 use crate::dedupe::{RowRef, Seen};
 use crate::exit::Exit;
 use crate::input::{Cell, InputError, InputSpec, ReadOptions, Row as InputRow, SourceReader};
+use crate::interrupt::{Interrupt, Level};
 use crate::report::{self, Counts, ReportWriter, Status};
 use submit::{MAX_BATCH, Outcome};
 
@@ -28,13 +30,14 @@ use submit::{MAX_BATCH, Outcome};
 #[derive(Debug, Clone)]
 pub struct RemoveOptions {
     pub inputs: Vec<InputSpec>,
-    /// Set by SIGINT/SIGTERM.
-    pub interrupted: Arc<AtomicBool>,
+    /// Raised by SIGINT/SIGTERM (and by the report's reader going away).
+    pub interrupt: Arc<Interrupt>,
     pub read: ReadOptions,
     pub report: Option<PathBuf>,
     pub format: report::Format,
     pub dry_run: bool,
-    pub concurrency: usize,
+    /// `--concurrency`: the most batches in flight (default [`DEFAULT_CEILING`], adapting below it).
+    pub concurrency: Option<usize>,
     pub quiet: bool,
 }
 
@@ -48,6 +51,12 @@ pub struct RemoveOutcome {
     pub elapsed: Duration,
     pub stop: Option<StopReason>,
     pub input_error: Option<String>,
+    /// Where reading ended early (an interrupt), for the summary.
+    pub stopped_reading: Option<String>,
+    /// The report's reader went away after this many rows.
+    pub report_cut: Option<u64>,
+    /// `errors[]` entries that named no address of their request.
+    pub unmatched_errors: u64,
     pub exit: Exit,
 }
 
@@ -75,6 +84,8 @@ struct Segment {
     rows: Vec<Row>,
     batch: Vec<usize>,
     text: String,
+    /// The size of `text` when the segment joined the queue (what the queue's bound counts).
+    queued_text: usize,
 }
 
 impl Segment {
@@ -124,17 +135,21 @@ fn expected_rows(inputs: &[InputSpec]) -> usize {
 const SEGMENT_MAX_ROWS: usize = 100_000;
 const SEGMENT_MAX_TEXT: usize = 64 << 20;
 
+/// How reading ended, when it did not reach the end of every input.
+type ReadEnd = Option<String>;
+
 /// Reads every input, in order, into segments. Runs on its own thread: the csv reader is blocking I/O.
-/// Whatever happens, the rows read so far reach the coordinator. After an interruption, regular files
-/// are still read to the end (their rows are reported `failed`), but a pipe or terminal is not waited on.
+/// Whatever happens, the rows read so far reach the coordinator. Once the run starts stopping, a pipe or
+/// terminal ends at once (see [`crate::input::pump`]); regular files are still read to the end, so their
+/// rows are reported (`failed`), unless the run must end now.
 fn read_inputs(
     inputs: &[InputSpec],
     options: &ReadOptions,
     quiet: bool,
     bytes_read: Arc<AtomicU64>,
-    interrupted: Arc<AtomicBool>,
+    interrupt: Arc<Interrupt>,
     tx: mpsc::Sender<Segment>,
-) -> Result<(), InputError> {
+) -> Result<ReadEnd, InputError> {
     let mut seen = Seen::with_capacity(expected_rows(inputs));
     let mut seg = Segment::default();
     let result = read_into(
@@ -142,7 +157,7 @@ fn read_inputs(
         options,
         &Warnings { quiet },
         bytes_read,
-        &interrupted,
+        &interrupt,
         &tx,
         &mut seen,
         &mut seg,
@@ -159,22 +174,36 @@ fn read_into(
     options: &ReadOptions,
     warn: &Warnings,
     bytes_read: Arc<AtomicU64>,
-    interrupted: &AtomicBool,
+    interrupt: &Arc<Interrupt>,
     tx: &mpsc::Sender<Segment>,
     seen: &mut Seen,
     seg: &mut Segment,
-) -> Result<(), InputError> {
+) -> Result<ReadEnd, InputError> {
     let mut reason = String::new();
     for (source, spec) in inputs.iter().enumerate() {
         let source = source as u32;
         let finite = spec.size().is_some();
-        let mut reader = SourceReader::open(spec, options, bytes_read.clone())?;
+        let stopped_at = |line: u64| {
+            Some(format!(
+                "stopped reading {} after line {line}: the rows after it are not in the report",
+                spec.name()
+            ))
+        };
+        if interrupt.level() == Level::Now || (interrupt.stopping() && !finite) {
+            return Ok(Some(format!(
+                "{} was not read: the rows of inputs from it on are not in the report",
+                spec.name()
+            )));
+        }
+        let mut reader = SourceReader::open(spec, options, bytes_read.clone(), Some(interrupt))?;
         tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
         let name = reader.name().to_string();
         let column_label = reader.layout.column_label();
         let (mut rows, mut unclosed) = (0u64, 0u64);
+        let mut last_line = 0;
         while let Some(row) = reader.next_row()? {
             rows += 1;
+            last_line = row.line;
             if let Some(u) = row.unclosed {
                 unclosed += 1;
                 if unclosed <= Warnings::UNCLOSED_SHOWN {
@@ -192,11 +221,10 @@ fn read_into(
                 || seg.rows.len() >= SEGMENT_MAX_ROWS
                 || seg.text.len() >= SEGMENT_MAX_TEXT;
             if full && tx.blocking_send(std::mem::take(seg)).is_err() {
-                return Ok(());
+                return Ok(stopped_at(last_line));
             }
-            if !finite && interrupted.load(Ordering::Relaxed) {
-                tracing::warn!("{name}: interrupted; the rest of this input is not read");
-                return Ok(());
+            if interrupt.level() == Level::Now {
+                return Ok(stopped_at(last_line));
             }
         }
         if unclosed > Warnings::UNCLOSED_SHOWN {
@@ -205,11 +233,15 @@ fn read_into(
                 unclosed - Warnings::UNCLOSED_SHOWN
             ));
         }
+        // A pipe ended by the interrupt looks like its end; say that it was not.
+        if !finite && interrupt.stopping() {
+            return Ok(stopped_at(last_line));
+        }
         if rows == 0 {
             warn.say(format_args!("{name}: no rows"));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The longest value the report shows; no address is longer.
@@ -335,10 +367,16 @@ pub fn preflight(opts: &RemoveOptions) -> Result<(), InputError> {
             return Err(io(std::io::ErrorKind::IsADirectory.into()));
         }
         if meta.is_file() {
-            SourceReader::open(spec, &opts.read, Arc::default())?;
+            SourceReader::open(spec, &opts.read, Arc::default(), None)?;
         }
     }
     Ok(())
+}
+
+/// The most segments waiting in order behind the oldest unsettled one, and the most text they may hold:
+/// a slow batch at the head of the report holds up the reader, not memory.
+fn queue_limits(ceiling: usize) -> (usize, usize) {
+    (2 * ceiling + 4, 256 << 20)
 }
 
 /// Runs the job. `client` is `None` for `--dry-run`.
@@ -360,29 +398,34 @@ pub async fn remove(
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::name).collect();
     let progress = Progress::new(opts);
 
-    let concurrency = opts.concurrency.max(1);
-    let (tx, mut rx) = mpsc::channel::<Segment>(concurrency + 1);
+    let ceiling = opts.concurrency.unwrap_or(DEFAULT_CEILING as usize).max(1);
+    let (max_queued, max_queued_text) = queue_limits(ceiling);
+    let (tx, mut rx) = mpsc::channel::<Segment>(2);
     let reader = {
         let inputs = opts.inputs.clone();
         let read = opts.read.clone();
         let quiet = opts.quiet;
         let bytes = progress.bytes.clone();
-        let interrupted = opts.interrupted.clone();
-        std::thread::spawn(move || read_inputs(&inputs, &read, quiet, bytes, interrupted, tx))
+        let interrupt = opts.interrupt.clone();
+        std::thread::spawn(move || read_inputs(&inputs, &read, quiet, bytes, interrupt, tx))
     };
 
     let max_len = Arc::new(AtomicUsize::new(MAX_BATCH));
     let mut queue: VecDeque<Segment> = VecDeque::new();
+    let mut queued_text = 0usize;
     let mut head_id: u64 = 0;
     let mut inflight: JoinSet<(u64, Vec<Outcome>)> = JoinSet::new();
     let mut tasks: std::collections::HashMap<tokio::task::Id, u64> = Default::default();
     let mut reader_done = false;
+    let mut report_cut = None;
     loop {
+        let mut wrote = false;
         while queue
             .front()
             .is_some_and(|s| s.rows.iter().all(|r| r.status.is_some()))
         {
             let seg = queue.pop_front().expect("front");
+            queued_text -= seg.queued_text;
             head_id += 1;
             for r in &seg.rows {
                 writer.write(&report::Row {
@@ -393,11 +436,22 @@ pub async fn remove(
                     source: &names[r.source as usize],
                 })?;
             }
+            wrote = true;
+        }
+        if wrote {
+            // Each settled stretch reaches the file (or pipe) at once: a crash loses at most what is in
+            // flight, and a reader that went away is noticed now, not 64 KiB later.
+            writer.flush()?;
             progress.update(writer.counts(), client.as_deref());
+            if writer.is_closed() && report_cut.is_none() {
+                report_cut = Some(writer.written());
+                report_reader_gone(opts, client.as_deref());
+            }
         }
         if reader_done && inflight.is_empty() {
             break;
         }
+        let room = queue.len() < max_queued && queued_text < max_queued_text;
         tokio::select! {
             Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
                 match done {
@@ -420,13 +474,13 @@ pub async fn remove(
                     }
                 }
             }
-            next = rx.recv(), if !reader_done && inflight.len() < concurrency => {
+            next = rx.recv(), if !reader_done && room && inflight.len() < ceiling => {
                 let Some(mut seg) = next else {
                     reader_done = true;
                     continue;
                 };
                 let id = head_id + queue.len() as u64;
-                match (&client, client.as_ref().and_then(|c| c.pacer().stopped())) {
+                match (&client, client.as_ref().and_then(|c| c.control().stopped())) {
                     _ if seg.batch.is_empty() => {}
                     (None, _) => settle_all(&mut seg, Status::Valid, ""),
                     (Some(_), Some(stop)) => settle_all(&mut seg, Status::Failed, &stop.message),
@@ -439,37 +493,43 @@ pub async fn remove(
                         tasks.insert(task.id(), id);
                     }
                 }
+                seg.queued_text = seg.text.len();
+                queued_text += seg.queued_text;
                 queue.push_back(seg);
             }
         }
     }
     writer.finish()?;
     progress.finish();
-    let input_error = match reader.join() {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some("the input reader stopped unexpectedly".to_string()),
+    let (input_error, stopped_reading) = match reader.join() {
+        Ok(Ok(end)) => (None, end),
+        Ok(Err(e)) => (Some(e.to_string()), None),
+        Err(_) => (
+            Some("the input reader stopped unexpectedly".to_string()),
+            None,
+        ),
     };
     let counts = writer.counts().clone();
-    let stop = client.as_ref().and_then(|c| c.pacer().stopped());
-    let exit = if input_error.is_some() {
-        Exit::Usage
-    } else if let Some(s) = &stop {
-        s.exit
-    } else if counts.get(Status::Failed) > 0 || opts.interrupted.load(Ordering::Relaxed) {
-        Exit::Retry
-    } else if counts.get(Status::Rejected) + counts.get(Status::Invalid) > 0 {
-        Exit::Partial
-    } else {
-        Exit::Ok
+    let stop = client.as_ref().and_then(|c| c.control().stopped());
+    let exit = match opts.interrupt.signal() {
+        Some(sig) if opts.interrupt.level() == Level::Now => Exit::Signal(sig),
+        _ if input_error.is_some() => Exit::Usage,
+        _ if report_cut.is_some() => Exit::Retry,
+        _ => match &stop {
+            Some(s) => s.exit,
+            None if counts.get(Status::Failed) > 0 || opts.interrupt.stopping() => Exit::Retry,
+            None if counts.get(Status::Rejected) + counts.get(Status::Invalid) > 0 => Exit::Partial,
+            None => Exit::Ok,
+        },
     };
-    let (requests, retries, waited) = match &client {
+    let (requests, retries, waited, unmatched_errors) = match &client {
         Some(c) => (
             c.stats().requests.load(Ordering::Relaxed),
             c.stats().retries.load(Ordering::Relaxed),
-            c.pacer().waited(),
+            c.waited(),
+            c.stats().unmatched_errors.load(Ordering::Relaxed),
         ),
-        None => (0, 0, Duration::ZERO),
+        None => (0, 0, Duration::ZERO, 0),
     };
     Ok(RemoveOutcome {
         counts,
@@ -479,8 +539,24 @@ pub async fn remove(
         elapsed: started.elapsed(),
         stop,
         input_error,
+        stopped_reading,
+        report_cut,
+        unmatched_errors,
         exit,
     })
+}
+
+/// The report's reader went away (`| head`): nothing more can be reported, so nothing more is sent, and
+/// requests in flight are not waited for.
+fn report_reader_gone(opts: &RemoveOptions, client: Option<&Client>) {
+    if let Some(c) = client {
+        c.control().stop(StopReason {
+            exit: Exit::Retry,
+            message: "not sent: the report's reader went away".into(),
+        });
+        c.control().abandon();
+    }
+    opts.interrupt.raise(Level::Now, 0);
 }
 
 fn settle_all(seg: &mut Segment, status: Status, reason: &str) {
@@ -524,8 +600,24 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
             o.elapsed.as_secs_f64()
         ));
     }
-    if let Some(stop) = &o.stop {
+    if o.unmatched_errors > 0 {
+        s.push_str(&format!(
+            "warning: Okta's answers held {} error entr{} naming no address that was sent (see -v)\n",
+            o.unmatched_errors,
+            if o.unmatched_errors == 1 { "y" } else { "ies" }
+        ));
+    }
+    if let Some(n) = o.report_cut {
+        s.push_str(&format!(
+            "stopped: the report's reader went away after {n} row{}; nothing more was sent (run again \
+             with --report FILE to see every row)\n",
+            if n == 1 { "" } else { "s" }
+        ));
+    } else if let Some(stop) = &o.stop {
         s.push_str(&format!("stopped: {}\n", stop.message));
+    }
+    if let Some(r) = &o.stopped_reading {
+        s.push_str(&format!("{r}\n"));
     }
     if let Some(e) = &o.input_error {
         // Nothing read at all: the error is the whole story, in the one-line form of every error.
@@ -574,7 +666,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(self.bytes.load(Ordering::Relaxed));
             let waiting = client
-                .map(|c| c.pacer().waited().as_secs())
+                .map(|c| c.waited().as_secs())
                 .filter(|&w| w > 0)
                 .map(|w| format!(", {w} s waited"))
                 .unwrap_or_default();

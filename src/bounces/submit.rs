@@ -75,20 +75,28 @@ pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize
             continue;
         }
         let list = &addresses[range.clone()];
+        // Sending a list again is harmless: Okta removes what is on its bounce list.
         let req = Request::new(Method::POST, PATH)
+            .idempotent()
             .json(&RemoveList {
                 email_addresses: list,
             })
             .note(format!("{} addresses", list.len()));
-        let result = match client.send(&req).await {
-            Ok(resp) if resp.body.iter().all(u8::is_ascii_whitespace) => {
-                Ok(RemoveListResult::default())
-            }
-            Ok(resp) => resp.json::<RemoveListResult>(),
-            Err(e) => Err(e),
-        };
+        // Only an answer that can be read confirms anything: an empty or HTML 200 confirms nothing.
+        let result = client
+            .send(&req)
+            .await
+            .and_then(|resp| resp.json::<RemoveListResult>());
         match result {
-            Ok(result) => settle(&mut out, addresses, range, result),
+            Ok(result) => {
+                let unmatched = settle(&mut out, addresses, range, result);
+                if unmatched > 0 {
+                    client
+                        .stats()
+                        .unmatched_errors
+                        .fetch_add(unmatched, Ordering::Relaxed);
+                }
+            }
             Err(ApiError::Status { status, error, .. })
                 if (status == 400 && error.is_list_too_long() || status == 413)
                     && range.len() > 1 =>
@@ -134,11 +142,20 @@ pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize
                 }
             }
             Err(e) => {
-                client.pacer().stop(e.stop_reason());
+                // This request's rows get its own error (sent and unanswered, or refused); the rest of
+                // the batch, never sent, gets the reason the run stopped.
+                client.control().stop(e.stop_reason());
                 let why = e.to_string();
-                for r in std::iter::once(range).chain(work.drain(..)) {
+                for i in range {
+                    out[i] = Some(Outcome::new(Status::Failed, why.clone()));
+                }
+                let rest = client
+                    .control()
+                    .stopped()
+                    .map_or_else(|| why.clone(), |r| r.message);
+                for r in work.drain(..) {
                     for i in r {
-                        out[i] = Some(Outcome::new(Status::Failed, why.clone()));
+                        out[i] = Some(Outcome::new(Status::Failed, rest.clone()));
                     }
                 }
             }
@@ -168,12 +185,14 @@ fn push_chunks(work: &mut Vec<Range<usize>>, range: Range<usize>, size: usize) {
     }
 }
 
+/// Settles every address of `range` from Okta's answer; returns how many `errors[]` entries named no
+/// address of the request.
 fn settle(
     out: &mut [Option<Outcome>],
     addresses: &[String],
     range: Range<usize>,
     result: RemoveListResult,
-) {
+) -> u64 {
     let mut rejected: std::collections::HashMap<String, String> = result
         .errors
         .into_iter()
@@ -185,12 +204,12 @@ fn settle(
             None => Outcome::new(Status::Accepted, ""),
         });
     }
-    if !rejected.is_empty() {
-        tracing::warn!(
-            "Okta reported errors for {} address(es) that were not in the request",
-            rejected.len()
+    for reason in rejected.values() {
+        tracing::info!(
+            "Okta's answer held an error for an address that was not in the request: {reason}"
         );
     }
+    rejected.len() as u64
 }
 
 #[cfg(test)]

@@ -118,10 +118,20 @@ pub struct StopReason {
 }
 
 impl StopReason {
+    /// Ctrl-C or SIGTERM: rows not yet sent.
     pub fn interrupted() -> StopReason {
         StopReason {
             exit: Exit::Retry,
-            message: "interrupted".into(),
+            message: "interrupted before it was sent".into(),
+        }
+    }
+
+    /// A request given up while in flight: Okta may have acted on it.
+    pub fn abandoned() -> StopReason {
+        StopReason {
+            exit: Exit::Retry,
+            message: "interrupted while in flight: Okta may have taken it (not confirmed; safe to send again)"
+                .into(),
         }
     }
 }
@@ -157,13 +167,21 @@ pub enum ApiError {
         until: SystemTime,
     },
     /// 429/5xx/transport failures went on past the retry budget.
-    #[error("{detail} (gave up after {attempts} attempts)")]
+    #[error("{detail} (gave up after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
     Exhausted { attempts: u32, detail: String },
+    /// A request that is not safe to repeat failed in a way that leaves open whether it took effect.
+    #[error(
+        "{detail} (not retried: the request may have taken effect; check before running it again)"
+    )]
+    Unconfirmed { detail: String },
+    /// The org's host name does not resolve.
+    #[error("cannot resolve {host}: check the org URL{}", if *temporary { " (or this machine's network and DNS)" } else { "" })]
+    Resolve { host: String, temporary: bool },
     /// The run was stopped (by another request's failure, or a signal) before this call finished.
     #[error("{0}")]
     Stopped(StopReason),
     /// A 2xx answer whose body is not what the API documents.
-    #[error("unexpected answer from Okta: {0}")]
+    #[error("answer could not be read: {0}")]
     Decode(String),
     /// No access token: the authorization server refused the client, its key or its scopes.
     #[error("{0}")]
@@ -180,7 +198,12 @@ fn status_line(
     location: Option<&str>,
     scope: Option<&str>,
 ) -> String {
-    let text = error.to_string();
+    // A redirect's body is a page for browsers, not a message.
+    let text = if status.is_redirection() {
+        String::new()
+    } else {
+        error.to_string()
+    };
     let mut s = format!("HTTP {}", status.as_u16());
     if !text.is_empty() {
         s = format!("{s}: {text}");
@@ -195,6 +218,18 @@ fn status_line(
             scope.unwrap_or("okta.orgs.manage")
         )),
         _ => {}
+    }
+    if status.is_redirection() {
+        let target = location
+            .and_then(|l| reqwest::Url::parse(l).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
+        match target {
+            Some(host) => s.push_str(&format!(
+                " (a redirect to {host}: the org URL likely points elsewhere; use the org's own \
+                 https://<org>.okta.com address)"
+            )),
+            None => s.push_str(" (a redirect: the org URL likely points elsewhere)"),
+        }
     }
     if let Some(l) = location {
         s = format!("{s} (Location: {l})");
@@ -217,9 +252,19 @@ impl ApiError {
                 401 | 403 => Exit::Auth,
                 404 => Exit::NotFound,
                 400 | 405 | 409 | 413 | 415 | 422 => Exit::Usage,
+                300..=399 => Exit::Usage,
                 _ => Exit::Error,
             },
-            ApiError::RateLimited { .. } | ApiError::Exhausted { .. } => Exit::Retry,
+            ApiError::RateLimited { .. }
+            | ApiError::Exhausted { .. }
+            | ApiError::Unconfirmed { .. } => Exit::Retry,
+            ApiError::Resolve { temporary, .. } => {
+                if *temporary {
+                    Exit::Retry
+                } else {
+                    Exit::Usage
+                }
+            }
             ApiError::Stopped(r) => r.exit,
             ApiError::Decode(_) => Exit::Error,
             ApiError::Auth(_) => Exit::Auth,

@@ -1,96 +1,77 @@
-//! The HTTP client every command shares: one reqwest client (rustls, no redirects, credentials in a
-//! sensitive header), beneath it one stack of pacing ([`pacer::Pacer`]) and retries (`backon`, honouring
-//! `Retry-After`), and Okta's error envelope decoded into [`ApiError`]. Endpoint code builds a [`Request`]
-//! and calls [`Client::send`]; it never sleeps or retries by itself.
+//! The HTTP client every command shares: one reqwest client (rustls, no redirects, credentials in
+//! sensitive headers), beneath it one stack of pacing (a [`pacer::Pacer`] per rate-limit bucket) and
+//! retries (`backon`, honouring `Retry-After`), and Okta's error envelope decoded into [`ApiError`].
+//! Endpoint code builds a [`Request`] and calls [`Client::send`]; it never sleeps or retries by itself.
+//! Whatever authorizes requests plugs in through [`auth::Authorizer`].
 
+pub mod auth;
 pub mod error;
 pub mod headers;
 pub mod pacer;
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, USER_AGENT,
+    ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, USER_AGENT,
     WWW_AUTHENTICATE,
 };
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{info, warn};
 
+pub use auth::{AuthRetry, Authorizer, StaticToken};
 pub use error::{ApiError, OktaError, StopReason};
 use headers::Pacing;
-use pacer::Pacer;
+use pacer::{Answer, Control, MIN_BACKOFF, Pacer, PacerOptions};
 
-use crate::oauth::OAuth;
-use crate::secret::Secret;
-
-/// The first backoff delay after a 5xx, a network error or a throttle that named no time.
-const MIN_BACKOFF: Duration = Duration::from_millis(500);
-
-/// How requests are authorised. (SSWS API tokens today; OAuth access tokens use the same header.)
-#[derive(Clone)]
-pub enum Auth {
-    /// `Authorization: SSWS <token>`.
-    Ssws(Secret),
-    /// `Authorization: Bearer <token>`.
-    Bearer(Secret),
-    /// OAuth 2.0 access tokens from a service app's private key (and DPoP proofs, when on).
-    OAuth(Arc<OAuth>),
-}
-
-impl Auth {
-    fn header(&self) -> HeaderValue {
-        let (scheme, token) = match self {
-            Auth::Ssws(t) => ("SSWS", t),
-            Auth::Bearer(t) => ("Bearer", t),
-            Auth::OAuth(_) => return HeaderValue::from_static("unused"),
-        };
-        let mut v = HeaderValue::from_str(&format!("{scheme} {}", token.expose()))
-            .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-        v.set_sensitive(true);
-        v
-    }
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Auth::Ssws(_) => f.write_str("Auth::Ssws(<redacted>)"),
-            Auth::Bearer(_) => f.write_str("Auth::Bearer(<redacted>)"),
-            Auth::OAuth(_) => f.write_str("Auth::OAuth(<redacted>)"),
-        }
-    }
+/// Why the client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read the CA certificate {path}: {source}")]
+    CaCertRead {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a PEM certificate: {detail}")]
+    CaCertParse {
+        path: std::path::PathBuf,
+        detail: String,
+    },
+    #[error("{0} holds no PEM certificate")]
+    CaCertEmpty(std::path::PathBuf),
+    #[error("cannot set up the HTTP client: {0}")]
+    Build(String),
 }
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub org_url: Url,
-    pub auth: Auth,
+    pub auth: Arc<dyn Authorizer>,
     pub timeout: Duration,
     /// Retries of one request after 429/503/5xx/transport errors.
     pub max_retries: usize,
-    /// `--rate`: at most this many requests a minute.
-    pub rate: Option<NonZeroU32>,
-    /// `--max-wait`: the longest server-requested wait to sit out.
-    pub max_wait: Option<Duration>,
+    /// `--rate`, `--max-wait` and `--concurrency`, for every bucket.
+    pub pacing: PacerOptions,
+    /// The first backoff after a 5xx or a network error.
+    pub min_backoff: Duration,
     /// `--ca-cert`: one more trusted CA (PEM), for TLS-inspecting proxies.
     pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl ClientOptions {
-    pub fn new(org_url: Url, auth: Auth) -> ClientOptions {
+    pub fn new(org_url: Url, auth: Arc<dyn Authorizer>) -> ClientOptions {
         ClientOptions {
             org_url,
             auth,
             timeout: Duration::from_secs(60),
             max_retries: 6,
-            rate: None,
-            max_wait: None,
+            pacing: PacerOptions::default(),
+            min_backoff: MIN_BACKOFF,
             ca_cert: None,
         }
     }
@@ -101,6 +82,7 @@ impl ClientOptions {
 pub enum Body {
     Empty,
     Json(Vec<u8>),
+    Form(Vec<(String, String)>),
     Multipart {
         field: &'static str,
         file_name: String,
@@ -114,30 +96,52 @@ pub struct Request {
     pub method: Method,
     pub path: String,
     pub body: Body,
-    /// Safe to send again after a timeout or a dropped connection (the server may have acted on it).
+    /// Safe to send again when the server may have acted on it (a timeout, a dropped connection, a 5xx).
     pub idempotent: bool,
     /// What the log line says about the request instead of its body (never the addresses).
     pub note: String,
     /// The OAuth scope the operation needs.
     pub scope: &'static str,
-    /// Sent without credentials (public endpoints such as the org metadata).
+    /// Sent without credentials (public endpoints such as the org metadata, the token endpoint).
     pub anonymous: bool,
+    /// The rate-limit bucket Okta counts it in.
+    pub bucket: &'static str,
+    /// More headers (sensitive ones marked so), e.g. the token endpoint's DPoP proof.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The rate-limit bucket of a path: Okta counts the bounce list, the System Log and the token endpoint
+/// apart from the rest of the org API.
+pub fn bucket_for(path: &str) -> &'static str {
+    if path.starts_with("/api/v1/org/email/bounces") {
+        "bounces"
+    } else if path.starts_with("/api/v1/logs") {
+        "logs"
+    } else if path.starts_with("/oauth2/") {
+        "token"
+    } else {
+        "org"
+    }
 }
 
 impl Request {
+    /// A request; GET, PUT and DELETE are taken as idempotent, POST and PATCH not (see [`Request::idempotent`]).
     pub fn new(method: Method, path: impl Into<String>) -> Request {
+        let path = path.into();
         Request {
-            method: method.clone(),
-            path: path.into(),
-            body: Body::Empty,
-            idempotent: true,
-            note: String::new(),
+            idempotent: !matches!(method, Method::POST | Method::PATCH),
             scope: if method == Method::GET {
                 "okta.orgs.read"
             } else {
                 "okta.orgs.manage"
             },
+            method,
+            bucket: bucket_for(&path),
+            path,
+            body: Body::Empty,
+            note: String::new(),
             anonymous: false,
+            headers: Vec::new(),
         }
     }
 
@@ -153,6 +157,12 @@ impl Request {
 
     pub fn json(mut self, value: &impl serde::Serialize) -> Request {
         self.body = Body::Json(serde_json::to_vec(value).expect("serialisable body"));
+        self
+    }
+
+    /// Marks a POST or PATCH as safe to repeat (sending it twice has the effect of sending it once).
+    pub fn idempotent(mut self) -> Request {
+        self.idempotent = true;
         self
     }
 
@@ -172,14 +182,47 @@ pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When the request that got this answer left (after its wait at the gate).
+    pub sent_at: Instant,
 }
 
 impl Response {
-    /// The body as `T`; a mismatch names the JSON path that did not fit.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers.get(CONTENT_TYPE)?.to_str().ok()
+    }
+
+    /// The body as `T`. An empty body, or one that says it is not JSON, is named as such (a proxy or a
+    /// captive portal answers HTML with 200); a mismatch names the JSON path that did not fit.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::Decode(format!(
+                "HTTP {} with an empty body",
+                self.status.as_u16()
+            )));
+        }
+        if let Some(ct) = self.content_type() {
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if !essence.is_empty() && !essence.contains("json") {
+                let hint = if essence.starts_with("text/html") {
+                    ": a proxy or captive portal?"
+                } else {
+                    ""
+                };
+                return Err(ApiError::Decode(format!("{essence} instead of JSON{hint}")));
+            }
+        }
         let de = &mut serde_json::Deserializer::from_slice(&self.body);
         serde_path_to_error::deserialize(de)
             .map_err(|e| ApiError::Decode(format!("at {}: {}", e.path(), e.inner())))
+    }
+
+    fn header_text(&self, name: &str) -> Option<String> {
+        self.headers.get(name)?.to_str().ok().map(str::to_string)
     }
 }
 
@@ -188,6 +231,10 @@ impl Response {
 pub struct Stats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
+    /// `errors[]` entries of the bounce endpoint that named no address of the request.
+    pub unmatched_errors: AtomicU64,
+    /// Attempts that were retried because of 5xx or network errors (for the summary's warning).
+    pub failures: AtomicU32,
 }
 
 /// What one attempt came to, before the retry policy decides.
@@ -208,7 +255,8 @@ enum Attempt {
         detail: String,
         maybe_sent: bool,
     },
-    Stopped(StopReason),
+    /// Not worth another attempt: the run stopped, the host does not resolve, ...
+    Fatal(ApiError),
 }
 
 impl Attempt {
@@ -216,14 +264,15 @@ impl Attempt {
         match self {
             Attempt::Throttled { status, error, .. } | Attempt::Server { status, error } => {
                 let text = error.to_string();
+                let reason = status.canonical_reason().unwrap_or("");
                 if text.is_empty() {
-                    format!("HTTP {}", status.as_u16())
+                    format!("HTTP {} {reason}", status.as_u16())
                 } else {
                     format!("HTTP {}: {text}", status.as_u16())
                 }
             }
             Attempt::Transport { detail, .. } => detail.clone(),
-            Attempt::Stopped(r) => r.message.clone(),
+            Attempt::Fatal(e) => e.to_string(),
         }
     }
 }
@@ -231,9 +280,12 @@ impl Attempt {
 pub struct Client {
     http: reqwest::Client,
     base: Url,
-    auth: Auth,
-    pacer: Arc<Pacer>,
+    auth: Arc<dyn Authorizer>,
+    control: Arc<Control>,
+    pacers: Mutex<HashMap<&'static str, Arc<Pacer>>>,
+    pacing: PacerOptions,
     max_retries: usize,
+    min_backoff: Duration,
     stats: Arc<Stats>,
 }
 
@@ -243,7 +295,7 @@ pub fn install_crypto() {
 }
 
 impl Client {
-    pub fn new(opts: ClientOptions) -> Result<Client, String> {
+    pub fn new(opts: ClientOptions) -> Result<Client, ClientError> {
         install_crypto();
         // Redirects are never followed: no credential can be carried to another host.
         let mut builder = reqwest::Client::builder()
@@ -256,12 +308,18 @@ impl Client {
             builder = builder.no_proxy();
         }
         if let Some(path) = &opts.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read the CA certificate {}: {e}", path.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("{} is not a PEM certificate: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|source| ClientError::CaCertRead {
+                path: path.clone(),
+                source,
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ClientError::CaCertParse {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                }
+            })?;
             if certs.is_empty() {
-                return Err(format!("{} holds no PEM certificate", path.display()));
+                return Err(ClientError::CaCertEmpty(path.clone()));
             }
             for c in certs {
                 builder = builder.add_root_certificate(c);
@@ -269,19 +327,38 @@ impl Client {
         }
         let http = builder
             .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+            .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(Client {
             http,
             base: opts.org_url,
             auth: opts.auth,
-            pacer: Arc::new(Pacer::new(opts.rate, opts.max_wait)),
+            control: Arc::new(Control::new()),
+            pacers: Mutex::default(),
+            pacing: opts.pacing,
             max_retries: opts.max_retries,
+            min_backoff: opts.min_backoff,
             stats: Arc::default(),
         })
     }
 
-    pub fn pacer(&self) -> &Arc<Pacer> {
-        &self.pacer
+    /// The pacer of one rate-limit bucket (made on first use).
+    pub fn pacer(&self, bucket: &'static str) -> Arc<Pacer> {
+        let mut pacers = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        pacers
+            .entry(bucket)
+            .or_insert_with(|| Arc::new(Pacer::new(self.control.clone(), self.pacing)))
+            .clone()
+    }
+
+    /// The run-wide stop and abandon signals.
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    /// Time spent held at the gates (overlapping waits of one bucket counted once).
+    pub fn waited(&self) -> Duration {
+        let pacers = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        pacers.values().map(|p| p.waited()).sum()
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
@@ -292,80 +369,89 @@ impl Client {
         &self.base
     }
 
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    fn url(&self, path: &str) -> Result<Url, ApiError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| ApiError::Decode(format!("bad request path {path}: {e}")))
     }
 
-    /// Sends `req` through the pacer with retries. 2xx comes back as `Ok`; everything else as the error
-    /// that ended the attempts. With OAuth, a 401 gets one more try with a new access token, and a
-    /// `use_dpop_nonce` challenge a try with the nonce it gave.
+    /// Sends `req` through its bucket's pacer with retries. 2xx comes back as `Ok`; everything else as
+    /// the error that ended the attempts. After a 401 the authorizer may ask for one more try (a new
+    /// access token, a DPoP nonce).
     pub async fn send(&self, req: &Request) -> Result<Response, ApiError> {
-        let Auth::OAuth(oauth) = &self.auth else {
-            return self.send_paced(req).await;
-        };
-        let mut renewed = false;
-        let mut nonce_tries = 0;
+        let mut tried = AuthRetry::default();
         loop {
-            let started = Instant::now();
-            match self.send_paced(req).await {
-                Err(ApiError::Status {
-                    status,
-                    www_authenticate,
-                    ..
-                }) if status == StatusCode::UNAUTHORIZED
-                    && www_authenticate
-                        .as_deref()
-                        .is_some_and(|w| w.contains("use_dpop_nonce"))
-                    && nonce_tries < 5 =>
-                {
-                    nonce_tries += 1;
-                    debug!(
-                        "{} {}: Okta asked for a new DPoP nonce",
-                        req.method, req.path
-                    );
-                }
-                Err(ApiError::Status { status, .. })
-                    if status == StatusCode::UNAUTHORIZED && !renewed && !req.anonymous =>
-                {
-                    renewed = true;
-                    debug!(
-                        "{} {}: 401 with a cached token; getting a new one",
-                        req.method, req.path
-                    );
-                    oauth.invalidate_older_than(started).await;
-                }
-                other => return other,
+            let resp = self.execute(&|| req.clone()).await?;
+            if resp.status.is_success() {
+                return Ok(resp);
             }
+            let www = resp.header_text(WWW_AUTHENTICATE.as_str());
+            if resp.status == StatusCode::UNAUTHORIZED
+                && !req.anonymous
+                && self
+                    .auth
+                    .retry_unauthorized(resp.sent_at, www.as_deref(), &mut tried)
+                    .await
+            {
+                continue;
+            }
+            return Err(ApiError::Status {
+                status: resp.status,
+                error: Box::new(OktaError::from_body(&resp.body)),
+                scope: Some(req.scope),
+                www_authenticate: www,
+                location: resp.header_text(LOCATION.as_str()),
+            });
         }
     }
 
-    async fn send_paced(&self, req: &Request) -> Result<Response, ApiError> {
+    /// Sends the request `make` builds (a fresh one for every attempt, so a signed assertion is never
+    /// sent twice) with pacing and retries, and returns the final answer whatever its status, unless
+    /// the attempts ran out or the run stopped.
+    pub async fn execute(
+        &self,
+        make: &(dyn Fn() -> Request + Send + Sync),
+    ) -> Result<Response, ApiError> {
+        let first = make();
+        let (method, path, idempotent) =
+            (first.method.clone(), first.path.clone(), first.idempotent);
+        let pacer = self.pacer(first.bucket);
         let backoff = ExponentialBuilder::default()
             .with_jitter()
-            .with_min_delay(MIN_BACKOFF)
+            .with_min_delay(self.min_backoff)
             .with_max_delay(Duration::from_secs(30))
             .with_max_times(self.max_retries);
         let attempts = AtomicU64::new(0);
+        let first = Mutex::new(Some(first));
         let result = (|| async {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(req).await
+            let n = attempts.fetch_add(1, Ordering::Relaxed);
+            let req = first
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .filter(|_| n == 0)
+                .unwrap_or_else(make);
+            self.attempt(&req, &pacer).await
         })
         .retry(backoff)
         .when(|e| match e {
-            Attempt::Throttled { .. } | Attempt::Server { .. } => true,
-            Attempt::Transport { maybe_sent, .. } => req.idempotent || !maybe_sent,
-            Attempt::Stopped(_) => false,
+            // A 429 was not acted on; anything else may have been.
+            Attempt::Throttled { status, .. } => {
+                idempotent || *status == StatusCode::TOO_MANY_REQUESTS
+            }
+            Attempt::Server { .. } => idempotent,
+            Attempt::Transport { maybe_sent, .. } => idempotent || !maybe_sent,
+            Attempt::Fatal(_) => false,
         })
-        // A 429/503 has already paused the shared pacer (see `attempt`), so every worker holds off and
-        // this retry waits there. Only a throttle that named no time gets the backoff, also through the
-        // pacer. The budget of retries still bounds how often: a server that answers 429 forever does
-        // not keep the run alive forever.
+        // A 429/503 has already paused the bucket's pacer (see `Permit::finish`), so every worker holds
+        // off and this retry waits there. Only a throttle that named no time gets the backoff, also
+        // through the pacer. The budget of retries still bounds how often: a server that answers 429
+        // forever does not keep the run alive forever.
         .adjust(|e, backoff| {
             let backoff = backoff?;
             match e {
                 Attempt::Throttled { until: Some(_), .. } => Some(Duration::ZERO),
-                Attempt::Throttled { until: None, .. } => self
-                    .pacer
+                Attempt::Throttled { until: None, .. } => pacer
                     .pause_until(Instant::now() + backoff)
                     .ok()
                     .map(|()| Duration::ZERO),
@@ -374,73 +460,86 @@ impl Client {
         })
         .notify(|e, wait| {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            debug!(
-                "{} {}: {}; retrying{}",
-                req.method,
-                req.path,
-                e.detail(),
-                if wait.is_zero() {
-                    String::new()
-                } else {
-                    format!(" in {:.1} s", wait.as_secs_f64())
+            let wait = match e {
+                Attempt::Throttled { until: Some(t), .. } => {
+                    t.saturating_duration_since(Instant::now())
                 }
+                Attempt::Throttled { until: None, .. } => pacer
+                    .holding()
+                    .map_or(wait, |(_, t)| t.saturating_duration_since(Instant::now())),
+                _ => wait,
+            };
+            let n = attempts.load(Ordering::Relaxed);
+            warn!(
+                "{method} {path}: {}; retrying in {:.1} s (attempt {} of {})",
+                e.detail(),
+                wait.as_secs_f64(),
+                n + 1,
+                self.max_retries + 1
             );
         })
         .await;
-        result.map_err(|e| match (e, self.pacer.stopped()) {
-            (Attempt::Stopped(r), _) | (Attempt::Throttled { .. }, Some(r)) => ApiError::Stopped(r),
-            (other, _) => ApiError::Exhausted {
-                attempts: attempts.load(Ordering::Relaxed) as u32,
-                detail: other.detail(),
-            },
-        })?
-    }
-
-    /// One attempt: wait at the gate, send, read the answer, tell the gate what the headers say.
-    async fn attempt(&self, req: &Request) -> Result<Result<Response, ApiError>, Attempt> {
-        let permit = self.pacer.acquire().await.map_err(Attempt::Stopped)?;
-        let url = self
-            .base
-            .join(req.path.trim_start_matches('/'))
-            .map_err(|e| {
-                Attempt::Stopped(StopReason {
-                    exit: crate::exit::Exit::Usage,
-                    message: format!("bad request path {}: {e}", req.path),
-                })
-            })?;
-        let mut builder = self
-            .http
-            .request(req.method.clone(), url)
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, concat!("okta-org/", env!("CARGO_PKG_VERSION")));
-        if !req.anonymous {
-            builder = match &self.auth {
-                Auth::OAuth(oauth) => {
-                    let url = self
-                        .base
-                        .join(req.path.trim_start_matches('/'))
-                        .expect("checked above");
-                    match oauth.headers(&self.http, &req.method, &url).await {
-                        Ok(headers) => headers
-                            .into_iter()
-                            .fold(builder, |b, (k, v)| b.header(k, v)),
-                        Err(ApiError::Exhausted { detail, .. }) => {
-                            return Err(Attempt::Transport {
-                                detail,
-                                maybe_sent: false,
-                            });
-                        }
-                        Err(e) => return Err(Attempt::Stopped(e.stop_reason())),
+        result.map_err(|e| match (e, self.control.stopped()) {
+            (Attempt::Fatal(err), _) => err,
+            (Attempt::Throttled { .. }, Some(r)) => ApiError::Stopped(r),
+            (other, _) => {
+                let attempts = attempts.load(Ordering::Relaxed) as u32;
+                let retryable = match &other {
+                    Attempt::Throttled { status, .. } => {
+                        idempotent || *status == StatusCode::TOO_MANY_REQUESTS
+                    }
+                    Attempt::Server { .. } => idempotent,
+                    Attempt::Transport { maybe_sent, .. } => idempotent || !maybe_sent,
+                    Attempt::Fatal(_) => false,
+                };
+                if retryable {
+                    ApiError::Exhausted {
+                        attempts,
+                        detail: other.detail(),
+                    }
+                } else {
+                    ApiError::Unconfirmed {
+                        detail: other.detail(),
                     }
                 }
-                other => builder.header(AUTHORIZATION, other.header()),
-            };
+            }
+        })
+    }
+
+    /// One attempt: wait at the gate, send, take the answer's headers into the gate, read the body.
+    async fn attempt(&self, req: &Request, pacer: &Pacer) -> Result<Response, Attempt> {
+        if !req.anonymous {
+            self.auth.prepare(self).await.map_err(auth_failure)?;
+        }
+        let url = self.url(&req.path).map_err(Attempt::Fatal)?;
+        let permit = pacer
+            .acquire()
+            .await
+            .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
+        let mut builder = self
+            .http
+            .request(req.method.clone(), url.clone())
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, concat!("okta-org/", env!("CARGO_PKG_VERSION")));
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        if !req.anonymous {
+            let headers = self
+                .auth
+                .headers(self, &req.method, &url)
+                .await
+                .map_err(auth_failure)?;
+            builder = headers
+                .into_iter()
+                .fold(builder, |b, (k, v)| b.header(k, v));
         }
         builder = match &req.body {
             Body::Empty => builder,
             Body::Json(bytes) => builder
                 .header(CONTENT_TYPE, "application/json")
                 .body(bytes.clone()),
+            Body::Form(fields) => builder.form(fields),
             Body::Multipart {
                 field,
                 file_name,
@@ -459,25 +558,32 @@ impl Client {
         };
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
+        let abandoned = || Attempt::Fatal(ApiError::Stopped(StopReason::abandoned()));
         let sent = tokio::select! {
             r = builder.send() => r,
-            _ = self.pacer.interrupted().cancelled() => return Err(Attempt::Stopped(StopReason::interrupted())),
+            _ = self.control.abandoned().cancelled() => return Err(abandoned()),
         };
-        let resp = sent.map_err(|e| Attempt::Transport {
-            maybe_sent: !e.is_connect(),
-            detail: transport_detail(&e),
-        })?;
+        let resp = sent.map_err(|e| transport_failure(&e, &url))?;
         let received = Instant::now();
         let status = resp.status();
         let headers = resp.headers().clone();
-        if let Auth::OAuth(oauth) = &self.auth {
-            oauth.observe(&headers);
-        }
+        self.auth.observe(&headers);
         let pacing = Pacing::from_headers(&headers);
-        self.pacer.observe(&permit, received, &pacing);
+        let answer = match status {
+            StatusCode::TOO_MANY_REQUESTS => Answer::TooMany,
+            StatusCode::SERVICE_UNAVAILABLE => Answer::Unavailable,
+            _ => Answer::Normal,
+        };
+        // One step: the budget, the in-flight limit and any pause, before this request's place is freed.
+        let until = permit
+            .finish(received, &pacing, answer)
+            .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
         let body = tokio::select! {
-            r = resp.bytes() => r.map_err(|e| Attempt::Transport { maybe_sent: true, detail: transport_detail(&e) })?,
-            _ = self.pacer.interrupted().cancelled() => return Err(Attempt::Stopped(StopReason::interrupted())),
+            r = resp.bytes() => r.map_err(|e| Attempt::Transport {
+                maybe_sent: true,
+                detail: transport_detail(&e),
+            })?,
+            _ = self.control.abandoned().cancelled() => return Err(abandoned()),
         };
         info!(
             "{} {}{} -> {} in {} ms{}",
@@ -493,57 +599,65 @@ impl Client {
             rate_note(&pacing)
         );
         let body = body.to_vec();
-        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-            let until = match pacing.retry_after {
-                Some(headers::RetryAfter::Delay(d)) => Some(received + d),
-                Some(headers::RetryAfter::At(epoch)) => Some(self.pacer.instant_for(epoch)),
-                None if status == StatusCode::TOO_MANY_REQUESTS => self
-                    .pacer
-                    .spent_window_reset()
-                    .or_else(|| pacing.reset.map(|r| self.pacer.instant_for(r))),
-                None => self.pacer.spent_window_reset(),
-            };
-            // The pause is set before this request leaves the gate, so no other worker's request can
-            // slip out inside the window the server just named. With no time named, hold everyone for
-            // the shortest backoff until the retry policy picks the real one.
-            let pause = until.unwrap_or(received + MIN_BACKOFF);
-            let paused = self.pacer.pause_until(pause);
-            drop(permit);
-            if let Err(reason) = paused {
-                return Err(Attempt::Stopped(reason));
-            }
+        if answer != Answer::Normal {
             return Err(Attempt::Throttled {
                 status,
                 until,
                 error: OktaError::from_body(&body),
             });
         }
-        drop(permit);
         if status.is_server_error() {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
             return Err(Attempt::Server {
                 status,
                 error: OktaError::from_body(&body),
             });
         }
-        if status.is_success() {
-            return Ok(Ok(Response {
-                status,
-                headers,
-                body,
-            }));
-        }
-        Ok(Err(ApiError::Status {
+        Ok(Response {
             status,
-            error: Box::new(OktaError::from_body(&body)),
-            scope: Some(req.scope),
-            www_authenticate: header_text(&headers, WWW_AUTHENTICATE.as_str()),
-            location: header_text(&headers, LOCATION.as_str()),
-        }))
+            headers,
+            body,
+            sent_at: started,
+        })
     }
 }
 
-fn header_text(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name)?.to_str().ok().map(str::to_string)
+/// An authorizer's failure as an attempt: network trouble reaching the token endpoint ends the attempt
+/// like any other transport failure; anything else (refused, stopped) ends the request.
+fn auth_failure(e: ApiError) -> Attempt {
+    Attempt::Fatal(e)
+}
+
+fn transport_failure(e: &reqwest::Error, url: &Url) -> Attempt {
+    if let Some(temporary) = dns_failure(e) {
+        return Attempt::Fatal(ApiError::Resolve {
+            host: url.host_str().unwrap_or_default().to_string(),
+            temporary,
+        });
+    }
+    Attempt::Transport {
+        maybe_sent: !e.is_connect(),
+        detail: transport_detail(e),
+    }
+}
+
+/// Whether the error is a failed name lookup, and if so whether the resolver called it temporary.
+fn dns_failure(e: &reqwest::Error) -> Option<bool> {
+    use std::error::Error;
+    let mut source = e.source();
+    let mut dns = false;
+    let mut temporary = false;
+    while let Some(cause) = source {
+        let text = cause.to_string().to_ascii_lowercase();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            dns = true;
+        }
+        if text.contains("temporary failure") || text.contains("try again") {
+            temporary = true;
+        }
+        source = cause.source();
+    }
+    dns.then_some(temporary)
 }
 
 fn rate_note(p: &Pacing) -> String {

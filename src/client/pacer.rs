@@ -1,13 +1,23 @@
-//! The one gate every request of a run passes through, shared by all workers behind an `Arc`.
+//! The gates every request passes through. Okta counts requests per endpoint bucket, so there is one
+//! [`Pacer`] per bucket (the bounce list, the settings, the token endpoint, the System Log), shared by all
+//! workers behind an `Arc`; all of them share one [`Control`]: the run's stop reason, the signal that
+//! abandons requests in flight, and the server clock.
 //!
-//! It holds three limits and takes the strictest: a pause set by a 429/503 (`Retry-After`, or the window
-//! reset), the request budget of Okta's current rate-limit window (from `X-Rate-Limit-Remaining/-Reset`,
-//! counting requests still in flight), and the client-side cap of `--rate` (a `governor` limiter). When one
-//! worker is told to wait, every worker waits, because the wait lives here and not in the worker.
+//! A pacer holds four limits and takes the strictest: a pause set by a 429/503 (`Retry-After`, or the
+//! window reset), the request budget of Okta's current rate-limit window (from `X-Rate-Limit-Remaining/
+//! -Reset`, counting requests still in flight), the client-side cap of `--rate` (a `governor` limiter), and
+//! the number of requests in flight. That number adapts: one at a time until a budget is known, then as many
+//! as the budget allows up to a ceiling, halved after a throttle and cut to what the server took after a
+//! 429 of Okta's concurrency limit (`X-Rate-Limit-Limit: 0`), growing back by one per answer.
+//!
+//! An answer's headers are taken in by [`Permit::finish`], which also sets any 429/503 pause and only then
+//! frees the request's place, all under one lock: no worker woken by the new budget can slip out before the
+//! pause is in force.
 //!
 //! Absolute server times (`X-Rate-Limit-Reset`, an HTTP-date `Retry-After`) are turned into local instants
 //! with [`ServerClock`], which learns the offset between Okta's `Date` header and the local clock.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,7 +31,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ApiError, StopReason};
-use super::headers::Pacing;
+use super::headers::{Pacing, RetryAfter};
 
 fn epoch_now() -> f64 {
     SystemTime::now()
@@ -30,8 +40,21 @@ fn epoch_now() -> f64 {
         .as_secs_f64()
 }
 
-/// Added after a window's reset time before the next window's first request.
+/// Added after a server time (a window reset, an HTTP-date `Retry-After`) before the next request.
 const RESET_MARGIN: Duration = Duration::from_millis(100);
+
+/// The pause after a throttle that named no time, until the retry policy picks the real backoff.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The most requests in flight per bucket when `--concurrency` does not say: below the smallest
+/// concurrency limit Okta sets for an org (35), and enough to spend a window's budget at once.
+pub const DEFAULT_CEILING: u32 = 32;
+
+/// The share of a rate-limit window in which the requests in flight should be able to spend its whole
+/// budget. Fewer in flight and latency, not the rate limit, would set the pace (and the last window would
+/// end late); more and a fast server would have requests in flight for no gain, each one a request that
+/// may land inside a `Retry-After` window another answer is about to open.
+const SPEND_WITHIN: f64 = 0.1;
 
 /// `governor` clock that follows tokio's clock, so the cap obeys tokio's paused clock in tests.
 #[derive(Clone, Debug)]
@@ -49,28 +72,38 @@ impl Clock for TokioClock {
 type Cap = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
 /// Maps Okta's clock to local instants. Each response's `Date` (whole seconds, stamped before the response
-/// left) is a lower bound of the server's clock when it arrived; the largest such bound over a run is the
-/// tightest, and using it places every server time at or after the true local moment.
+/// left) bounds the offset between the server's clock and ours: at least `Date` minus the local time of
+/// arrival, and less than a second (plus the answer's travel) above that. The largest lower bound is never
+/// early; it is used for an HTTP-date `Retry-After`, which must never be early. For window resets, where
+/// a second late on every window would cost as much as the rate limit itself, the local clock is used as
+/// it is whenever every bound agrees with it (clocks kept by NTP, or the same machine), and the lower
+/// bound otherwise. A lone `Date` far ahead of the others (a caching proxy, a broken node) would make
+/// waits end early, so bounds more than a second above the median of the recent ones are not used.
 #[derive(Debug)]
 pub struct ServerClock {
     anchor: Instant,
     anchor_epoch: f64,
-    offset: Option<f64>,
+    samples: VecDeque<f64>,
+    /// Offsets (server minus local, seconds) that every kept sample allows: `[lo, hi)`.
+    bounds: Option<(f64, f64)>,
 }
+
+/// How many recent `Date` samples the clock keeps.
+const CLOCK_SAMPLES: usize = 64;
+
+/// What an answer's travel from the server may add to the upper bound of the offset.
+const TRAVEL_SLACK: f64 = 0.2;
 
 impl ServerClock {
     pub fn new() -> ServerClock {
         // The instant is read first: if the thread is held up between the two readings, the local
         // clock reads late, which only makes every wait longer, never shorter.
         let anchor = Instant::now();
-        let epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
         ServerClock {
             anchor,
-            anchor_epoch: epoch,
-            offset: None,
+            anchor_epoch: epoch_now(),
+            samples: VecDeque::new(),
+            bounds: None,
         }
     }
 
@@ -79,14 +112,37 @@ impl ServerClock {
     }
 
     pub fn observe(&mut self, date: u64, received: Instant) {
-        let sample = date as f64 - self.local_epoch(received);
-        self.offset = Some(self.offset.map_or(sample, |o| o.max(sample)));
+        if self.samples.len() == CLOCK_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples
+            .push_back(date as f64 - self.local_epoch(received));
+        let mut sorted: Vec<f64> = self.samples.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        // The lower median: with two samples that disagree, the one that makes waits longer.
+        let median = sorted[(sorted.len() - 1) / 2];
+        let kept: Vec<f64> = sorted.into_iter().filter(|&s| s <= median + 1.0).collect();
+        let lo = kept.last().copied().unwrap_or(median);
+        let hi = kept.first().copied().unwrap_or(median) + 1.0 + TRAVEL_SLACK;
+        self.bounds = Some((lo, hi));
     }
 
-    /// The local instant at which the server's clock reads `epoch` (not before).
-    pub fn instant_for(&self, epoch: u64) -> Instant {
-        let local = epoch as f64 - self.offset.unwrap_or(0.0);
-        let ahead = local - self.anchor_epoch;
+    /// The offset never too large (waits never early).
+    fn safe_offset(&self) -> f64 {
+        self.bounds.map_or(0.0, |(lo, _)| lo)
+    }
+
+    /// The likeliest offset: none, when every sample agrees with the local clock.
+    fn best_offset(&self) -> f64 {
+        match self.bounds {
+            Some((lo, hi)) if lo <= 0.0 && 0.0 < hi => 0.0,
+            Some((lo, _)) => lo,
+            None => 0.0,
+        }
+    }
+
+    fn instant_at(&self, epoch: u64, offset: f64) -> Instant {
+        let ahead = epoch as f64 - offset - self.anchor_epoch;
         if ahead <= 0.0 {
             self.anchor
         } else {
@@ -94,8 +150,20 @@ impl ServerClock {
         }
     }
 
+    /// The local instant at which the server's clock most likely reads `epoch`.
+    pub fn instant_for(&self, epoch: u64) -> Instant {
+        self.instant_at(epoch, self.best_offset())
+    }
+
+    /// The local instant at which the server's clock surely reads `epoch` or later.
+    pub fn instant_not_before(&self, epoch: u64) -> Instant {
+        self.instant_at(epoch, self.safe_offset())
+    }
+
+    /// The wall-clock time of a local instant, rounded up to a whole second (for "retry after" times,
+    /// which must never be early).
     pub fn system_time_for(&self, at: Instant) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs_f64(self.local_epoch(at).max(0.0))
+        UNIX_EPOCH + Duration::from_secs(self.local_epoch(at).max(0.0).ceil() as u64)
     }
 }
 
@@ -105,14 +173,108 @@ impl Default for ServerClock {
     }
 }
 
+/// What every pacer of a run shares.
+pub struct Control {
+    stop: Mutex<Option<StopReason>>,
+    clock: Mutex<ServerClock>,
+    /// Cancelled when the run stops: wakes every waiting worker.
+    halted: CancellationToken,
+    /// Cancelled when requests in flight are to be abandoned (an interrupt's grace is over).
+    abandon: CancellationToken,
+}
+
+impl Control {
+    pub fn new() -> Control {
+        Control {
+            stop: Mutex::new(None),
+            clock: Mutex::new(ServerClock::new()),
+            halted: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+        }
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, ServerClock> {
+        self.clock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops the run: no request goes out after this, and waiting workers wake to see the reason. The
+    /// first reason given is kept.
+    pub fn stop(&self, reason: StopReason) {
+        {
+            let mut st = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+            if st.is_none() {
+                *st = Some(reason);
+            }
+        }
+        self.halted.cancel();
+    }
+
+    pub fn stopped(&self) -> Option<StopReason> {
+        self.stop.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Abandons requests in flight (their rows are reported as possibly taken).
+    pub fn abandon(&self) {
+        self.abandon.cancel();
+    }
+
+    pub fn abandoned(&self) -> &CancellationToken {
+        &self.abandon
+    }
+
+    /// The local instant for a window reset at a server epoch second.
+    pub fn instant_for(&self, epoch: u64) -> Instant {
+        self.clock().instant_for(epoch) + RESET_MARGIN
+    }
+
+    /// The local instant for a server epoch second that must not be early (an HTTP-date `Retry-After`).
+    pub fn instant_not_before(&self, epoch: u64) -> Instant {
+        self.clock().instant_not_before(epoch) + RESET_MARGIN
+    }
+
+    pub fn system_time_for(&self, at: Instant) -> SystemTime {
+        self.clock().system_time_for(at)
+    }
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why requests are held at the gate, for the progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// A 429/503 said when to come back (or, naming no time, the backoff).
+    RetryAfter,
+    /// The rate-limit window's budget is spent until its reset.
+    Window,
+    /// `--rate`.
+    RateCap,
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hold::RetryAfter => "Okta's Retry-After",
+            Hold::Window => "the rate-limit window",
+            Hold::RateCap => "--rate",
+        })
+    }
+}
+
 #[derive(Debug)]
 struct Window {
     limit: u32,
     /// Requests that may still go out in this window.
     budget: i64,
     reset_epoch: u64,
-    /// `None` once the window has passed and the next one's reset is not known yet.
-    reset_at: Option<Instant>,
+    reset_at: Instant,
+    /// The reset has passed: `budget` is a guess for the next window until an answer tells.
+    passed: bool,
+    /// How long a window lasts, as far as seen (the longest stretch from an answer's `Date` to its reset).
+    period: Duration,
 }
 
 #[derive(Debug)]
@@ -121,23 +283,41 @@ struct State {
     window: Option<Window>,
     /// Requests let through so far; a permit's sequence number is its index.
     sent: u64,
-    /// Sequence number of the response the window budget was last taken from.
-    newest: Option<u64>,
-    stop: Option<StopReason>,
-    clock: ServerClock,
     /// Workers waiting at the gate now, and since when at least one has been.
     waiting: u32,
     waiting_since: Instant,
     waited: Duration,
+    /// The latest reason and end of a timed wait.
+    hold: Option<(Hold, Instant)>,
     /// Requests let through whose answer has not arrived yet.
     in_flight: u32,
+    /// Requests allowed in flight now (adapts between 1 and `ceiling`).
+    allowed: u32,
+    ceiling: u32,
+    /// Answers since `allowed` last grew.
+    grow: u32,
+    /// Smoothed time from the gate to an answer's headers.
+    latency: Option<Duration>,
+    /// Tests on tokio's paused clock see no latency; this stands in for it.
+    #[cfg(test)]
+    latency_floor: Duration,
 }
 
-/// A request's ticket through the gate; dropping it (answer received, or attempt abandoned) frees its
-/// place among the requests in flight.
+/// What holds a request back.
+enum Blocked {
+    /// Until this instant (or an earlier change).
+    Until(Instant, Hold),
+    /// Until a request in flight answers.
+    Change,
+}
+
+/// A request's ticket through the gate. [`Permit::finish`] takes in the answer; dropping it instead
+/// (transport error, attempt abandoned) only frees its place among the requests in flight.
 pub struct Permit<'a> {
     pacer: &'a Pacer,
     seq: u64,
+    issued: Instant,
+    done: bool,
 }
 
 impl std::fmt::Debug for Permit<'_> {
@@ -148,6 +328,9 @@ impl std::fmt::Debug for Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
+        if self.done {
+            return;
+        }
         let mut st = self.pacer.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
         drop(st);
@@ -155,55 +338,176 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// What an answer's status means to the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Anything but 429/503.
+    Normal,
+    /// 429 Too Many Requests.
+    TooMany,
+    /// 503 Service Unavailable.
+    Unavailable,
+}
+
+impl Permit<'_> {
+    /// Takes in the pacing facts of this request's answer, received at `received`, in one step: the
+    /// server clock, the window budget, the in-flight limit, and for a 429/503 the pause every worker
+    /// must sit out. Returns when the server said to come back (`None` when it named no time; a short
+    /// pause is then in force until the retry policy sets the backoff), or why the run stops (a wait
+    /// past `--max-wait`).
+    pub fn finish(
+        mut self,
+        received: Instant,
+        p: &Pacing,
+        answer: Answer,
+    ) -> Result<Option<Instant>, StopReason> {
+        self.done = true;
+        let pacer = self.pacer;
+        let control = &pacer.control;
+        let mut st = pacer.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        let took = received.saturating_duration_since(self.issued);
+        #[cfg(test)]
+        let took = took.max(st.latency_floor);
+        st.latency = Some(st.latency.map_or(took, |l| (l * 3 + took) / 4));
+        if let Some(date) = p.date {
+            control.clock().observe(date, received);
+        }
+        let concurrency_limit = p.limit == Some(0);
+        match answer {
+            // Okta's concurrency limit: as many as were in flight besides this one is what it took.
+            Answer::TooMany if concurrency_limit => {
+                st.allowed = st.allowed.min(st.in_flight).max(1);
+                st.grow = 0;
+            }
+            Answer::TooMany | Answer::Unavailable => {
+                st.allowed = (st.allowed / 2).max(1);
+                st.grow = 0;
+            }
+            Answer::Normal => {
+                st.grow += 1;
+                if st.grow >= st.allowed.min(8) {
+                    st.allowed = (st.allowed + 1).min(st.ceiling);
+                    st.grow = 0;
+                }
+            }
+        }
+        if !concurrency_limit {
+            pacer.take_window(&mut st, self.seq, p);
+        }
+        let result = if answer == Answer::Normal {
+            Ok(None)
+        } else {
+            let named = match p.retry_after {
+                Some(RetryAfter::Delay(d)) => Some(received + d),
+                Some(RetryAfter::At(epoch)) => Some(control.instant_not_before(epoch)),
+                None if answer == Answer::TooMany && !concurrency_limit => {
+                    spent_reset(&st).or_else(|| p.reset.map(|r| control.instant_for(r)))
+                }
+                None => spent_reset(&st),
+            };
+            let until = named.unwrap_or(received + MIN_BACKOFF);
+            pacer
+                .pause_locked(&mut st, until, Instant::now())
+                .map(|()| named)
+        };
+        drop(st);
+        pacer.changed.notify_waiters();
+        result
+    }
+}
+
+/// How many requests should be in flight for the rate limit, not the latency, to set the pace: enough to
+/// spend a window's budget within [`SPEND_WITHIN`] of the window (Little's law), at least one. Before a
+/// budget and a latency are known, one.
+fn target(st: &State) -> u32 {
+    let (Some(w), Some(latency)) = (&st.window, st.latency) else {
+        return 1;
+    };
+    let period = w.period.as_secs_f64().max(0.05);
+    let need = f64::from(w.limit) * latency.as_secs_f64() / (period * SPEND_WITHIN);
+    need.ceil().clamp(1.0, f64::from(u32::MAX)) as u32
+}
+
+fn spent_reset(st: &State) -> Option<Instant> {
+    let w = st.window.as_ref()?;
+    (w.budget <= 0 && !w.passed).then_some(w.reset_at)
+}
+
+/// How a pacer is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct PacerOptions {
+    /// `--rate`: at most this many requests a minute.
+    pub rate_per_minute: Option<NonZeroU32>,
+    /// `--max-wait`: the longest server-requested wait to sit out.
+    pub max_wait: Option<Duration>,
+    /// The most requests in flight (`--concurrency`, or [`DEFAULT_CEILING`]).
+    pub ceiling: u32,
+}
+
+impl Default for PacerOptions {
+    fn default() -> Self {
+        PacerOptions {
+            rate_per_minute: None,
+            max_wait: None,
+            ceiling: DEFAULT_CEILING,
+        }
+    }
+}
+
 pub struct Pacer {
+    control: std::sync::Arc<Control>,
     state: Mutex<State>,
     cap: Option<Cap>,
     cap_clock: TokioClock,
     max_wait: Option<Duration>,
-    /// Cancelled when the run stops: wakes every waiting worker.
-    halted: CancellationToken,
-    /// Cancelled by SIGINT/SIGTERM: also abandons requests in flight.
-    interrupted: CancellationToken,
     /// Woken when a request finishes or a response brings news, for workers waiting on those.
     changed: Notify,
 }
 
 impl Pacer {
-    /// `rate_per_minute` is `--rate`; `max_wait` is `--max-wait`.
-    pub fn new(rate_per_minute: Option<NonZeroU32>, max_wait: Option<Duration>) -> Pacer {
+    pub fn new(control: std::sync::Arc<Control>, opts: PacerOptions) -> Pacer {
         let cap_clock = TokioClock {
             start: Instant::now(),
         };
-        let cap = rate_per_minute.map(|n| {
+        let cap = opts.rate_per_minute.map(|n| {
             let quota = Quota::with_period(Duration::from_secs(60) / n.get())
                 .expect("non-zero period")
                 .allow_burst(NonZeroU32::MIN);
             RateLimiter::direct_with_clock(quota, cap_clock.clone())
         });
+        let ceiling = opts.ceiling.max(1);
         Pacer {
+            control,
             state: Mutex::new(State {
                 paused_until: None,
                 window: None,
                 sent: 0,
-                newest: None,
-                stop: None,
-                clock: ServerClock::new(),
                 waiting: 0,
                 waiting_since: Instant::now(),
                 waited: Duration::ZERO,
+                hold: None,
                 in_flight: 0,
+                allowed: ceiling,
+                ceiling,
+                grow: 0,
+                latency: None,
+                #[cfg(test)]
+                latency_floor: Duration::ZERO,
             }),
             cap,
             cap_clock,
-            max_wait,
-            halted: CancellationToken::new(),
-            interrupted: CancellationToken::new(),
+            max_wait: opts.max_wait,
             changed: Notify::new(),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn control(&self) -> &std::sync::Arc<Control> {
+        &self.control
     }
 
     /// Waits until a request may go out, or returns why the run stopped.
@@ -214,11 +518,11 @@ impl Pacer {
             changed.as_mut().enable();
             let until = {
                 let mut st = self.lock();
-                if let Some(r) = &st.stop {
-                    return Err(r.clone());
+                if let Some(r) = self.control.stopped() {
+                    return Err(r);
                 }
                 let now = Instant::now();
-                match self.blocked_until(&mut st, now) {
+                match self.blocked(&mut st, now) {
                     None => {
                         if let Some(w) = &mut st.window {
                             w.budget -= 1;
@@ -226,21 +530,39 @@ impl Pacer {
                         let seq = st.sent;
                         st.sent += 1;
                         st.in_flight += 1;
-                        return Ok(Permit { pacer: self, seq });
+                        st.hold = None;
+                        return Ok(Permit {
+                            pacer: self,
+                            seq,
+                            issued: now,
+                            done: false,
+                        });
                     }
-                    Some(until) => {
+                    Some(blocked) => {
                         if st.waiting == 0 {
                             st.waiting_since = now;
                         }
                         st.waiting += 1;
-                        until
+                        match blocked {
+                            Blocked::Until(t, hold) => {
+                                st.hold = Some((hold, t));
+                                Some(t)
+                            }
+                            Blocked::Change => None,
+                        }
                     }
                 }
             };
+            let timer = async {
+                match until {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep_until(until) => {}
+                _ = timer => {}
                 _ = &mut changed => {}
-                _ = self.halted.cancelled() => {}
+                _ = self.control.halted.cancelled() => {}
             }
             // Time waited is counted while at least one worker waits, so overlapping waits count once.
             let mut st = self.lock();
@@ -252,71 +574,81 @@ impl Pacer {
         }
     }
 
-    fn blocked_until(&self, st: &mut State, now: Instant) -> Option<Instant> {
+    fn blocked(&self, st: &mut State, now: Instant) -> Option<Blocked> {
         if let Some(p) = st.paused_until {
             if p > now {
-                return Some(p);
+                return Some(Blocked::Until(p, Hold::RetryAfter));
             }
             st.paused_until = None;
         }
-        if let Some(w) = &mut st.window {
-            match w.reset_at {
-                Some(reset) if now >= reset => {
-                    w.budget = i64::from(w.limit);
-                    w.reset_at = None;
+        if st.in_flight >= st.allowed.min(target(st)) {
+            return Some(Blocked::Change);
+        }
+        let in_flight = i64::from(st.in_flight);
+        match &mut st.window {
+            Some(w) => {
+                if !w.passed && now >= w.reset_at {
+                    // Requests still in flight at the reset may be counted in the new window.
+                    w.passed = true;
+                    w.budget = i64::from(w.limit) - in_flight;
                 }
-                Some(reset) if w.budget <= 0 => {
-                    // The server said to wait for the reset: a wait past --max-wait stops the run.
-                    if let Some(max) = self.max_wait
-                        && reset.saturating_duration_since(now) > max
-                    {
-                        let reason = ApiError::RateLimited {
-                            wait: reset.saturating_duration_since(now),
-                            max_wait: max,
-                            until: st.clock.system_time_for(reset),
+                if w.budget <= 0 {
+                    if !w.passed {
+                        let reset = w.reset_at;
+                        // The server said to wait for the reset: a wait past --max-wait stops the run.
+                        if let Some(max) = self.max_wait
+                            && reset.saturating_duration_since(now) > max
+                        {
+                            let reason = self.too_long(reset, now, max);
+                            self.control.stop(reason);
+                            return Some(Blocked::Change);
                         }
-                        .stop_reason();
-                        st.stop = Some(reason);
-                        self.halted.cancel();
-                        return Some(now);
+                        return Some(Blocked::Until(reset, Hold::Window));
                     }
-                    return Some(reset);
+                    // The guessed budget of the new window is spent and its reset is not known yet: a
+                    // response in flight will tell. With none in flight (an answer came without
+                    // rate-limit headers), one request goes out to find out.
+                    if st.in_flight > 0 {
+                        return Some(Blocked::Change);
+                    }
                 }
-                // The budget counted from the last known window is spent and the new window's reset is
-                // not known yet: a response in flight will tell. With none in flight (an answer came
-                // without rate-limit headers), one request goes out to find out.
-                None if w.budget <= 0 && st.in_flight > 0 => {
-                    return Some(now + Duration::from_secs(1));
-                }
-                _ => {}
             }
-        } else if st.in_flight > 0 {
             // Without a known budget (no rate-limit headers yet, or none at all), requests go one at a
             // time: a second request in flight could land inside a Retry-After window the first one is
             // about to be given.
-            return Some(now + Duration::from_secs(5));
+            None if st.in_flight > 0 => return Some(Blocked::Change),
+            None => {}
         }
         if let Some(cap) = &self.cap
             && let Err(not_until) = cap.check()
         {
-            return Some(now + not_until.wait_time_from(self.cap_clock.now()));
+            return Some(Blocked::Until(
+                now + not_until.wait_time_from(self.cap_clock.now()),
+                Hold::RateCap,
+            ));
         }
         None
     }
 
-    /// Takes in the pacing facts of the response to `permit`, received at `received`.
-    pub fn observe(&self, permit: &Permit<'_>, received: Instant, p: &Pacing) {
-        let mut st = self.lock();
-        self.changed.notify_waiters();
-        if let Some(date) = p.date {
-            st.clock.observe(date, received);
+    fn too_long(&self, until: Instant, now: Instant, max: Duration) -> StopReason {
+        ApiError::RateLimited {
+            wait: until.saturating_duration_since(now),
+            max_wait: max,
+            until: self.control.system_time_for(until),
         }
+        .stop_reason()
+    }
+
+    /// Takes the window budget from an answer, if it is about the current window and no older than the
+    /// answer the budget was last taken from.
+    fn take_window(&self, st: &mut State, seq: u64, p: &Pacing) {
         let (Some(limit), Some(remaining), Some(reset)) = (p.limit, p.remaining, p.reset) else {
             return;
         };
-        let newer = match (&st.window, st.newest) {
-            (Some(w), _) if reset < w.reset_epoch => false,
-            (Some(w), Some(n)) if reset == w.reset_epoch => permit.seq >= n,
+        let newer = match &st.window {
+            Some(w) if reset < w.reset_epoch => false,
+            // An answer about a window that has passed here says nothing about the next one.
+            Some(w) if reset == w.reset_epoch && w.passed => false,
             _ => true,
         };
         if !newer {
@@ -332,85 +664,94 @@ impl Pacer {
             return;
         }
         // Requests let through after this one may not have been counted by Okta yet.
-        let later = st.sent - permit.seq - 1;
-        let reset_at = st.clock.instant_for(reset) + RESET_MARGIN;
-        st.newest = Some(permit.seq);
+        let later = st.sent - seq - 1;
+        let seen = Duration::from_secs(reset.saturating_sub(server_now.floor() as u64).max(1));
+        // The longest stretch from an answer to its window's reset is the best view of the window's
+        // length (an answer early in a window sees nearly all of it).
+        let period = st.window.as_ref().map_or(seen, |w| w.period.max(seen));
+        let mut budget = i64::from(remaining) - later as i64;
+        // Within one window the budget only shrinks. Answers of requests in flight together arrive in
+        // any order, and the server may have taken them in another order than they were sent: an
+        // answer that seems to give budget back is about an earlier moment, not a refund. After a
+        // reset, the first answers name the window whose budget was being guessed: the guess, which
+        // counts every request sent since, holds too.
+        if let Some(w) = &st.window
+            && (w.reset_epoch == reset || w.passed)
+        {
+            budget = budget.min(w.budget);
+        }
         st.window = Some(Window {
             limit,
-            budget: i64::from(remaining) - later as i64,
+            budget,
             reset_epoch: reset,
-            reset_at: Some(reset_at),
+            reset_at: self.control.instant_for(reset),
+            passed: false,
+            period,
         });
     }
 
-    /// The local instant for a server epoch second, after the clock has seen the latest `Date`.
-    pub fn instant_for(&self, epoch: u64) -> Instant {
-        self.lock().clock.instant_for(epoch) + RESET_MARGIN
-    }
-
-    /// The window reset, when the budget of the current window is spent.
-    pub fn spent_window_reset(&self) -> Option<Instant> {
-        let st = self.lock();
-        let w = st.window.as_ref()?;
-        if w.budget <= 0 { w.reset_at } else { None }
-    }
-
-    /// Holds every worker until `until`. A wait longer than `--max-wait` stops the run instead, with the
-    /// time to retry in the reason.
+    /// Holds every worker of this bucket until `until`. A wait longer than `--max-wait` stops the run
+    /// instead, with the time to retry in the reason.
     pub fn pause_until(&self, until: Instant) -> Result<(), StopReason> {
-        let now = Instant::now();
-        let wait = until.saturating_duration_since(now);
+        let mut st = self.lock();
+        let r = self.pause_locked(&mut st, until, Instant::now());
+        drop(st);
+        self.changed.notify_waiters();
+        r
+    }
+
+    fn pause_locked(&self, st: &mut State, until: Instant, now: Instant) -> Result<(), StopReason> {
         if let Some(max) = self.max_wait
-            && wait > max
+            && until.saturating_duration_since(now) > max
         {
-            let at = self.lock().clock.system_time_for(until);
-            let reason = ApiError::RateLimited {
-                wait,
-                max_wait: max,
-                until: at,
-            }
-            .stop_reason();
-            self.stop(reason.clone());
+            let reason = self.too_long(until, now, max);
+            self.control.stop(reason.clone());
             return Err(reason);
         }
-        let mut st = self.lock();
         st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
         Ok(())
     }
 
-    /// Stops the run: no request goes out after this, and waiting workers wake to see the reason.
-    pub fn stop(&self, reason: StopReason) {
-        let mut st = self.lock();
-        if st.stop.is_none() {
-            st.stop = Some(reason);
-        }
-        drop(st);
-        self.halted.cancel();
-    }
-
-    pub fn stopped(&self) -> Option<StopReason> {
-        self.lock().stop.clone()
-    }
-
-    /// SIGINT/SIGTERM: stop, and abandon requests in flight.
-    pub fn interrupt(&self) {
-        self.stop(StopReason::interrupted());
-        self.interrupted.cancel();
-    }
-
-    pub fn interrupted(&self) -> &CancellationToken {
-        &self.interrupted
-    }
-
     /// Time spent held at the gate (waits of several workers at once are counted once).
     pub fn waited(&self) -> Duration {
-        self.lock().waited
+        let st = self.lock();
+        let current = if st.waiting > 0 {
+            st.waiting_since.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        st.waited + current
+    }
+
+    /// What holds requests back now, and until when, if it is a timed wait.
+    pub fn holding(&self) -> Option<(Hold, Instant)> {
+        let st = self.lock();
+        st.hold
+            .filter(|&(_, t)| st.waiting > 0 && t > Instant::now())
+    }
+
+    /// Requests in flight now, and how many are allowed.
+    pub fn in_flight(&self) -> (u32, u32) {
+        let st = self.lock();
+        (st.in_flight, st.allowed)
+    }
+
+    /// The smoothed time from the gate to an answer.
+    pub fn latency(&self) -> Option<Duration> {
+        self.lock().latency
+    }
+
+    /// The known window: its limit and the local instant of its reset.
+    pub fn window(&self) -> Option<(u32, Instant)> {
+        let st = self.lock();
+        st.window.as_ref().map(|w| (w.limit, w.reset_at))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn pacing(limit: u32, remaining: u32, reset: u64, date: u64) -> Pacing {
         Pacing {
@@ -429,18 +770,31 @@ mod tests {
             .as_secs()
     }
 
+    /// A pacer whose answers take a second, as if the server were slow: enough for several requests
+    /// in flight.
+    fn pacer(opts: PacerOptions) -> Arc<Pacer> {
+        let p = Pacer::new(Arc::new(Control::new()), opts);
+        p.lock().latency_floor = Duration::from_secs(1);
+        Arc::new(p)
+    }
+
+    fn ok(permit: Permit<'_>, p: &Pacing) {
+        permit.finish(Instant::now(), p, Answer::Normal).unwrap();
+    }
+
     #[tokio::test(start_paused = true)]
     async fn spends_the_window_budget_then_waits_for_the_reset() {
-        let p = Pacer::new(None, None);
+        let p = pacer(PacerOptions::default());
         let now = epoch_now();
         let first = p.acquire().await.unwrap();
-        p.observe(&first, Instant::now(), &pacing(3, 2, now + 10, now));
-        drop(first);
+        ok(first, &pacing(3, 2, now + 10, now));
         let start = Instant::now();
+        let mut held = Vec::new();
         for _ in 0..2 {
-            p.acquire().await.unwrap();
+            held.push(p.acquire().await.unwrap());
         }
         assert!(start.elapsed() < Duration::from_millis(1));
+        drop(held);
         p.acquire().await.unwrap();
         let waited = start.elapsed();
         assert!(waited >= Duration::from_secs(9), "{waited:?}");
@@ -449,14 +803,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn counts_requests_still_in_flight() {
-        let p = Pacer::new(None, None);
+        let p = pacer(PacerOptions::default());
         let now = epoch_now();
         let a = p.acquire().await.unwrap();
-        p.observe(&a, Instant::now(), &pacing(10, 2, now + 5, now));
+        ok(a, &pacing(10, 2, now + 5, now));
         let b = p.acquire().await.unwrap();
         let _c = p.acquire().await.unwrap();
         // b's answer says 1 left, but c went out after b: nothing is left.
-        p.observe(&b, Instant::now(), &pacing(10, 1, now + 5, now));
+        ok(b, &pacing(10, 1, now + 5, now));
         let start = Instant::now();
         p.acquire().await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(4));
@@ -464,7 +818,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn without_a_known_budget_requests_go_one_at_a_time() {
-        let p = std::sync::Arc::new(Pacer::new(None, None));
+        let p = pacer(PacerOptions::default());
         let a = p.acquire().await.unwrap();
         let p2 = p.clone();
         let second = tokio::spawn(async move {
@@ -476,21 +830,115 @@ mod tests {
         drop(a);
         let waited = second.await.unwrap().unwrap();
         assert!(
-            waited >= Duration::from_millis(300) && waited < Duration::from_secs(1),
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(310),
             "{waited:?}"
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_answer_without_headers_does_not_stall_the_next_window() {
-        let p = Pacer::new(None, None);
+    async fn a_known_budget_lets_as_many_out_as_it_allows_up_to_the_ceiling() {
+        let p = pacer(PacerOptions {
+            ceiling: 4,
+            ..PacerOptions::default()
+        });
         let now = epoch_now();
+        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
+        let held: Vec<_> = futures_now(&p, 4).await;
+        assert_eq!(held.len(), 4);
+        assert_eq!(p.in_flight(), (4, 4));
+        let p2 = p.clone();
+        let fifth = tokio::spawn(async move { p2.acquire().await.is_ok() });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !fifth.is_finished(),
+            "a fifth request went over the ceiling"
+        );
+        drop(held);
+        assert!(fifth.await.unwrap());
+    }
+
+    async fn futures_now(p: &Pacer, n: usize) -> Vec<Permit<'_>> {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(p.acquire().await.unwrap());
+        }
+        v
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fast_server_gets_one_request_at_a_time() {
+        let p = Pacer::new(Arc::new(Control::new()), PacerOptions::default());
+        p.lock().latency_floor = Duration::from_millis(5);
+        let now = epoch_now();
+        // 60 a minute at 5 ms an answer: one request in flight spends the budget in well under a second.
+        ok(p.acquire().await.unwrap(), &pacing(60, 59, now + 60, now));
+        let _one = p.acquire().await.unwrap();
+        let second = tokio::time::timeout(Duration::from_millis(100), p.acquire()).await;
+        assert!(
+            second.is_err(),
+            "a second request went out to a fast server"
+        );
+        // At 1 s an answer, 60 a minute need six or more in flight to be spent within a tenth of it.
+        p.lock().latency = Some(Duration::from_secs(1));
+        let more = tokio::time::timeout(Duration::from_millis(100), futures_now(&p, 5)).await;
+        assert!(more.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_concurrency_429_cuts_the_requests_in_flight_to_what_the_server_took() {
+        let p = pacer(PacerOptions {
+            ceiling: 8,
+            ..PacerOptions::default()
+        });
+        let now = epoch_now();
+        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
+        let mut held = futures_now(&p, 8).await;
+        let refused = held.pop().unwrap();
+        let limit0 = pacing(0, 0, now + 1, now);
+        refused
+            .finish(Instant::now(), &limit0, Answer::TooMany)
+            .unwrap();
+        assert_eq!(p.in_flight(), (7, 7));
+        // The budget of the real window is untouched by the concurrency answer.
+        assert_eq!(p.window().map(|w| w.0), Some(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_pauses_every_worker_before_anyone_is_woken() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
         let a = p.acquire().await.unwrap();
-        p.observe(&a, Instant::now(), &pacing(1, 0, now + 1, now));
+        let b = p.acquire().await.unwrap();
+        // A worker waits behind the in-flight limit: make it 2.
+        {
+            p.lock().allowed = 2;
+        }
+        let p2 = p.clone();
+        let waiter = tokio::spawn(async move {
+            let t = Instant::now();
+            p2.acquire().await.unwrap();
+            t.elapsed()
+        });
+        tokio::task::yield_now().await;
+        // b's 503 names 2 s and carries a fresh budget: the waiter must not go before the 2 s.
+        let mut h = pacing(100, 90, now + 60, now);
+        h.retry_after = Some(RetryAfter::Delay(Duration::from_secs(2)));
+        let until = b.finish(Instant::now(), &h, Answer::Unavailable).unwrap();
+        assert!(until.is_some());
         drop(a);
+        let waited = waiter.await.unwrap();
+        assert!(waited >= Duration::from_secs(2), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_without_headers_does_not_stall_the_next_window() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire().await.unwrap(), &pacing(1, 0, now + 1, now));
         // After the reset, one request goes; its answer (a 401, say) carries no rate-limit headers.
         let b = p.acquire().await.unwrap();
-        drop(b);
+        ok(b, &Pacing::default());
         let start = Instant::now();
         p.acquire().await.unwrap();
         assert!(
@@ -501,12 +949,31 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_pause_holds_every_worker() {
-        let p = std::sync::Arc::new(Pacer::new(None, None));
+    async fn a_late_answer_from_a_passed_window_does_not_refill_the_budget() {
+        let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        let first = p.acquire().await.unwrap();
-        p.observe(&first, Instant::now(), &pacing(100, 99, now + 60, now));
-        drop(first);
+        ok(p.acquire().await.unwrap(), &pacing(3, 2, now + 2, now));
+        let old = p.acquire().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // The window has passed: the new one is guessed to hold 3, less the one still in flight (Okta
+        // may count it in the new window), and 2 go out...
+        let new = futures_now(&p, 2).await;
+        // ...then the old window's answer arrives, saying 1 left of the old window.
+        ok(old, &pacing(3, 1, now + 2, now));
+        let p2 = p.clone();
+        let fourth = tokio::spawn(async move { p2.acquire().await.is_ok() });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!fourth.is_finished(), "a stale answer refilled the budget");
+        // Answers without headers: with none in flight, one goes out to learn the new window.
+        drop(new);
+        assert!(fourth.await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_worker() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
         p.pause_until(Instant::now() + Duration::from_secs(3))
             .unwrap();
         let start = Instant::now();
@@ -519,7 +986,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_wait_past_max_wait_stops_the_run() {
-        let p = Pacer::new(None, Some(Duration::from_secs(5)));
+        let p = pacer(PacerOptions {
+            max_wait: Some(Duration::from_secs(5)),
+            ..PacerOptions::default()
+        });
         let err = p
             .pause_until(Instant::now() + Duration::from_secs(600))
             .unwrap_err();
@@ -530,7 +1000,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_rate_cap_spaces_requests_evenly() {
-        let p = Pacer::new(NonZeroU32::new(120), None);
+        let p = pacer(PacerOptions {
+            rate_per_minute: NonZeroU32::new(120),
+            ceiling: 1,
+            ..PacerOptions::default()
+        });
         let start = Instant::now();
         for _ in 0..5 {
             p.acquire().await.unwrap();
@@ -544,22 +1018,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stale_responses_do_not_roll_the_window_back() {
-        let p = Pacer::new(None, None);
+        let p = pacer(PacerOptions::default());
         let now = epoch_now();
         let a = p.acquire().await.unwrap();
-        p.observe(&a, Instant::now(), &pacing(5, 4, now + 60, now));
+        ok(a, &pacing(5, 4, now + 5, now));
         let b = p.acquire().await.unwrap();
         let c = p.acquire().await.unwrap();
-        p.observe(&c, Instant::now(), &pacing(5, 2, now + 60, now));
-        p.observe(&b, Instant::now(), &pacing(5, 3, now + 60, now));
-        drop((a, b, c));
+        ok(c, &pacing(5, 2, now + 5, now));
+        ok(b, &pacing(5, 3, now + 5, now));
         // Budget from c, the newest: 2 left; two go at once, then the window is spent.
         let start = Instant::now();
-        for _ in 0..2 {
-            p.acquire().await.unwrap();
-        }
+        let held = futures_now(&p, 2).await;
         assert!(start.elapsed() < Duration::from_millis(1));
-        assert!(p.spent_window_reset().is_some());
+        drop(held);
+        assert!(spent_reset(&p.lock()).is_some());
     }
 
     #[test]
@@ -573,5 +1045,60 @@ mod tests {
         let at = c.instant_for((local + 110.0) as u64);
         let ahead = at.saturating_duration_since(t0).as_secs_f64();
         assert!((8.0..=10.5).contains(&ahead), "{ahead}");
+    }
+
+    #[test]
+    fn server_clock_keeps_the_local_clock_when_every_date_agrees() {
+        let mut c = ServerClock::new();
+        let t0 = Instant::now();
+        let local = c.local_epoch(t0);
+        // Same clock; every answer arrives 0.7 s into a second: the bound alone would be 0.7 s late.
+        let at = t0 + Duration::from_secs_f64(1.0 - local.fract() + 0.7);
+        c.observe(c.local_epoch(at).floor() as u64, at);
+        let reset = (local + 10.0).floor() as u64;
+        let best = c
+            .instant_for(reset)
+            .saturating_duration_since(t0)
+            .as_secs_f64();
+        let want = reset as f64 - local;
+        assert!((best - want).abs() < 0.01, "{best} vs {want}");
+        let safe = c
+            .instant_not_before(reset)
+            .saturating_duration_since(t0)
+            .as_secs_f64();
+        assert!(safe >= want + 0.6, "{safe} vs {want}");
+    }
+
+    #[test]
+    fn server_clock_ignores_a_lone_date_far_ahead() {
+        let mut c = ServerClock::new();
+        let t0 = Instant::now();
+        let local = c.local_epoch(t0);
+        for k in 0..5 {
+            c.observe((local + 0.2 * f64::from(k)).floor() as u64, t0);
+        }
+        // One answer claims the server is an hour ahead: trusting it would make every wait end early.
+        c.observe((local + 3600.0) as u64, t0);
+        let at = c.instant_for((local + 10.0) as u64);
+        let ahead = at.saturating_duration_since(t0).as_secs_f64();
+        assert!(ahead >= 8.5, "{ahead}");
+        // Two answers that disagree: the one that makes waits longer wins.
+        let mut c = ServerClock::new();
+        c.observe(local as u64, t0);
+        c.observe((local + 50.0) as u64, t0);
+        let ahead = c
+            .instant_for((local + 10.0) as u64)
+            .saturating_duration_since(t0)
+            .as_secs_f64();
+        assert!(ahead >= 8.5, "{ahead}");
+    }
+
+    #[test]
+    fn retry_times_round_up() {
+        let c = ServerClock::new();
+        let t = c.system_time_for(Instant::now() + Duration::from_millis(1));
+        let secs = t.duration_since(UNIX_EPOCH).unwrap();
+        assert_eq!(secs.subsec_nanos(), 0);
+        assert!(secs.as_secs_f64() >= super::epoch_now());
     }
 }

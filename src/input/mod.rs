@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod layout;
+pub mod pump;
 pub mod records;
 
 use std::borrow::Cow;
@@ -175,11 +176,14 @@ pub struct SourceReader {
 }
 
 impl SourceReader {
-    /// Opens one input and works out its layout. `bytes_read` counts the raw bytes consumed.
+    /// Opens one input and works out its layout. `bytes_read` counts the raw bytes consumed. With
+    /// `interrupt`, a pipe or terminal is read on a thread of its own and ends as soon as the run starts
+    /// stopping.
     pub fn open(
         spec: &InputSpec,
         options: &ReadOptions,
         bytes_read: Arc<AtomicU64>,
+        interrupt: Option<&Arc<crate::interrupt::Interrupt>>,
     ) -> Result<SourceReader, InputError> {
         let name = spec.name();
         let raw: DynRead = match &spec.path {
@@ -188,6 +192,10 @@ impl SourceReader {
                 source,
             })?),
             None => Box::new(io::stdin()),
+        };
+        let raw = match interrupt {
+            Some(i) if spec.size().is_none() => pump::interruptible(raw, i),
+            _ => raw,
         };
         Self::from_reader(name, raw, options, bytes_read)
     }

@@ -9,13 +9,14 @@ pub mod keys;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::client::ApiError;
+use crate::client::auth::{AuthHeaders, BoxFuture, sensitive};
+use crate::client::{ApiError, AuthRetry, Authorizer, Body, Client, Request};
 use crate::secret::Secret;
 pub use keys::SigningKey;
 
@@ -96,13 +97,6 @@ fn jti() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn sensitive(value: &str) -> HeaderValue {
-    let mut v =
-        HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-    v.set_sensitive(true);
-    v
-}
-
 fn auth_error(message: impl Into<String>) -> ApiError {
     ApiError::Auth(message.into())
 }
@@ -181,21 +175,21 @@ impl OAuth {
         Some(key.jwt(header, &claims))
     }
 
-    /// A valid access token: the cached one, or a new one.
-    pub async fn token(&self, http: &reqwest::Client) -> Result<AccessToken, ApiError> {
+    /// A valid access token: the cached one, or a new one fetched through `client`.
+    pub async fn token(&self, client: &Client) -> Result<AccessToken, ApiError> {
         let mut cache = self.cache.lock().await;
         if let Some(t) = cache.as_ref()
             && Instant::now() < t.refresh_at
         {
             return Ok(t.clone());
         }
-        let fresh = self.fetch(http).await?;
+        let fresh = self.fetch(client).await?;
         *cache = Some(fresh.clone());
         Ok(fresh)
     }
 
-    /// Forgets the cached token if it was fetched before `since` (a request that started then was
-    /// refused with 401); a token another request fetched since is kept.
+    /// Forgets the cached token if it was fetched before `since` (a request sent then was refused with
+    /// 401); a token fetched since is kept.
     pub async fn invalidate_older_than(&self, since: Instant) {
         let mut cache = self.cache.lock().await;
         if cache.as_ref().is_some_and(|t| t.fetched_at <= since) {
@@ -203,73 +197,58 @@ impl OAuth {
         }
     }
 
-    /// Takes in a resource server's `DPoP-Nonce`.
-    pub fn observe(&self, headers: &HeaderMap) {
-        if let Some(n) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
-            self.nonces().1 = Some(n.to_string());
+    /// The token request, with a fresh assertion and DPoP proof (a new one for every attempt: an
+    /// assertion's `jti` may be used once).
+    fn token_request(&self, scope: &str) -> Request {
+        let mut req = Request::new(Method::POST, "/oauth2/v1/token")
+            .anonymous()
+            .idempotent()
+            .note("access token");
+        req.body = Body::Form(vec![
+            ("grant_type".into(), "client_credentials".into()),
+            ("scope".into(), scope.into()),
+            (
+                "client_assertion_type".into(),
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+            ),
+            ("client_assertion".into(), self.assertion()),
+        ]);
+        let nonce = self.nonces().0.clone();
+        if let Some(p) = self.proof(&Method::POST, &self.token_url, None, nonce.as_deref()) {
+            req.headers
+                .push((HeaderName::from_static("dpop"), sensitive(&p)));
         }
+        req
     }
 
-    /// The headers that authorise one request (and prove possession of the DPoP key).
-    pub async fn headers(
-        &self,
-        http: &reqwest::Client,
-        method: &Method,
-        url: &Url,
-    ) -> Result<Vec<(HeaderName, HeaderValue)>, ApiError> {
-        let t = self.token(http).await?;
-        let mut h = vec![(
-            reqwest::header::AUTHORIZATION,
-            sensitive(&format!("{} {}", t.kind, t.token.expose())),
-        )];
-        if t.kind.eq_ignore_ascii_case("dpop") {
-            let nonce = self.nonces().1.clone();
-            if let Some(p) = self.proof(method, url, Some(t.token.expose()), nonce.as_deref()) {
-                h.push((HeaderName::from_static("dpop"), sensitive(&p)));
-            }
-        }
-        Ok(h)
-    }
-
-    /// Asks the authorization server for a token, meeting a `use_dpop_nonce` challenge with a new
-    /// assertion and proof, and sitting out a short `Retry-After`.
-    pub async fn fetch(&self, http: &reqwest::Client) -> Result<AccessToken, ApiError> {
+    /// Asks the authorization server for a token through the client (its pacing, its retries and
+    /// `Retry-After` on 429/503), meeting a `use_dpop_nonce` challenge with a new assertion and proof.
+    /// A token endpoint that is rate limited or down ends as a retryable error, never as a refusal.
+    pub async fn fetch(&self, client: &Client) -> Result<AccessToken, ApiError> {
         let scope = self.settings.scopes.join(" ");
         let mut last = String::new();
         for _ in 0..4 {
-            let form = [
-                ("grant_type", "client_credentials"),
-                ("scope", scope.as_str()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &self.assertion()),
-            ];
-            let mut req = http
-                .post(self.token_url.clone())
-                .header(reqwest::header::ACCEPT, "application/json")
-                .form(&form);
-            let nonce = self.nonces().0.clone();
-            if let Some(p) = self.proof(&Method::POST, &self.token_url, None, nonce.as_deref()) {
-                req = req.header("dpop", sensitive(&p));
-            }
-            let resp = req.send().await.map_err(|e| ApiError::Exhausted {
-                attempts: 1,
-                detail: format!("cannot reach the token endpoint {}: {e}", self.token_url),
-            })?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let new_nonce = headers
+            let resp = client
+                .execute(&|| self.token_request(&scope))
+                .await
+                .map_err(|e| match e {
+                    ApiError::Exhausted { attempts, detail } => ApiError::Exhausted {
+                        attempts,
+                        detail: format!("the token endpoint {}: {detail}", self.token_url),
+                    },
+                    other => other,
+                })?;
+            let status = resp.status;
+            let new_nonce = resp
+                .headers
                 .get("dpop-nonce")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             if new_nonce.is_some() {
                 self.nonces().0 = new_nonce.clone();
             }
-            let body = resp.bytes().await.unwrap_or_default();
             if status.is_success() {
-                let t: TokenResponse = serde_json::from_slice(&body)
+                let t: TokenResponse = serde_json::from_slice(&resp.body)
                     .map_err(|e| ApiError::Decode(format!("token response: {e}")))?;
                 // A token's life is read as at most a day, so the arithmetic on it cannot overflow.
                 let expires_in = t.expires_in.unwrap_or(3600).min(86_400);
@@ -294,7 +273,7 @@ impl OAuth {
                     fetched_at: Instant::now(),
                 });
             }
-            let err: TokenError = serde_json::from_slice(&body).unwrap_or_default();
+            let err: TokenError = serde_json::from_slice(&resp.body).unwrap_or_default();
             last = match &err.error_description {
                 Some(d) => format!("{}: {d}", err.error),
                 None if !err.error.is_empty() => err.error.clone(),
@@ -303,17 +282,6 @@ impl OAuth {
             if err.error == "use_dpop_nonce" && new_nonce.is_some() {
                 tracing::debug!("the token endpoint asked for a DPoP nonce; asking again");
                 continue;
-            }
-            if status == 429 || status.is_server_error() {
-                let wait = headers
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(1);
-                if wait <= 60 {
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
-                    continue;
-                }
             }
             return Err(auth_error(format!(
                 "the token request to {} was refused (HTTP {}): {last}",
@@ -325,6 +293,80 @@ impl OAuth {
             "no access token from {} after several tries: {last}",
             self.token_url
         )))
+    }
+
+    fn resource_headers(&self, t: &AccessToken, method: &Method, url: &Url) -> AuthHeaders {
+        let mut h = vec![(
+            reqwest::header::AUTHORIZATION,
+            sensitive(&format!("{} {}", t.kind, t.token.expose())),
+        )];
+        if t.kind.eq_ignore_ascii_case("dpop") {
+            let nonce = self.nonces().1.clone();
+            if let Some(p) = self.proof(method, url, Some(t.token.expose()), nonce.as_deref()) {
+                h.push((HeaderName::from_static("dpop"), sensitive(&p)));
+            }
+        }
+        h
+    }
+}
+
+impl Authorizer for OAuth {
+    fn scheme(&self) -> &'static str {
+        if self.dpop() {
+            "DPoP"
+        } else {
+            "Bearer (OAuth)"
+        }
+    }
+
+    fn prepare<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move { self.token(client).await.map(|_| ()) })
+    }
+
+    fn headers<'a>(
+        &'a self,
+        client: &'a Client,
+        method: &'a Method,
+        url: &'a Url,
+    ) -> BoxFuture<'a, Result<AuthHeaders, ApiError>> {
+        Box::pin(async move {
+            let t = self.token(client).await?;
+            Ok(self.resource_headers(&t, method, url))
+        })
+    }
+
+    /// Takes in a resource server's `DPoP-Nonce`.
+    fn observe(&self, headers: &HeaderMap) {
+        if let Some(n) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
+            self.nonces().1 = Some(n.to_string());
+        }
+    }
+
+    fn retry_unauthorized<'a>(
+        &'a self,
+        sent: Instant,
+        www_authenticate: Option<&'a str>,
+        tried: &'a mut AuthRetry,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            if www_authenticate.is_some_and(|w| w.contains("use_dpop_nonce"))
+                && tried.nonce_tries < 5
+            {
+                tried.nonce_tries += 1;
+                tracing::debug!("Okta asked for a new DPoP nonce");
+                return true;
+            }
+            // A token fetched before the request left was refused: get another (one fetched since is
+            // kept). A few times at most, for tokens that die sooner than they said while requests
+            // wait at the gate.
+            if tried.renewals >= 3 {
+                return false;
+            }
+            tried.renewals += 1;
+            tracing::debug!("401 with a cached token; getting a new one");
+            self.invalidate_older_than(sent).await;
+            true
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Admission, Shared, error_response};
+use super::{Admission, BounceAnswer, Shared, error_response, too_many_in_flight};
 use crate::address;
 
 pub const REASON_INVALID: &str =
@@ -25,8 +25,18 @@ pub(crate) async fn remove_list(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (resp, batch) = answer(&s, &headers, &body);
+    let (in_flight, admitted) = s.enter();
+    let (resp, batch) = if admitted {
+        answer(&s, &headers, &body)
+    } else {
+        s.check_window("bounces");
+        (too_many_in_flight(), None)
+    };
     s.log("POST", PATH, resp.status(), batch, &headers);
+    if !s.config.latency.is_zero() {
+        tokio::time::sleep(s.config.latency).await;
+    }
+    drop(in_flight);
     resp
 }
 
@@ -128,10 +138,18 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
         }
     }
     drop(inner);
-    (
-        with_headers(axum::Json(json!({ "errors": errors })).into_response()),
-        batch,
-    )
+    let resp = match s.config.bounce_answer {
+        BounceAnswer::Normal => axum::Json(json!({ "errors": errors })).into_response(),
+        BounceAnswer::Empty => StatusCode::OK.into_response(),
+        BounceAnswer::NoContent => StatusCode::NO_CONTENT.into_response(),
+        BounceAnswer::Html => (
+            StatusCode::OK,
+            [("content-type", "text/html; charset=utf-8")],
+            "<html><body><h1>Sign in to the network</h1></body></html>",
+        )
+            .into_response(),
+    };
+    (with_headers(resp), batch)
 }
 
 fn thousands(n: usize) -> String {

@@ -51,6 +51,19 @@ impl std::str::FromStr for RetryAfterMode {
     }
 }
 
+/// How the bounce endpoint answers a request it accepts (to test clients against broken middleboxes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BounceAnswer {
+    /// `200` with `{"errors": [...]}`, as documented.
+    Normal,
+    /// `200` with an empty body.
+    Empty,
+    /// `204 No Content`.
+    NoContent,
+    /// `200` with an HTML page, as a captive portal or a proxy's login page answers.
+    Html,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RetryAfterFormat {
     /// `Retry-After: 2`
@@ -94,6 +107,17 @@ pub struct SimConfig {
     pub token_lifetime: Option<u64>,
     /// Require a DPoP nonce on API calls too, rotating it every N calls.
     pub dpop_nonce_rotate_every: Option<u32>,
+    /// How long the bounce endpoint takes to answer. Requests are counted, and throttled, when they
+    /// arrive; a `Retry-After` window starts when its answer leaves.
+    pub latency: Duration,
+    /// Okta's concurrency limit: more bounce requests than this in flight get a 429 with
+    /// `X-Rate-Limit-Limit: 0`.
+    pub max_concurrent: Option<u32>,
+    /// How accepted bounce requests are answered.
+    pub bounce_answer: BounceAnswer,
+    /// The first N token requests are answered with this status (429 with an HTTP-date `Retry-After`,
+    /// or 503 with `Retry-After: 1`).
+    pub token_faults: Option<(u32, u16)>,
 }
 
 impl SimConfig {
@@ -117,6 +141,10 @@ impl SimConfig {
             token_ttl: 3600,
             token_lifetime: None,
             dpop_nonce_rotate_every: None,
+            latency: Duration::ZERO,
+            max_concurrent: None,
+            bounce_answer: BounceAnswer::Normal,
+            token_faults: None,
         }
     }
 
@@ -162,6 +190,10 @@ pub struct Record {
     pub sent_counts: HashMap<String, u32>,
     /// Broken rules: a request inside a `Retry-After` window, a list over the limit, ...
     pub violations: Vec<String>,
+    /// The most bounce requests in flight at once.
+    pub max_in_flight: u32,
+    /// Bounce requests refused by the concurrency limit.
+    pub concurrency_refusals: u32,
 }
 
 /// A fixed rate-limit window, aligned to whole epoch seconds like Okta's `X-Rate-Limit-Reset`.
@@ -190,6 +222,18 @@ struct Inner {
     record: Record,
     buckets: HashMap<&'static str, Bucket>,
     bounce_requests: u64,
+    in_flight: u32,
+    token_requests: u32,
+}
+
+/// A bounce request in flight; dropping it (the answer has left) ends it.
+pub(crate) struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.in_flight = inner.in_flight.saturating_sub(1);
+    }
 }
 
 pub(crate) fn now_epoch() -> f64 {
@@ -285,6 +329,79 @@ impl Shared {
         self.lock().record.violations.push(what);
     }
 
+    /// Counts a bounce request in flight; `false` when it is over the concurrency limit.
+    pub(crate) fn enter(&self) -> (InFlight<'_>, bool) {
+        let mut inner = self.lock();
+        inner.in_flight += 1;
+        let n = inner.in_flight;
+        inner.record.max_in_flight = inner.record.max_in_flight.max(n);
+        let over = self.config.max_concurrent.is_some_and(|m| n > m);
+        if over {
+            inner.record.concurrency_refusals += 1;
+        }
+        (InFlight(self), !over)
+    }
+
+    /// The first token requests fail as configured: `Some` is the answer.
+    pub(crate) fn token_fault(&self) -> Option<Response> {
+        let (count, status) = self.config.token_faults?;
+        let n = {
+            let mut inner = self.lock();
+            inner.token_requests += 1;
+            inner.token_requests
+        };
+        if n > count {
+            return None;
+        }
+        let now = now_epoch();
+        let (status, retry_after, until) = if status == 429 {
+            // An HTTP-date names whole seconds: come back at the start of the second after next.
+            let at = now.floor() as u64 + 2;
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(at)),
+                at as f64,
+            )
+        } else {
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                "1".to_string(),
+                now + 1.0,
+            )
+        };
+        {
+            let mut inner = self.lock();
+            let b = inner.buckets.entry("token").or_default();
+            b.blocked_until = b.blocked_until.max(until);
+        }
+        let mut resp = (
+            status,
+            axum::Json(json!({ "error": "temporarily_unavailable", "error_description": "Try again later." })),
+        )
+            .into_response();
+        resp.headers_mut().insert(
+            "retry-after",
+            HeaderValue::from_str(&retry_after).expect("header"),
+        );
+        Some(resp)
+    }
+
+    /// Notes a request to `bucket` that arrived inside a `Retry-After` window.
+    pub(crate) fn check_window(&self, bucket: &'static str) {
+        let now = now_epoch();
+        let blocked = self
+            .lock()
+            .buckets
+            .get(bucket)
+            .map_or(0.0, |b| b.blocked_until);
+        if now < blocked {
+            self.violation(format!(
+                "request {:.3} s inside a Retry-After window on {bucket}",
+                blocked - now
+            ));
+        }
+    }
+
     /// Checks the `Authorization` header; `Some` is the 401 to answer.
     pub(crate) fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
         let want = format!("SSWS {}", self.config.token);
@@ -346,13 +463,15 @@ impl Shared {
                     RetryAfterFormat::Seconds => secs.to_string(),
                     RetryAfterFormat::HttpDate => {
                         // An HTTP-date has whole seconds: the window ends at the next whole second.
-                        let at = now.floor() as u64 + secs + 1;
+                        let at = (now + c.latency.as_secs_f64()).floor() as u64 + secs + 1;
                         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(at))
                     }
                 };
+                // The window starts when the answer leaves, a latency after the request arrived.
+                let sent = now + c.latency.as_secs_f64();
                 let until = match c.retry_after_format {
-                    RetryAfterFormat::Seconds => now + secs as f64,
-                    RetryAfterFormat::HttpDate => (now.floor() as u64 + secs + 1) as f64,
+                    RetryAfterFormat::Seconds => sent + secs as f64,
+                    RetryAfterFormat::HttpDate => (sent.floor() as u64 + secs + 1) as f64,
                 };
                 b.blocked_until = b.blocked_until.max(until);
                 h.insert(
@@ -391,6 +510,23 @@ impl Shared {
 }
 
 /// The 403 of a token without the scope an endpoint needs.
+/// Okta's answer when too many requests are in flight at once: a 429 whose rate-limit headers report the
+/// concurrency limit (`X-Rate-Limit-Limit: 0`), without `Retry-After`.
+pub(crate) fn too_many_in_flight() -> Response {
+    let mut resp = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "E0000047",
+        "API call exceeded rate limit due to too many requests.",
+        &[],
+    );
+    let reset = now_epoch().ceil() as u64 + 1;
+    let h = resp.headers_mut();
+    h.insert("x-rate-limit-limit", 0u32.into());
+    h.insert("x-rate-limit-remaining", 0u32.into());
+    h.insert("x-rate-limit-reset", reset.into());
+    resp
+}
+
 pub(crate) fn forbidden(scope: &str) -> Response {
     let mut resp = error_response(
         StatusCode::FORBIDDEN,

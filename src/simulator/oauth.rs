@@ -216,7 +216,10 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let resp = issue(&s, &headers, &body);
+    s.check_window("token");
+    let resp = s
+        .token_fault()
+        .unwrap_or_else(|| issue(&s, &headers, &body));
     s.log_with_body("POST", "/oauth2/v1/token", resp.status(), &headers, None);
     resp
 }

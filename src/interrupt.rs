@@ -1,0 +1,76 @@
+//! How far a run has been asked to stop, by Ctrl-C/SIGTERM or by the report's reader going away. The
+//! first request stops sending and ends the reading of pipes and terminals at once (files are still read
+//! to the end, so each of their rows is reported); requests in flight get a short grace to answer. The
+//! second ends at once: in-flight requests are abandoned and files are no longer read, but every row read
+//! is still written.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+
+/// The stages of stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Running = 0,
+    /// Send nothing more; finish the report.
+    Stopping = 1,
+    /// Abandon what is in flight and stop reading; finish the report with what was read.
+    Now = 2,
+}
+
+type Waker = Box<dyn Fn() + Send + Sync>;
+
+#[derive(Default)]
+pub struct Interrupt {
+    level: AtomicU8,
+    /// The signal that raised the level last (for the exit status 128 + N), 0 for none.
+    signal: AtomicI32,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl std::fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Interrupt({:?})", self.level())
+    }
+}
+
+impl Interrupt {
+    pub fn level(&self) -> Level {
+        match self.level.load(Ordering::SeqCst) {
+            0 => Level::Running,
+            1 => Level::Stopping,
+            _ => Level::Now,
+        }
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.level() >= Level::Stopping
+    }
+
+    /// Raises the level (never lowers it); `signal` is the signal number, or 0.
+    pub fn raise(&self, to: Level, signal: i32) {
+        let before = self.level.fetch_max(to as u8, Ordering::SeqCst);
+        if signal != 0 {
+            self.signal.store(signal, Ordering::SeqCst);
+        }
+        if before < Level::Stopping as u8 && to >= Level::Stopping {
+            let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+            for w in wakers.iter() {
+                w();
+            }
+        }
+    }
+
+    /// The signal behind a [`Level::Now`], if one was.
+    pub fn signal(&self) -> Option<i32> {
+        Some(self.signal.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// Calls `f` once the run starts stopping (at once, if it already has).
+    pub fn on_stop(&self, f: impl Fn() + Send + Sync + 'static) {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stopping() {
+            f();
+        }
+        wakers.push(Box::new(f));
+    }
+}
