@@ -145,7 +145,10 @@ column is found by its header name, or by content; --column overrides.
 
 Every input row gets one report row (line, email, status, reason, source) with
 status accepted, rejected, invalid, duplicate or failed (valid under --dry-run).
-Rows marked failed are safe to send again.
+Rows marked failed are safe to send again. A quote left open in a cell cannot
+hide the rows after it: that row is reported invalid (and named on stderr).
+An input that is missing, not text, or empty (unless --allow-empty) is refused
+before anything is sent (exit status 2).
 
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
