@@ -108,56 +108,45 @@ fn other_strategy() -> impl Strategy<Value = Other> {
     ]
 }
 
-fn plan_strategy() -> impl Strategy<Value = Plan> {
-    (1..=4usize).prop_flat_map(|columns| {
-        let row = prop_oneof![
-            1 => Just(RowPlan::Blank),
-            1 => Just(RowPlan::Comment),
-            10 => (
-                addr_strategy(),
-                prop::collection::vec(other_strategy(), columns - 1),
-                prop_oneof![8 => Just(0usize), 1 => 1..3usize],
-            )
-                .prop_map(|(addr, others, extra)| RowPlan::Data { addr, others, extra }),
-        ];
-        (
-            Just(columns),
-            0..columns,
-            any::<bool>(),
-            0..DELIMITERS.len(),
-            0..4usize,
-            prop::collection::vec(0..3usize, 64),
-            0..6usize,
-            any::<bool>(),
-            prop_oneof![6 => Just(0usize), 1 => Just(1usize), 1 => Just(2usize)],
-            prop::collection::vec(row, 0..30),
+fn row_strategy(columns: usize) -> impl Strategy<Value = RowPlan> {
+    prop_oneof![
+        1 => Just(RowPlan::Blank),
+        1 => Just(RowPlan::Comment),
+        10 => (
+            addr_strategy(),
+            prop::collection::vec(other_strategy(), columns - 1),
+            prop_oneof![8 => Just(0usize), 1 => 1..3usize],
         )
-            .prop_map(
-                |(
-                    columns,
-                    address_column,
-                    header,
-                    delimiter,
-                    eol,
-                    picks,
-                    encoding,
-                    final_eol,
-                    preamble,
-                    rows,
-                )| Plan {
-                    columns,
-                    address_column,
-                    header,
-                    delimiter,
-                    eol,
-                    picks,
-                    encoding,
-                    final_eol,
-                    preamble,
-                    rows,
-                },
-            )
-    })
+            .prop_map(|(addr, others, extra)| RowPlan::Data { addr, others, extra }),
+    ]
+}
+
+prop_compose! {
+    fn plan_strategy()(columns in 1..=4usize)(
+        columns in Just(columns),
+        address_column in 0..columns,
+        header in any::<bool>(),
+        delimiter in 0..DELIMITERS.len(),
+        eol in 0..4usize,
+        picks in prop::collection::vec(0..3usize, 64),
+        encoding in 0..6usize,
+        final_eol in any::<bool>(),
+        preamble in prop_oneof![6 => Just(0usize), 1 => Just(1usize), 1 => Just(2usize)],
+        rows in prop::collection::vec(row_strategy(columns), 0..30),
+    ) -> Plan {
+        Plan {
+            columns,
+            address_column,
+            header,
+            delimiter,
+            eol,
+            picks,
+            encoding,
+            final_eol,
+            preamble,
+            rows,
+        }
+    }
 }
 
 /// What a generated row should come out as.

@@ -231,7 +231,7 @@ impl<R: Read> Records<R> {
             if lines == MAX_QUOTED_LINES || kept > MAX_QUOTED_BYTES {
                 break Runaway::TooFar;
             }
-            let had_address = column.is_some_and(|c| self.fields.nend > c);
+            let had_address = column.is_some_and(|c| self.fields.s.nend > c);
             let text = &self.src.buf[self.src.pos..self.src.pos + len];
             let whole = &self.src.buf[self.src.pos..self.src.pos + len + term];
             let closes = inside_quote(text).len() < text.len();
@@ -275,7 +275,7 @@ impl<R: Read> Records<R> {
         Ok(Some(Start {
             line: first,
             unclosed: Some(Unclosed {
-                column: opened.nend + opened.dropped,
+                column: opened.s.nend + opened.s.dropped,
                 line: quote_line,
                 why,
             }),
@@ -297,7 +297,7 @@ impl<R: Read> Records<R> {
             let (end, body) = (buffered[read - 1], &buffered[..read - 1]);
             // Every byte read is a field's, a delimiter or the line end: no quote, no blank line, so no
             // line end inside. Otherwise look.
-            let plain = read == self.fields.at + self.fields.width();
+            let plain = read == self.fields.s.at + self.fields.width();
             let inside = !plain && find_eol(body).is_some();
             // A CRLF's LF follows the CR csv_core stops at; unless it is not buffered yet.
             let crlf = end == b'\r' && buffered.get(read) == Some(&b'\n');
@@ -352,7 +352,7 @@ impl Row<'_> {
         let Some(cell) = alone.get(column).filter(|c| looks_like_address(c)) else {
             return false;
         };
-        let completed_here = !self.had_address && self.record.nend > column;
+        let completed_here = !self.had_address && self.record.s.nend > column;
         !(completed_here && self.record.get(column) == Some(cell))
     }
 }
@@ -554,8 +554,18 @@ impl<R: Read> Source<R> {
 /// The fields of one record, each kept up to [`FIELD_KEEP`] bytes, at most [`MAX_FIELDS`] of them.
 struct Fields {
     out: Vec<u8>,
-    nout: usize,
     ends: Vec<usize>,
+    s: State,
+    /// Fields cut short: their index and full length.
+    long: Vec<(usize, usize)>,
+    scratch: Vec<u8>,
+}
+
+/// Where the parse of a record stands.
+#[derive(Clone, Copy, Default)]
+struct State {
+    /// Bytes kept in `out`, and fields ended in `ends`.
+    nout: usize,
     nend: usize,
     /// Fields past [`MAX_FIELDS`]: counted, not kept.
     dropped: usize,
@@ -565,20 +575,12 @@ struct Fields {
     field_at: usize,
     /// The current field has reached [`FIELD_KEEP`]: the rest of it is counted, not kept.
     cut: bool,
-    /// Fields cut short: their index and full length.
-    long: Vec<(usize, usize)>,
-    scratch: Vec<u8>,
 }
 
 /// A point in a record to go back to (see [`Fields::close_at`]).
 #[derive(Clone, Copy)]
 struct Mark {
-    nout: usize,
-    nend: usize,
-    dropped: usize,
-    at: usize,
-    field_at: usize,
-    cut: bool,
+    s: State,
     long: usize,
 }
 
@@ -586,30 +588,20 @@ impl Fields {
     fn new() -> Fields {
         Fields {
             out: vec![0; 2 * FIELD_KEEP],
-            nout: 0,
             ends: vec![0; MAX_FIELDS],
-            nend: 0,
-            dropped: 0,
-            at: 0,
-            field_at: 0,
-            cut: false,
+            s: State::default(),
             long: Vec::new(),
             scratch: vec![0; 4096],
         }
     }
 
     fn clear(&mut self) {
-        self.nout = 0;
-        self.nend = 0;
-        self.dropped = 0;
-        self.at = 0;
-        self.field_at = 0;
-        self.cut = false;
+        self.s = State::default();
         self.long.clear();
     }
 
     fn width(&self) -> usize {
-        self.nend + self.dropped
+        self.s.nend + self.s.dropped
     }
 
     fn start_of(&self, i: usize) -> usize {
@@ -617,18 +609,18 @@ impl Fields {
     }
 
     fn get(&self, i: usize) -> Option<&[u8]> {
-        (i < self.nend).then(|| &self.out[self.start_of(i)..self.ends[i]])
+        (i < self.s.nend).then(|| &self.out[self.start_of(i)..self.ends[i]])
     }
 
     /// What is kept of the field still open.
     fn open_part(&self) -> &[u8] {
-        &self.out[self.start_of(self.nend)..self.nout]
+        &self.out[self.start_of(self.s.nend)..self.s.nout]
     }
 
     fn full_len(&self, i: usize) -> usize {
         match self.long.iter().find(|(k, _)| *k == i) {
             Some(&(_, len)) => len,
-            None if i < self.nend => self.ends[i] - self.start_of(i),
+            None if i < self.s.nend => self.ends[i] - self.start_of(i),
             None => 0,
         }
     }
@@ -644,7 +636,7 @@ impl Fields {
         let mut read = 0;
         loop {
             let rest = &input[read..];
-            let (res, nin) = if self.cut || self.nend == MAX_FIELDS {
+            let (res, nin) = if self.s.cut || self.s.nend == MAX_FIELDS {
                 self.feed_counting(core, rest)
             } else {
                 self.feed_keeping(core, rest)
@@ -659,33 +651,34 @@ impl Fields {
     }
 
     fn feed_keeping(&mut self, core: &mut Core, input: &[u8]) -> (ReadRecordResult, usize) {
-        let limit = self.start_of(self.nend) + FIELD_KEEP;
+        let limit = self.start_of(self.s.nend) + FIELD_KEEP;
         if self.out.len() < limit {
             let grown = (self.out.len() * 2).max(limit);
             self.out.resize(grown, 0);
         }
         // csv_core counts positions from the record's start, kept or not.
-        let shift = self.at - self.nout;
+        let shift = self.s.at - self.s.nout;
         let (res, nin, nout, nend) = core.read_record(
             input,
-            &mut self.out[self.nout..limit],
-            &mut self.ends[self.nend..],
+            &mut self.out[self.s.nout..limit],
+            &mut self.ends[self.s.nend..],
         );
         if shift > 0 {
-            for e in &mut self.ends[self.nend..self.nend + nend] {
+            for e in &mut self.ends[self.s.nend..self.s.nend + nend] {
                 *e -= shift;
             }
         }
-        self.nout += nout;
-        self.at += nout;
-        self.nend += nend;
+        self.s.nout += nout;
+        self.s.at += nout;
+        self.s.nend += nend;
         if nend > 0 {
-            self.field_at = self.ends[self.nend - 1] + shift;
+            self.s.field_at = self.ends[self.s.nend - 1] + shift;
         }
         // Full because the current field reached FIELD_KEEP (not an earlier field of this call)?
-        if res == ReadRecordResult::OutputFull && self.nout - self.start_of(self.nend) >= FIELD_KEEP
+        if res == ReadRecordResult::OutputFull
+            && self.s.nout - self.start_of(self.s.nend) >= FIELD_KEEP
         {
-            self.cut = true;
+            self.s.cut = true;
         }
         (res, nin)
     }
@@ -693,35 +686,30 @@ impl Fields {
     fn feed_counting(&mut self, core: &mut Core, input: &[u8]) -> (ReadRecordResult, usize) {
         let mut end = [0usize; 1];
         let (res, nin, nout, nend) = core.read_record(input, &mut self.scratch, &mut end);
-        self.at += nout;
+        self.s.at += nout;
         if nend == 1 {
-            if self.nend < MAX_FIELDS {
-                self.end_cut_field(end[0] - self.field_at);
+            if self.s.nend < MAX_FIELDS {
+                self.end_cut_field(end[0] - self.s.field_at);
             } else {
-                self.dropped += 1;
+                self.s.dropped += 1;
             }
-            self.field_at = end[0];
+            self.s.field_at = end[0];
         }
         (res, nin)
     }
 
     fn end_cut_field(&mut self, full: usize) {
-        if full > self.nout - self.start_of(self.nend) {
-            self.long.push((self.nend, full));
+        if full > self.s.nout - self.start_of(self.s.nend) {
+            self.long.push((self.s.nend, full));
         }
-        self.ends[self.nend] = self.nout;
-        self.nend += 1;
-        self.cut = false;
+        self.ends[self.s.nend] = self.s.nout;
+        self.s.nend += 1;
+        self.s.cut = false;
     }
 
     fn mark(&self) -> Mark {
         Mark {
-            nout: self.nout,
-            nend: self.nend,
-            dropped: self.dropped,
-            at: self.at,
-            field_at: self.field_at,
-            cut: self.cut,
+            s: self.s,
             long: self.long.len(),
         }
     }
@@ -729,25 +717,20 @@ impl Fields {
     /// Goes back to `m`, taken at the end of a record's first line inside a quoted field, and ends that
     /// field there (without the line end): the record as its first line alone gives it.
     fn close_at(&mut self, m: Mark) {
-        self.nout = m.nout;
-        self.nend = m.nend;
-        self.dropped = m.dropped;
-        self.at = m.at;
-        self.field_at = m.field_at;
-        self.cut = m.cut;
+        self.s = m.s;
         self.long.truncate(m.long);
-        if self.nend == MAX_FIELDS {
-            self.dropped += 1;
+        if self.s.nend == MAX_FIELDS {
+            self.s.dropped += 1;
             return;
         }
-        let start = self.start_of(self.nend);
-        let full = if self.cut {
-            self.at - self.field_at
+        let start = self.start_of(self.s.nend);
+        let full = if self.s.cut {
+            self.s.at - self.s.field_at
         } else {
-            while self.nout > start && matches!(self.out[self.nout - 1], b'\r' | b'\n') {
-                self.nout -= 1;
+            while self.s.nout > start && matches!(self.out[self.s.nout - 1], b'\r' | b'\n') {
+                self.s.nout -= 1;
             }
-            self.nout - start
+            self.s.nout - start
         };
         self.end_cut_field(full);
     }
