@@ -5,8 +5,6 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use tracing_subscriber::EnvFilter;
-
 use crate::bounces::{self, RemoveOptions};
 use crate::cli::{
     BouncesCommand, Cli, Command, ConfigCommand, Global, Output, RemoveArgs, SimulateArgs,
@@ -30,7 +28,7 @@ pub fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
 }
 
 pub fn run(cli: Cli) -> Exit {
-    init_logging(cli.global.verbose, cli.global.quiet);
+    crate::term::init_logging(cli.global.verbose, cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -335,23 +333,6 @@ async fn org_command(global: &Global, cmd: Command) -> Exit {
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "warn,okta_org=info",
-        (false, 2) => "warn,okta_org=debug",
-        _ => "info,okta_org=trace",
-    };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .try_init();
-}
-
 async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     let inputs = if args.inputs.is_empty() {
         vec![InputSpec::stdin()]
@@ -438,10 +419,7 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
         Err(e) => return fail(Exit::Error, e),
     };
     if !global.quiet {
-        {
-            use std::io::Write;
-            let _ = write!(std::io::stderr(), "{}", bounces::summary(&outcome, &opts));
-        }
+        crate::term::write_stderr(bounces::summary(&outcome, &opts).as_bytes());
     } else if let Some(e) = &outcome.input_error {
         fail(outcome.exit, e);
     }

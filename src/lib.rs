@@ -16,9 +16,6 @@ pub mod org;
 pub mod report;
 pub mod secret;
 pub mod simulator;
+pub mod term;
 
-/// Writes `text` and a newline on stderr. A closed stderr (`2>&1 | head`) is not worth a panic.
-pub fn say(text: impl std::fmt::Display) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
+pub use term::say;

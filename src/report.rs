@@ -77,8 +77,6 @@ pub struct ReportWriter {
     csv: Option<csv::Writer<Box<dyn Write + Send>>>,
     jsonl: Option<io::BufWriter<Box<dyn Write + Send>>>,
     closed: bool,
-    /// Rows flushed while the output was still open.
-    flushed: u64,
     counts: Counts,
     scratch: String,
 }
@@ -107,7 +105,6 @@ impl ReportWriter {
             csv: None,
             jsonl: None,
             closed: false,
-            flushed: 0,
             counts: Counts::default(),
             scratch: String::new(),
         };
@@ -168,9 +165,6 @@ impl ReportWriter {
             (_, Some(j)) => j.flush(),
             _ => Ok(()),
         };
-        if r.is_ok() {
-            self.flushed = self.counts.rows;
-        }
         self.check(r)
     }
 
@@ -181,11 +175,6 @@ impl ReportWriter {
     /// Whether the reader of the report went away (a broken pipe).
     pub fn is_closed(&self) -> bool {
         self.closed
-    }
-
-    /// Rows handed to the file or pipe before it closed.
-    pub fn written(&self) -> u64 {
-        self.flushed
     }
 
     fn check(&mut self, r: io::Result<()>) -> io::Result<()> {

@@ -53,8 +53,8 @@ pub struct RemoveOutcome {
     pub input_error: Option<String>,
     /// Where reading ended early (an interrupt), for the summary.
     pub stopped_reading: Option<String>,
-    /// The report's reader went away after this many rows.
-    pub report_cut: Option<u64>,
+    /// The report's reader went away before the end.
+    pub report_cut: bool,
     /// `errors[]` entries that named no address of their request.
     pub unmatched_errors: u64,
     pub exit: Exit,
@@ -417,7 +417,7 @@ pub async fn remove(
     let mut inflight: JoinSet<(u64, Vec<Outcome>)> = JoinSet::new();
     let mut tasks: std::collections::HashMap<tokio::task::Id, u64> = Default::default();
     let mut reader_done = false;
-    let mut report_cut = None;
+    let mut report_cut = false;
     loop {
         let mut wrote = false;
         while queue
@@ -443,8 +443,8 @@ pub async fn remove(
             // flight, and a reader that went away is noticed now, not 64 KiB later.
             writer.flush()?;
             progress.update(writer.counts(), client.as_deref());
-            if writer.is_closed() && report_cut.is_none() {
-                report_cut = Some(writer.written());
+            if writer.is_closed() && !report_cut {
+                report_cut = true;
                 report_reader_gone(opts, client.as_deref());
             }
         }
@@ -514,7 +514,7 @@ pub async fn remove(
     let exit = match opts.interrupt.signal() {
         Some(sig) if opts.interrupt.level() == Level::Now => Exit::Signal(sig),
         _ if input_error.is_some() => Exit::Usage,
-        _ if report_cut.is_some() => Exit::Retry,
+        _ if report_cut => Exit::Retry,
         _ => match &stop {
             Some(s) => s.exit,
             None if counts.get(Status::Failed) > 0 || opts.interrupt.stopping() => Exit::Retry,
@@ -607,12 +607,11 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
             if o.unmatched_errors == 1 { "y" } else { "ies" }
         ));
     }
-    if let Some(n) = o.report_cut {
-        s.push_str(&format!(
-            "stopped: the report's reader went away after {n} row{}; nothing more was sent (run again \
-             with --report FILE to see every row)\n",
-            if n == 1 { "" } else { "s" }
-        ));
+    if o.report_cut {
+        s.push_str(
+            "stopped: the report's reader went away (a closed pipe); nothing more was sent (with \
+             --report FILE every row is kept)\n",
+        );
     } else if let Some(stop) = &o.stop {
         s.push_str(&format!("stopped: {}\n", stop.message));
     }
@@ -656,6 +655,7 @@ impl Progress {
             ),
         };
         bar.enable_steady_tick(Duration::from_millis(200));
+        crate::term::set_bar(bar.clone());
         Progress {
             bar: Some(bar),
             bytes,
@@ -683,8 +683,8 @@ impl Progress {
     }
 
     fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if self.bar.is_some() {
+            crate::term::clear_bar();
         }
     }
 }

@@ -293,11 +293,14 @@ struct State {
     in_flight: u32,
     /// Requests allowed in flight now (adapts between 1 and `ceiling`).
     allowed: u32,
+    /// `--concurrency` (or the default), lowered to what a concurrency 429 showed the org takes.
     ceiling: u32,
     /// Answers since `allowed` last grew.
     grow: u32,
     /// Smoothed time from the gate to an answer's headers.
     latency: Option<Duration>,
+    /// When the latest answer (or transport failure) came in.
+    last_answer: Option<Instant>,
     /// Tests on tokio's paused clock see no latency; this stands in for it.
     #[cfg(test)]
     latency_floor: Duration,
@@ -307,6 +310,8 @@ struct State {
 enum Blocked {
     /// Until this instant (or an earlier change).
     Until(Instant, Hold),
+    /// Until the answers of requests in flight have been quiet for [`SETTLE`].
+    Settle(Instant),
     /// Until a request in flight answers.
     Change,
 }
@@ -333,6 +338,7 @@ impl Drop for Permit<'_> {
         }
         let mut st = self.pacer.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
+        st.last_answer = Some(Instant::now());
         drop(st);
         self.pacer.changed.notify_waiters();
     }
@@ -366,6 +372,7 @@ impl Permit<'_> {
         let control = &pacer.control;
         let mut st = pacer.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
+        st.last_answer = Some(received.max(st.last_answer.unwrap_or(received)));
         let took = received.saturating_duration_since(self.issued);
         #[cfg(test)]
         let took = took.max(st.latency_floor);
@@ -375,9 +382,12 @@ impl Permit<'_> {
         }
         let concurrency_limit = p.limit == Some(0);
         match answer {
-            // Okta's concurrency limit: as many as were in flight besides this one is what it took.
+            // Okta's concurrency limit: as many as were in flight besides this one is what it took,
+            // and the most this run asks for from now on (the limit is the org's, and other clients
+            // share it).
             Answer::TooMany if concurrency_limit => {
                 st.allowed = st.allowed.min(st.in_flight).max(1);
+                st.ceiling = st.ceiling.min(st.allowed);
                 st.grow = 0;
             }
             Answer::TooMany | Answer::Unavailable => {
@@ -433,6 +443,12 @@ fn spent_reset(st: &State) -> Option<Instant> {
     let w = st.window.as_ref()?;
     (w.budget <= 0 && !w.passed).then_some(w.reset_at)
 }
+
+/// How long the gate stays shut after an answer while other requests are in flight. Requests sent
+/// together answer together; a request let out the moment one of them answers could cross a 429/503
+/// that is arriving at the same moment and land inside the window it opens. Waiting until the answers
+/// have been quiet this long lets them all be read first.
+const SETTLE: Duration = Duration::from_millis(25);
 
 /// How a pacer is set up.
 #[derive(Debug, Clone, Copy)]
@@ -492,6 +508,7 @@ impl Pacer {
                 ceiling,
                 grow: 0,
                 latency: None,
+                last_answer: None,
                 #[cfg(test)]
                 latency_floor: Duration::ZERO,
             }),
@@ -516,6 +533,7 @@ impl Pacer {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
+            let mut counted = false;
             let until = {
                 let mut st = self.lock();
                 if let Some(r) = self.control.stopped() {
@@ -538,19 +556,19 @@ impl Pacer {
                             done: false,
                         });
                     }
-                    Some(blocked) => {
+                    // Only timed holds (a pause, a spent window, --rate) count as waiting for rate
+                    // limits; waiting for a request in flight to answer does not.
+                    Some(Blocked::Until(t, hold)) => {
+                        counted = true;
                         if st.waiting == 0 {
                             st.waiting_since = now;
                         }
                         st.waiting += 1;
-                        match blocked {
-                            Blocked::Until(t, hold) => {
-                                st.hold = Some((hold, t));
-                                Some(t)
-                            }
-                            Blocked::Change => None,
-                        }
+                        st.hold = Some((hold, t));
+                        Some(t)
                     }
+                    Some(Blocked::Settle(t)) => Some(t),
+                    Some(Blocked::Change) => None,
                 }
             };
             let timer = async {
@@ -565,11 +583,13 @@ impl Pacer {
                 _ = self.control.halted.cancelled() => {}
             }
             // Time waited is counted while at least one worker waits, so overlapping waits count once.
-            let mut st = self.lock();
-            st.waiting -= 1;
-            if st.waiting == 0 {
-                let since = st.waiting_since;
-                st.waited += since.elapsed();
+            if counted {
+                let mut st = self.lock();
+                st.waiting -= 1;
+                if st.waiting == 0 {
+                    let since = st.waiting_since;
+                    st.waited += since.elapsed();
+                }
             }
         }
     }
@@ -583,6 +603,12 @@ impl Pacer {
         }
         if st.in_flight >= st.allowed.min(target(st)) {
             return Some(Blocked::Change);
+        }
+        if st.in_flight > 0
+            && let Some(t) = st.last_answer
+            && now < t + SETTLE
+        {
+            return Some(Blocked::Settle(t + SETTLE));
         }
         let in_flight = i64::from(st.in_flight);
         match &mut st.window {
@@ -793,7 +819,7 @@ mod tests {
         for _ in 0..2 {
             held.push(p.acquire().await.unwrap());
         }
-        assert!(start.elapsed() < Duration::from_millis(1));
+        assert!(start.elapsed() <= SETTLE + Duration::from_millis(1));
         drop(held);
         p.acquire().await.unwrap();
         let waited = start.elapsed();
@@ -932,6 +958,32 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_freed_place_waits_for_the_other_answers_of_its_cohort() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 10, now));
+        let held = futures_now(&p, 2).await;
+        p.lock().allowed = 2;
+        let p2 = p.clone();
+        let waiter = tokio::spawn(async move {
+            let t = Instant::now();
+            p2.acquire().await.unwrap();
+            t.elapsed()
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut held = held.into_iter();
+        let (a, b) = (held.next().unwrap(), held.next().unwrap());
+        // a answers and frees a place; 10 ms later b's 503 arrives, naming 2 s.
+        ok(a, &pacing(100, 90, now + 10, now));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mut h = pacing(100, 89, now + 10, now);
+        h.retry_after = Some(RetryAfter::Delay(Duration::from_secs(2)));
+        b.finish(Instant::now(), &h, Answer::Unavailable).unwrap();
+        let waited = waiter.await.unwrap();
+        assert!(waited >= Duration::from_millis(2060), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_answer_without_headers_does_not_stall_the_next_window() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
@@ -1029,7 +1081,7 @@ mod tests {
         // Budget from c, the newest: 2 left; two go at once, then the window is spent.
         let start = Instant::now();
         let held = futures_now(&p, 2).await;
-        assert!(start.elapsed() < Duration::from_millis(1));
+        assert!(start.elapsed() <= SETTLE + Duration::from_millis(1));
         drop(held);
         assert!(spent_reset(&p.lock()).is_some());
     }

@@ -49,13 +49,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
         .and_then(|v| v.get("emailAddresses").cloned())
         .and_then(|v| serde_json::from_value(v).ok());
     let batch = list.as_ref().map(Vec::len);
-    let inject = {
-        let mut inner = s.lock();
-        inner.bounce_requests += 1;
-        s.config
-            .fail_every
-            .is_some_and(|k| k > 0 && inner.bounce_requests.is_multiple_of(u64::from(k)))
-    };
+    let inject = s.inject(false);
     let rate_headers = match s.admit("bounces", s.config.rate_limit, inject) {
         Admission::Go(h) => h,
         Admission::Throttled(resp) => return (resp, batch),
@@ -138,6 +132,9 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
         }
     }
     drop(inner);
+    if s.config.stray_error {
+        errors.push(json!({ "emailAddress": "not-in-the-request@nowhere.example", "reason": REASON_NOT_A_USER }));
+    }
     let resp = match s.config.bounce_answer {
         BounceAnswer::Normal => axum::Json(json!({ "errors": errors })).into_response(),
         BounceAnswer::Empty => StatusCode::OK.into_response(),

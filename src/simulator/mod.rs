@@ -118,6 +118,10 @@ pub struct SimConfig {
     /// The first N token requests are answered with this status (429 with an HTTP-date `Retry-After`,
     /// or 503 with `Retry-After: 1`).
     pub token_faults: Option<(u32, u16)>,
+    /// `fail_every` applies to the settings endpoints too.
+    pub fail_org: bool,
+    /// Accepted bounce answers also name an address that was not in the request.
+    pub stray_error: bool,
 }
 
 impl SimConfig {
@@ -145,6 +149,8 @@ impl SimConfig {
             max_concurrent: None,
             bounce_answer: BounceAnswer::Normal,
             token_faults: None,
+            fail_org: false,
+            stray_error: false,
         }
     }
 
@@ -194,6 +200,8 @@ pub struct Record {
     pub max_in_flight: u32,
     /// Bounce requests refused by the concurrency limit.
     pub concurrency_refusals: u32,
+    /// Unix time (seconds) when the simulator started, which `Seen::at_ms` counts from.
+    pub started_epoch: f64,
 }
 
 /// A fixed rate-limit window, aligned to whole epoch seconds like Okta's `X-Rate-Limit-Reset`.
@@ -201,8 +209,25 @@ pub struct Record {
 struct Bucket {
     reset: u64,
     used: u32,
-    /// Epoch seconds (fractional) before which the last `Retry-After` said not to come back.
-    blocked_until: f64,
+    /// `Retry-After` windows, in epoch seconds (fractional): from when the answer naming it left, to
+    /// when it said to come back. A request that arrived before the answer left could not know.
+    windows: Vec<(f64, f64)>,
+}
+
+impl Bucket {
+    /// The end of the `Retry-After` window `now` falls in, if any.
+    fn blocked_at(&self, now: f64) -> Option<f64> {
+        self.windows
+            .iter()
+            .filter(|&&(from, until)| from <= now && now < until)
+            .map(|&(_, until)| until)
+            .max_by(f64::total_cmp)
+    }
+
+    fn block(&mut self, from: f64, until: f64) {
+        self.windows.retain(|&(_, u)| u > from - 60.0);
+        self.windows.push((from, until));
+    }
 }
 
 pub(crate) struct Shared {
@@ -222,6 +247,7 @@ struct Inner {
     record: Record,
     buckets: HashMap<&'static str, Bucket>,
     bounce_requests: u64,
+    org_requests: u64,
     in_flight: u32,
     token_requests: u32,
 }
@@ -329,6 +355,23 @@ impl Shared {
         self.lock().record.violations.push(what);
     }
 
+    /// Whether the `n`-th request of an endpoint family gets an injected failure.
+    pub(crate) fn inject(&self, org: bool) -> bool {
+        let mut inner = self.lock();
+        let n = if org {
+            inner.org_requests += 1;
+            inner.org_requests
+        } else {
+            inner.bounce_requests += 1;
+            inner.bounce_requests
+        };
+        (!org || self.config.fail_org)
+            && self
+                .config
+                .fail_every
+                .is_some_and(|k| k > 0 && n.is_multiple_of(u64::from(k)))
+    }
+
     /// Counts a bounce request in flight; `false` when it is over the concurrency limit.
     pub(crate) fn enter(&self) -> (InFlight<'_>, bool) {
         let mut inner = self.lock();
@@ -372,7 +415,7 @@ impl Shared {
         {
             let mut inner = self.lock();
             let b = inner.buckets.entry("token").or_default();
-            b.blocked_until = b.blocked_until.max(until);
+            b.block(now, until);
         }
         let mut resp = (
             status,
@@ -393,11 +436,11 @@ impl Shared {
             .lock()
             .buckets
             .get(bucket)
-            .map_or(0.0, |b| b.blocked_until);
-        if now < blocked {
+            .and_then(|b| b.blocked_at(now));
+        if let Some(until) = blocked {
             self.violation(format!(
                 "request {:.3} s inside a Retry-After window on {bucket}",
-                blocked - now
+                until - now
             ));
         }
     }
@@ -428,8 +471,9 @@ impl Shared {
         let now = now_epoch();
         let mut inner = self.lock();
         let b = inner.buckets.entry(bucket).or_default();
-        if now < b.blocked_until {
-            let early = b.blocked_until - now;
+        let blocked = b.blocked_at(now);
+        if let Some(until) = blocked {
+            let early = until - now;
             drop(inner);
             self.violation(format!(
                 "request {early:.3} s inside a Retry-After window on {bucket}"
@@ -442,7 +486,7 @@ impl Shared {
             b.used = 0;
         }
         b.used = b.used.saturating_add(1);
-        let over = b.used > limit || now < b.blocked_until;
+        let over = b.used > limit || blocked.is_some();
         let remaining = limit.saturating_sub(b.used);
         let reset = b.reset;
         let mut headers = HeaderMap::new();
@@ -473,7 +517,7 @@ impl Shared {
                     RetryAfterFormat::Seconds => sent + secs as f64,
                     RetryAfterFormat::HttpDate => (sent.floor() as u64 + secs + 1) as f64,
                 };
-                b.blocked_until = b.blocked_until.max(until);
+                b.block(sent, until);
                 h.insert(
                     "retry-after",
                     HeaderValue::from_str(&value).expect("header"),
@@ -586,7 +630,13 @@ impl Simulator {
             base: format!("http://{addr}"),
             config,
             started: tokio::time::Instant::now(),
-            state: Mutex::default(),
+            state: Mutex::new(Inner {
+                record: Record {
+                    started_epoch: now_epoch(),
+                    ..Record::default()
+                },
+                ..Inner::default()
+            }),
             oauth: Mutex::default(),
         });
         let app = org::routes()

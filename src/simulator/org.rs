@@ -170,7 +170,7 @@ impl Shared {
         {
             return refusal;
         }
-        let rate = match self.admit("org", self.config.org_rate_limit, false) {
+        let rate = match self.admit("org", self.config.org_rate_limit, self.inject(true)) {
             Admission::Go(h) => h,
             Admission::Throttled(resp) => return resp,
         };

@@ -1,0 +1,129 @@
+//! Everything the tool writes on stderr goes through here: one line at a time, with the progress bar (when
+//! one is drawn) lifted out of the way first, so messages, log lines and the bar never interleave. Log
+//! lines read `okta-org: warning: ...`, with colour only when stderr is a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::ProgressBar;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Shows `bar` until [`clear_bar`]; lines written meanwhile go above it.
+pub fn set_bar(bar: ProgressBar) {
+    *BAR.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+}
+
+pub fn clear_bar() {
+    if let Some(bar) = BAR.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        bar.finish_and_clear();
+    }
+}
+
+/// Writes `bytes` on stderr with the bar lifted. A closed stderr (`2>&1 | head`) is not worth a panic.
+pub fn write_stderr(bytes: &[u8]) {
+    let bar = BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let write = || {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(bytes);
+        let _ = err.flush();
+    };
+    match bar {
+        Some(b) => b.suspend(write),
+        None => write(),
+    }
+}
+
+/// Writes `text` and a newline on stderr.
+pub fn say(text: impl std::fmt::Display) {
+    write_stderr(format!("{text}\n").as_bytes());
+}
+
+/// Log events as `okta-org: warning: ...` lines.
+pub struct Lines {
+    pub ansi: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Lines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let (label, colour) = match *event.metadata().level() {
+            Level::ERROR => ("error: ", "\x1b[31m"),
+            Level::WARN => ("warning: ", "\x1b[33m"),
+            Level::INFO => ("", ""),
+            Level::DEBUG => ("debug: ", "\x1b[2m"),
+            Level::TRACE => ("trace: ", "\x1b[2m"),
+        };
+        if self.ansi && !colour.is_empty() {
+            write!(writer, "okta-org: {colour}{label}\x1b[0m")?;
+        } else {
+            write!(writer, "okta-org: {label}")?;
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// A writer for one log event that hands it to [`write_stderr`] whole.
+#[derive(Default)]
+pub struct EventBuf(Vec<u8>);
+
+impl Write for EventBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for EventBuf {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            write_stderr(&self.0);
+        }
+    }
+}
+
+pub struct Stderr;
+
+impl<'a> MakeWriter<'a> for Stderr {
+    type Writer = EventBuf;
+    fn make_writer(&'a self) -> EventBuf {
+        EventBuf::default()
+    }
+}
+
+/// Logging on stderr: warnings by default, `-v` each request, `-vv` retries and rate-limit details,
+/// `-vvv` everything; `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,okta_org=info",
+        (false, 2) => "warn,okta_org=debug",
+        _ => "info,okta_org=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Stderr)
+        .event_format(Lines {
+            ansi: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        })
+        .try_init();
+}
