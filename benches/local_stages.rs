@@ -8,7 +8,7 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use okta_org::address;
 use okta_org::dedupe::{RowRef, Seen};
-use okta_org::input::{Cell, ColumnChoice, SourceReader};
+use okta_org::input::{Cell, ReadOptions, SourceReader};
 use okta_org::report::{Format, ReportWriter, Row, Status};
 
 const ROWS: usize = 100_000;
@@ -39,14 +39,14 @@ fn bench(c: &mut Criterion) {
             let mut r = SourceReader::from_reader(
                 "bench".into(),
                 Box::new(Cursor::new(data.clone())),
-                &ColumnChoice::Auto,
+                &ReadOptions::default(),
                 Arc::default(),
             )
             .unwrap();
             let mut n = 0;
-            while let Some((_, cell)) = r.next_row().unwrap() {
-                if let Cell::Value(v) = cell {
-                    n += v.len();
+            while let Some(row) = r.next_row().unwrap() {
+                if let Cell::Value { text, .. } = row.cell {
+                    n += text.len();
                 }
             }
             n

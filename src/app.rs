@@ -13,7 +13,7 @@ use crate::client::pacer::PacerOptions;
 use crate::client::{Authorizer, Client, ClientOptions, StaticToken};
 use crate::config::{self, Config, Mode, ProcessEnv};
 use crate::exit::Exit;
-use crate::input::{ColumnChoice, InputSpec};
+use crate::input::{ColumnChoice, InputSpec, ReadOptions};
 use crate::interrupt::{Interrupt, Level};
 use crate::oauth::{self, OAuth, OAuthSettings, SigningKey};
 use crate::org;
@@ -345,10 +345,13 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     let opts = RemoveOptions {
         inputs,
         interrupt: Arc::new(Interrupt::default()),
-        column: args
-            .column
-            .as_deref()
-            .map_or(ColumnChoice::Auto, ColumnChoice::parse),
+        read: ReadOptions {
+            column: args
+                .column
+                .as_deref()
+                .map_or(ColumnChoice::Auto, ColumnChoice::parse),
+            allow_empty: args.allow_empty,
+        },
         report: args.report.clone(),
         format: args.report_format,
         dry_run: args.dry_run,
@@ -417,6 +420,8 @@ async fn remove(global: &Global, args: RemoveArgs) -> Exit {
     };
     if !global.quiet {
         crate::term::write_stderr(bounces::summary(&outcome, &opts).as_bytes());
+    } else if let Some(e) = &outcome.input_error {
+        fail(outcome.exit, e);
     }
     outcome.exit
 }

@@ -145,7 +145,10 @@ column is found by its header name, or by content; --column overrides.
 
 Every input row gets one report row (line, email, status, reason, source) with
 status accepted, rejected, invalid, duplicate or failed (valid under --dry-run).
-Rows marked failed are safe to send again.
+Rows marked failed are safe to send again. A quote left open in a cell cannot
+hide the rows after it: that row is reported invalid (and named on stderr).
+An input that is missing, not text, or empty (unless --allow-empty) is refused
+before anything is sent (exit status 2).
 
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
@@ -169,6 +172,10 @@ pub struct RemoveArgs {
     /// Check everything and write the report, but send nothing to Okta
     #[arg(long)]
     pub dry_run: bool,
+    /// Accept an input of 0 bytes as having no rows (without it, an empty file or pipe is an input error,
+    /// so a broken export job does not pass for a day without bounces)
+    #[arg(long)]
+    pub allow_empty: bool,
     /// At most this many requests a minute (on top of Okta's own rate-limit headers)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,

@@ -8,44 +8,50 @@ use std::time::{Duration, Instant};
 use common::*;
 use okta_org::simulator::{RetryAfterFormat, RetryAfterMode, SimConfig};
 
-/// Every sample: the report has each data row once, in order, and what the simulator accepted is exactly
-/// the `accepted` rows, each sent once.
+/// Every sample: the report has each data row once, in order, with the counts each status should have,
+/// and what the simulator accepted is exactly the `accepted` rows, each sent once.
 #[tokio::test]
 async fn every_sample_works_with_no_flags() {
+    // (file, rows, [accepted, rejected, invalid, duplicate])
     let samples = [
-        ("sendgrid-bounces.csv", 40),
-        ("mailgun-bounces.csv", 20),
-        ("mailchimp-cleaned.csv", 19),
-        ("ses-suppression-import.csv", 15),
-        ("postmark-bounces.csv", 16),
-        ("excel-semicolon.csv", 13),
-        ("exchange-message-trace.csv", 12),
-        ("plain-list.txt", 12),
-        ("sparkpost-suppressions.csv", 9),
-        ("mandrill-rejects.csv", 9),
-        ("brevo-blocklist.csv", 9),
+        ("sendgrid-bounces.csv", 40, [30, 5, 2, 3]),
+        ("mailgun-bounces.csv", 20, [14, 2, 2, 2]),
+        ("mailchimp-cleaned.csv", 19, [15, 1, 2, 1]),
+        ("ses-suppression-import.csv", 15, [12, 1, 1, 1]),
+        ("postmark-bounces.csv", 16, [12, 3, 0, 1]),
+        ("excel-semicolon.csv", 13, [10, 2, 0, 1]),
+        ("exchange-message-trace.csv", 12, [9, 1, 1, 1]),
+        ("plain-list.txt", 12, [8, 1, 2, 1]),
+        ("sparkpost-suppressions.csv", 9, [6, 1, 1, 1]),
+        ("mandrill-rejects.csv", 9, [6, 1, 1, 1]),
+        ("brevo-blocklist.csv", 9, [6, 2, 0, 1]),
+        ("postfix-runaway-quote.csv", 12, [7, 1, 3, 1]),
+        ("mac-classic-cr.csv", 10, [7, 2, 0, 1]),
     ];
-    for (name, rows) in samples {
+    let in_samples = std::fs::read_dir(format!("{}/samples", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != "org-users.txt")
+        .count();
+    assert_eq!(in_samples, samples.len(), "a sample without expectations");
+    for (name, rows, [accepted, rejected, invalid, duplicate]) in samples {
         let sim = simulator(SimConfig::demo(TOKEN)).await;
         let sb = Sandbox::new("sample");
         let path = format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"));
         let out = sb.remove(&sim, &[&path]).await;
-        assert!(
-            out.code == 0 || out.code == 3,
-            "{name}: exit {} {}",
-            out.code,
-            out.stderr
-        );
+        assert_eq!(out.code, 3, "{name}: {}", out.stderr);
         let report = parse_report(&out.stdout);
         assert_eq!(report.len(), rows, "{name}");
         assert_rows_in_order_once(&report);
         let counts = status_counts(&report);
-        assert!(
-            counts.get("accepted").copied().unwrap_or(0) >= 6,
-            "{name}: {counts:?}"
-        );
-        assert!(
-            counts.get("duplicate").copied().unwrap_or(0) >= 1,
+        let count = |s: &str| counts.get(s).copied().unwrap_or(0);
+        assert_eq!(
+            [
+                count("accepted"),
+                count("rejected"),
+                count("invalid"),
+                count("duplicate")
+            ],
+            [accepted, rejected, invalid, duplicate],
             "{name}: {counts:?}"
         );
         let accepted: Vec<String> = report
@@ -72,6 +78,71 @@ async fn every_sample_works_with_no_flags() {
             );
         }
     }
+}
+
+/// The sample with stray quotes: a real SMTP reply over three lines stays one row; an unclosed quote in
+/// a reason or a name is reported on its own line, and the rows after it are read.
+#[tokio::test]
+async fn the_runaway_quote_sample_line_by_line() {
+    let sb = Sandbox::new("runaway-sample");
+    let path = format!(
+        "{}/samples/postfix-runaway-quote.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = sb
+        .run(&["bounces", "remove", &path, "--dry-run"], &[], None)
+        .await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let report = parse_report(&out.stdout);
+    let lines: Vec<(u64, &str)> = report.iter().map(|r| (r.line, r.status.as_str())).collect();
+    assert_eq!(
+        lines,
+        vec![
+            (2, "valid"),
+            (3, "valid"),
+            (6, "invalid"),
+            (7, "valid"),
+            (8, "valid"),
+            (9, "valid"),
+            (10, "invalid"),
+            (11, "valid"),
+            (12, "valid"),
+            (13, "valid"),
+            (14, "duplicate"),
+            (15, "invalid"),
+        ]
+    );
+    assert_eq!(report[2].email, "chloe.chen@acme.example");
+    assert_eq!(
+        report[2].reason,
+        "the quote opened in column 5 on line 6 runs into line 7, which reads as a row of its own; \
+         not sent"
+    );
+    assert_eq!(
+        report[11].reason,
+        "the quote opened in column 5 on line 15 is never closed; not sent"
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("okta-org: warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{}", out.stderr);
+    assert!(warnings[0].contains("line 6: the quote opened in column 5"));
+}
+
+/// Old Mac line ends (CR only), with Excel's `sep=` line: true line numbers.
+#[tokio::test]
+async fn the_cr_only_sample_has_true_line_numbers() {
+    let sb = Sandbox::new("cr-sample");
+    let path = format!("{}/samples/mac-classic-cr.csv", env!("CARGO_MANIFEST_DIR"));
+    let out = sb
+        .run(&["bounces", "remove", &path, "--dry-run"], &[], None)
+        .await;
+    let report = parse_report(&out.stdout);
+    let lines: Vec<u64> = report.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3, 4, 6, 7, 9, 10, 11, 12, 13, 14]);
+    assert_eq!(report[3].email, "noah.nguyen@acme.example");
 }
 
 #[tokio::test]
@@ -740,4 +811,266 @@ async fn the_report_may_not_overwrite_an_input() {
         out.stderr
     );
     assert_eq!(std::fs::read_to_string(&input).unwrap(), user_list(0..10));
+}
+
+/// Writes `bytes` to `name` in the sandbox and runs a dry run over it with `args` added.
+async fn dry_run(sb: &Sandbox, name: &str, bytes: &[u8], args: &[&str]) -> Output {
+    let path = sb.write(name, bytes);
+    let mut all = vec!["bounces", "remove", path.to_str().unwrap(), "--dry-run"];
+    all.extend_from_slice(args);
+    sb.run(&all, &[], None).await
+}
+
+fn lines_and_statuses(out: &Output) -> Vec<(u64, String, String)> {
+    parse_report(&out.stdout)
+        .into_iter()
+        .map(|r| (r.line, r.email, r.status))
+        .collect()
+}
+
+fn row(line: u64, email: &str, status: &str) -> (u64, String, String) {
+    (line, email.to_string(), status.to_string())
+}
+
+/// The report's rows are exactly `want`: (line, email, status).
+#[track_caller]
+fn assert_rows(out: &Output, want: &[(u64, &str, &str)]) {
+    let want: Vec<_> = want.iter().map(|&(l, e, s)| row(l, e, s)).collect();
+    assert_eq!(lines_and_statuses(out), want, "{}", out.stderr);
+}
+
+/// The issue's example: one unclosed quote used to turn the rest of the file into one cell, exit 0.
+#[tokio::test]
+async fn an_unclosed_quote_hides_no_row() {
+    let sb = Sandbox::new("unclosed");
+    let out = dry_run(
+        &sb,
+        "in.csv",
+        b"email,name\na@x.com,\"Smith\nb@x.com,Jones\nc@x.com,Brown\n",
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_rows(
+        &out,
+        &[
+            (2, "a@x.com", "invalid"),
+            (3, "b@x.com", "valid"),
+            (4, "c@x.com", "valid"),
+        ],
+    );
+    assert!(
+        out.stderr
+            .contains("in.csv: line 2: the quote opened in column 2 runs into line 3"),
+        "{}",
+        out.stderr
+    );
+    // Many stray quotes: five are described, the rest counted.
+    let mut text = String::from("email,name\n");
+    for i in 0..20 {
+        text.push_str(&format!("user{i}@x.com,\"Name {i}\n"));
+    }
+    let out = dry_run(&sb, "many.csv", text.as_bytes(), &[]).await;
+    let report = parse_report(&out.stdout);
+    assert_eq!(report.len(), 20);
+    assert!(report.iter().all(|r| r.status == "invalid"));
+    assert_eq!(out.stderr.matches("the quote opened").count(), 5);
+    assert!(out.stderr.contains("15 more rows with an unclosed quote"));
+}
+
+/// Real multi-line fields keep working, with CRLF inside them and the line where the row starts.
+#[tokio::test]
+async fn quoted_line_breaks_still_make_one_row() {
+    let sb = Sandbox::new("multiline");
+    let out = dry_run(
+        &sb,
+        "in.csv",
+        b"email,reason\r\na@x.com,\"550-5.1.1 first\r\n550 5.1.1 second\"\r\n\"note\r\nover lines\",x\r\nb@x.com,O\"Brien\r\n",
+        &["--column", "1"],
+    )
+    .await;
+    assert_rows(
+        &out,
+        &[
+            (2, "a@x.com", "valid"),
+            (4, "note\r\nover lines", "invalid"),
+            (6, "b@x.com", "valid"),
+        ],
+    );
+}
+
+/// A first row holding an address is data, even when another cell of it is a header word.
+#[tokio::test]
+async fn a_first_row_with_an_address_is_data() {
+    let sb = Sandbox::new("firstrow");
+    let out = dry_run(&sb, "in.csv", b"a@x.com,mail\nb@x.com,to\n", &[]).await;
+    assert_rows(&out, &[(1, "a@x.com", "valid"), (2, "b@x.com", "valid")]);
+}
+
+/// A header naming the address column wins over a vote among ragged rows.
+#[tokio::test]
+async fn a_named_header_wins_over_ragged_rows() {
+    let sb = Sandbox::new("ragged");
+    let out = dry_run(
+        &sb,
+        "in.csv",
+        b"id;email;name\n1;a@x.com\n2;b@x.com;B;x;y\n3;c@x.com\n4;d@x.com;D;1;2;3\n",
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let emails: Vec<String> = parse_report(&out.stdout)
+        .into_iter()
+        .map(|r| r.email)
+        .collect();
+    assert_eq!(emails, ["a@x.com", "b@x.com", "c@x.com", "d@x.com"]);
+}
+
+/// Line numbers for every line end, with preambles, and in UTF-16.
+#[tokio::test]
+async fn line_numbers_are_true_for_every_line_end_and_encoding() {
+    let sb = Sandbox::new("eol");
+    let want = vec![row(3, "a@x.com", "valid"), row(5, "b@x.com", "valid")];
+    for eol in ["\n", "\r\n", "\r"] {
+        let text = [
+            "#TYPE Selected.Object",
+            "\"Email\",\"Name\"",
+            "\"a@x.com\",\"A\"",
+            "",
+            "b@x.com,B",
+        ]
+        .join(eol);
+        let out = dry_run(&sb, "in.csv", text.as_bytes(), &[]).await;
+        assert_eq!(lines_and_statuses(&out), want, "{eol:?}");
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let out = dry_run(&sb, "in16.csv", &utf16, &[]).await;
+        assert_eq!(lines_and_statuses(&out), want, "UTF-16 {eol:?}");
+    }
+    let out = dry_run(
+        &sb,
+        "mixed.csv",
+        b"sep=,\r\nemail\ra@x.com\n\r\nb@x.com",
+        &[],
+    )
+    .await;
+    assert_eq!(lines_and_statuses(&out), want, "mixed");
+}
+
+/// What cannot be read is refused in one line, with status 2, before anything is sent.
+#[tokio::test]
+async fn unreadable_inputs_are_one_line_errors_and_nothing_is_sent() {
+    let sim = simulator(org_with_users(10)).await;
+    let sb = Sandbox::new("unreadable");
+    let good = sb.write("good.csv", user_list(0..10));
+    let good = good.to_str().unwrap();
+    sb.write("empty.csv", b"");
+    sb.write("book.xlsx", b"PK\x03\x04\x14\x00\x06\x00\x08\x00");
+    std::fs::create_dir(sb.path("dir.csv")).unwrap();
+    let cases = [
+        (
+            "/bin/ls",
+            "/bin/ls: not text (it holds NUL bytes: a binary file?)",
+        ),
+        (
+            "book.xlsx",
+            "book.xlsx: not text but a zip archive (an .xlsx workbook? save the sheet as CSV)",
+        ),
+        ("dir.csv", "dir.csv: is a directory"),
+        ("missing.csv", "missing.csv: no such file"),
+        (
+            "empty.csv",
+            "empty.csv: empty (0 bytes); if no rows can be right, pass --allow-empty",
+        ),
+    ];
+    for (bad, message) in cases {
+        let out = sb.remove(&sim, &[good, bad]).await;
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert_eq!(out.stderr, format!("okta-org: error: {message}\n"), "{bad}");
+        assert!(out.stdout.is_empty(), "{bad}");
+    }
+    assert!(sim.record().requests.is_empty(), "something was sent");
+    for args in [&["--column", "3"][..], &["--column", "Nope"]] {
+        let mut all = vec![good];
+        all.extend_from_slice(args);
+        let out = sb.remove(&sim, &all).await;
+        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    }
+    assert!(
+        sb.remove(&sim, &[good, "--column", "3"])
+            .await
+            .stderr
+            .contains("--column 3: no row has that many columns (the widest has 1)")
+    );
+    // An empty pipe, as from a failed `curl`: the same error, even with --quiet.
+    let out = sb
+        .run(&["bounces", "remove", "--dry-run", "-q"], &[], Some(b""))
+        .await;
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "okta-org: error: <stdin>: empty (0 bytes); if no rows can be right, pass --allow-empty\n"
+    );
+}
+
+/// `--allow-empty` accepts an empty input; an input with no rows says so.
+#[tokio::test]
+async fn empty_inputs_and_inputs_without_rows() {
+    let sb = Sandbox::new("norows");
+    let out = dry_run(&sb, "empty.csv", b"", &["--allow-empty"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("okta-org: warning: "), "{}", out.stderr);
+    assert!(out.stderr.contains("empty.csv: no rows"), "{}", out.stderr);
+    let out = dry_run(&sb, "header.csv", b"email,name\r\n\r\n", &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("header.csv: no rows"), "{}", out.stderr);
+    assert!(parse_report(&out.stdout).is_empty());
+}
+
+/// Comment lines of a one-column list are not rows; a line with an @ always is.
+#[tokio::test]
+async fn comment_lines_of_a_plain_list_are_not_rows() {
+    let sb = Sandbox::new("comments");
+    let out = dry_run(
+        &sb,
+        "list.txt",
+        b"# bounces of 2026-10-01\nemail\na@x.com\n  # b@x.com was fixed\n#tag@x.com\nc@x.com\n",
+        &[],
+    )
+    .await;
+    assert_rows(
+        &out,
+        &[
+            (3, "a@x.com", "valid"),
+            (4, "# b@x.com was fixed", "invalid"),
+            (5, "#tag@x.com", "valid"),
+            (6, "c@x.com", "valid"),
+        ],
+    );
+}
+
+/// A giant cell is cut in the report, its length in the reason; memory stays small.
+#[tokio::test]
+async fn giant_cells_are_cut_in_the_report() {
+    let sb = Sandbox::new("giant");
+    let mut text = b"email,reason\n".to_vec();
+    text.extend(std::iter::repeat_n(b'x', 3 << 20));
+    text.extend(b",junk\na@x.com,ok\n");
+    let out = dry_run(&sb, "in.csv", &text, &["--report-format", "jsonl"]).await;
+    let rows: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", out.stderr);
+    assert_eq!(rows[0]["email"].as_str().unwrap().len(), 320);
+    assert_eq!(
+        rows[0]["reason"],
+        "longer than any address; the value is 3145728 bytes, cut to 320 here"
+    );
+    assert_eq!(
+        (rows[1]["line"].as_u64(), rows[1]["status"].as_str()),
+        (Some(3), Some("valid"))
+    );
 }

@@ -21,7 +21,7 @@ use crate::client::pacer::DEFAULT_CEILING;
 use crate::client::{Client, StopReason};
 use crate::dedupe::{RowRef, Seen};
 use crate::exit::Exit;
-use crate::input::{Cell, ColumnChoice, InputError, InputSpec, SourceReader};
+use crate::input::{Cell, InputError, InputSpec, ReadOptions, Row as InputRow, SourceReader};
 use crate::interrupt::{Interrupt, Level};
 use crate::report::{self, Counts, ReportWriter, Status};
 use submit::{MAX_BATCH, Outcome};
@@ -32,7 +32,7 @@ pub struct RemoveOptions {
     pub inputs: Vec<InputSpec>,
     /// Raised by SIGINT/SIGTERM (and by the report's reader going away).
     pub interrupt: Arc<Interrupt>,
-    pub column: ColumnChoice,
+    pub read: ReadOptions,
     pub report: Option<PathBuf>,
     pub format: report::Format,
     pub dry_run: bool,
@@ -144,7 +144,8 @@ type ReadEnd = Option<String>;
 /// rows are reported (`failed`), unless the run must end now.
 fn read_inputs(
     inputs: &[InputSpec],
-    column: &ColumnChoice,
+    options: &ReadOptions,
+    quiet: bool,
     bytes_read: Arc<AtomicU64>,
     interrupt: Arc<Interrupt>,
     tx: mpsc::Sender<Segment>,
@@ -152,7 +153,14 @@ fn read_inputs(
     let mut seen = Seen::with_capacity(expected_rows(inputs));
     let mut seg = Segment::default();
     let result = read_into(
-        inputs, column, bytes_read, &interrupt, &tx, &mut seen, &mut seg,
+        inputs,
+        options,
+        &Warnings { quiet },
+        bytes_read,
+        &interrupt,
+        &tx,
+        &mut seen,
+        &mut seg,
     );
     if !seg.rows.is_empty() {
         let _ = tx.blocking_send(seg);
@@ -163,7 +171,8 @@ fn read_inputs(
 #[allow(clippy::too_many_arguments)]
 fn read_into(
     inputs: &[InputSpec],
-    column: &ColumnChoice,
+    options: &ReadOptions,
+    warn: &Warnings,
     bytes_read: Arc<AtomicU64>,
     interrupt: &Arc<Interrupt>,
     tx: &mpsc::Sender<Segment>,
@@ -186,60 +195,149 @@ fn read_into(
                 spec.name()
             )));
         }
-        let mut reader = SourceReader::open(spec, column, bytes_read.clone(), Some(interrupt))?;
+        let mut reader = SourceReader::open(spec, options, bytes_read.clone(), Some(interrupt))?;
         tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
+        let name = reader.name().to_string();
         let column_label = reader.layout.column_label();
+        let (mut rows, mut unclosed) = (0u64, 0u64);
         let mut last_line = 0;
-        while let Some((line, cell)) = reader.next_row()? {
-            last_line = line;
-            let invalid = Some(Status::Invalid);
-            match cell {
-                Cell::Missing => seg.push(
-                    source,
-                    line,
-                    "",
-                    invalid,
-                    &format!("row has no {column_label}"),
-                ),
-                Cell::RepeatedHeader => seg.push(source, line, "", invalid, "repeated header row"),
-                Cell::Value(text) => {
-                    let addr = address::extract(&text);
-                    match address::validate(&addr) {
-                        Err(why) => {
-                            let shown = if addr.is_empty() { text.trim() } else { &addr };
-                            reason.clear();
-                            std::fmt::write(&mut reason, format_args!("{why}")).expect("string");
-                            seg.push(source, line, shown, invalid, &reason);
-                        }
-                        Ok(()) => match seen.insert(&addr, RowRef { source, line }) {
-                            Some(first) => {
-                                let why = duplicate_reason(first, source, inputs);
-                                seg.push(source, line, &addr, Some(Status::Duplicate), &why);
-                            }
-                            None => {
-                                seg.batch.push(seg.rows.len());
-                                seg.push(source, line, &addr, None, "");
-                            }
-                        },
-                    }
+        while let Some(row) = reader.next_row()? {
+            rows += 1;
+            last_line = row.line;
+            if let Some(u) = row.unclosed {
+                unclosed += 1;
+                if unclosed <= Warnings::UNCLOSED_SHOWN {
+                    warn.say(format_args!(
+                        "{name}: line {}: the quote opened in column {} {}: the row is reported \
+                         invalid, and the lines after it are read as rows",
+                        u.line,
+                        u.column + 1,
+                        u.why,
+                    ));
                 }
             }
+            push_row(seg, seen, inputs, source, &row, &column_label, &mut reason);
             let full = seg.batch.len() == MAX_BATCH
                 || seg.rows.len() >= SEGMENT_MAX_ROWS
                 || seg.text.len() >= SEGMENT_MAX_TEXT;
             if full && tx.blocking_send(std::mem::take(seg)).is_err() {
-                return Ok(stopped_at(line));
+                return Ok(stopped_at(last_line));
             }
             if interrupt.level() == Level::Now {
-                return Ok(stopped_at(line));
+                return Ok(stopped_at(last_line));
             }
+        }
+        if unclosed > Warnings::UNCLOSED_SHOWN {
+            warn.say(format_args!(
+                "{name}: {} more rows with an unclosed quote (see the report)",
+                unclosed - Warnings::UNCLOSED_SHOWN
+            ));
         }
         // A pipe ended by the interrupt looks like its end; say that it was not.
         if !finite && interrupt.stopping() {
             return Ok(stopped_at(last_line));
         }
+        if rows == 0 {
+            warn.say(format_args!("{name}: no rows"));
+        }
     }
     Ok(None)
+}
+
+/// The longest value the report shows; no address is longer.
+const SHOWN_MAX: usize = 320;
+
+/// Checks one input row and puts it in the segment: in its batch when it is a new, valid address.
+fn push_row(
+    seg: &mut Segment,
+    seen: &mut Seen,
+    inputs: &[InputSpec],
+    source: u32,
+    row: &InputRow<'_>,
+    column_label: &str,
+    reason: &mut String,
+) {
+    use std::fmt::Write as _;
+    let line = row.line;
+    reason.clear();
+    let (text, len) = match &row.cell {
+        Cell::Value { text, len } => (text.as_ref(), *len),
+        _ => ("", 0),
+    };
+    let _ = match (&row.cell, row.unclosed) {
+        (_, Some(u)) => write!(
+            reason,
+            "the quote opened in column {} on line {} {}; not sent",
+            u.column + 1,
+            u.line,
+            u.why
+        ),
+        (Cell::Missing, None) => write!(reason, "row has no {column_label}"),
+        (Cell::RepeatedHeader, None) => write!(reason, "repeated header row"),
+        (Cell::Value { .. }, None) if len > text.len() => write!(reason, "longer than any address"),
+        (Cell::Value { .. }, None) => {
+            let addr = address::extract(text);
+            if let Err(why) = address::validate(&addr) {
+                let shown = if addr.is_empty() { text.trim() } else { &addr };
+                let _ = write!(reason, "{why}");
+                return push_invalid(seg, source, line, shown, shown.len(), reason);
+            }
+            match seen.insert(&addr, RowRef { source, line }) {
+                Some(first) => {
+                    let why = duplicate_reason(first, source, inputs);
+                    seg.push(source, line, &addr, Some(Status::Duplicate), &why);
+                }
+                None => {
+                    seg.batch.push(seg.rows.len());
+                    seg.push(source, line, &addr, None, "");
+                }
+            }
+            return;
+        }
+    };
+    let shown = text.trim();
+    push_invalid(seg, source, line, shown, len.max(shown.len()), reason);
+}
+
+/// An invalid row. A value longer than [`SHOWN_MAX`] bytes is cut, with its length added to `reason`.
+fn push_invalid(
+    seg: &mut Segment,
+    source: u32,
+    line: u64,
+    shown: &str,
+    len: usize,
+    reason: &mut String,
+) {
+    use std::fmt::Write as _;
+    let mut cut = shown;
+    if len > SHOWN_MAX {
+        let mut end = SHOWN_MAX.min(shown.len());
+        while !shown.is_char_boundary(end) {
+            end -= 1;
+        }
+        cut = &shown[..end];
+        let _ = write!(
+            reason,
+            "; the value is {len} bytes, cut to {SHOWN_MAX} here"
+        );
+    }
+    seg.push(source, line, cut, Some(Status::Invalid), reason);
+}
+
+/// Warnings about the inputs, on stderr unless `--quiet`.
+struct Warnings {
+    quiet: bool,
+}
+
+impl Warnings {
+    /// How many unclosed quotes of one input are described one by one.
+    const UNCLOSED_SHOWN: u64 = 5;
+
+    fn say(&self, text: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            crate::say(format_args!("okta-org: warning: {text}"));
+        }
+    }
 }
 
 fn duplicate_reason(first: RowRef, source: u32, inputs: &[InputSpec]) -> String {
@@ -259,17 +357,17 @@ fn duplicate_reason(first: RowRef, source: u32, inputs: &[InputSpec]) -> String 
 /// Only regular files are looked into: reading from a pipe or `/dev/fd/N` here would lose those bytes.
 pub fn preflight(opts: &RemoveOptions) -> Result<(), InputError> {
     for spec in &opts.inputs {
-        match (&spec.path, spec.size()) {
-            (Some(_), Some(_)) => {
-                SourceReader::open(spec, &opts.column, Arc::default(), None)?;
-            }
-            (Some(p), None) if !p.exists() => {
-                return Err(InputError::Open {
-                    name: spec.name(),
-                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
-                });
-            }
-            _ => {}
+        let Some(path) = &spec.path else { continue };
+        let io = |source| InputError::Io {
+            name: spec.name(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(io(std::io::ErrorKind::IsADirectory.into()));
+        }
+        if meta.is_file() {
+            SourceReader::open(spec, &opts.read, Arc::default(), None)?;
         }
     }
     Ok(())
@@ -305,10 +403,11 @@ pub async fn remove(
     let (tx, mut rx) = mpsc::channel::<Segment>(2);
     let reader = {
         let inputs = opts.inputs.clone();
-        let column = opts.column.clone();
+        let read = opts.read.clone();
+        let quiet = opts.quiet;
         let bytes = progress.bytes.clone();
         let interrupt = opts.interrupt.clone();
-        std::thread::spawn(move || read_inputs(&inputs, &column, bytes, interrupt, tx))
+        std::thread::spawn(move || read_inputs(&inputs, &read, quiet, bytes, interrupt, tx))
     };
 
     let max_len = Arc::new(AtomicUsize::new(MAX_BATCH));
@@ -520,7 +619,11 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
         s.push_str(&format!("{r}\n"));
     }
     if let Some(e) = &o.input_error {
-        s.push_str(&format!("input error: {e}\n"));
+        // Nothing read at all: the error is the whole story, in the one-line form of every error.
+        if c.rows == 0 {
+            return format!("okta-org: error: {e}\n");
+        }
+        s.push_str(&format!("okta-org: error: {e}\n"));
     }
     if let Some(p) = &opts.report {
         s.push_str(&format!("report: {}\n", p.display()));

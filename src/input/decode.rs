@@ -78,7 +78,7 @@ fn detect(head: &[u8]) -> Encoding {
     }
     // No BOM: text in UTF-16 has a zero byte in nearly every other position (ASCII letters are 0x00XX).
     let pairs = head.len() / 2;
-    if pairs >= 2 {
+    if pairs >= 1 {
         let even_zero = head.iter().step_by(2).filter(|&&b| b == 0).count();
         let odd_zero = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
         if odd_zero * 10 >= pairs * 7 && even_zero * 10 < pairs {
@@ -103,6 +103,36 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Why the decoded start of an input is not text, if it is not: the signature of a compressed file or a
+/// workbook, a NUL byte (executables, images, archives), or more than one control byte in ten.
+pub fn not_text(sample: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: [(&[u8], &str); 3] = [
+        (
+            b"PK\x03\x04",
+            "not text but a zip archive (an .xlsx workbook? save the sheet as CSV)",
+        ),
+        (
+            b"\xD0\xCF\x11\xE0",
+            "not text but an Excel .xls workbook (save the sheet as CSV)",
+        ),
+        (
+            b"\x1F\x8B",
+            "not text but gzip-compressed (gunzip it first)",
+        ),
+    ];
+    if let Some((_, why)) = SIGNATURES.iter().find(|(sig, _)| sample.starts_with(sig)) {
+        return Some(why);
+    }
+    if sample.contains(&0) {
+        return Some("not text (it holds NUL bytes: a binary file?)");
+    }
+    let control = sample
+        .iter()
+        .filter(|&&b| matches!(b, 1..=8 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F | 0x7F))
+        .count();
+    (control * 10 > sample.len()).then_some("not text (one byte in ten or more is a control byte)")
 }
 
 /// The text of one cell: UTF-8 as is, anything else read as Windows-1252.
@@ -160,6 +190,20 @@ mod tests {
     fn falls_back_to_windows_1252_per_cell() {
         assert_eq!(cell_text(b"jos\xe9@example.com"), "josé@example.com");
         assert_eq!(cell_text("josé@example.com".as_bytes()), "josé@example.com");
+    }
+
+    #[test]
+    fn binary_is_not_text() {
+        assert_eq!(not_text(b"email\r\na@x.com\tjos\xe9\x0c\r\n"), None);
+        assert!(
+            not_text(b"\x7fELF\x02\x01\x01\x00\x00")
+                .unwrap()
+                .contains("NUL")
+        );
+        assert!(not_text(b"PK\x03\x04\x14\x00").unwrap().contains("xlsx"));
+        assert!(not_text(b"\x1f\x8b\x08").unwrap().contains("gzip"));
+        assert!(not_text(b"a\x01b\x02c\x03").unwrap().contains("control"));
+        assert_eq!(not_text(b"\x1b[1ma@x.com\x1b[0m\n"), None);
     }
 
     #[test]

@@ -4,9 +4,8 @@
 
 use std::fmt;
 
-use csv::{ByteRecord, ReaderBuilder};
-
 use super::decode::cell_text;
+use super::records::{self, Records};
 use crate::address;
 
 /// How the user chose the address column (`--column`).
@@ -40,6 +39,16 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// How the records of this input are read: one-column lists have comment lines.
+    pub fn records_config(&self) -> records::Config {
+        records::Config {
+            delimiter: self.delimiter,
+            address_column: Some(self.column),
+            comments: self.delimiter == SINGLE_COLUMN,
+            skip_lines: self.preamble_lines,
+        }
+    }
+
     pub fn column_label(&self) -> String {
         match self.header.as_ref().and_then(|h| h.get(self.column)) {
             Some(name) => format!("column {} \"{}\"", self.column + 1, name),
@@ -123,6 +132,10 @@ pub enum LayoutError {
         header: Option<Vec<String>>,
     },
     ColumnZero,
+    ColumnBeyond {
+        number: usize,
+        width: usize,
+    },
 }
 
 impl fmt::Display for LayoutError {
@@ -141,6 +154,10 @@ impl fmt::Display for LayoutError {
                 "no column named \"{name}\": the first row is not a header (use --column with a number)"
             ),
             LayoutError::ColumnZero => f.write_str("--column numbers start at 1"),
+            LayoutError::ColumnBeyond { number, width } => write!(
+                f,
+                "--column {number}: no row has that many columns (the widest has {width})"
+            ),
         }
     }
 }
@@ -151,39 +168,39 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
     let sample = if complete {
         sample
     } else {
-        match sample.iter().rposition(|&b| b == b'\n') {
+        match sample.iter().rposition(|&b| b == b'\n' || b == b'\r') {
             Some(end) => &sample[..=end],
             None => sample,
         }
     };
     let (preamble_lines, forced_delimiter, body) = preamble(sample);
-    let delimiter = forced_delimiter.unwrap_or_else(|| pick_delimiter(body));
+    let delimiter = forced_delimiter
+        .or_else(|| header_delimiter(body))
+        .unwrap_or_else(|| pick_delimiter(body));
     let records = parse(body, delimiter, 200);
     let first = records.first().map(|r| r.as_slice()).unwrap_or(&[]);
-    let named = first
-        .iter()
-        .enumerate()
-        .filter_map(|(i, cell)| {
-            let n = normalize_header(cell);
-            ADDRESS_HEADERS
-                .iter()
-                .position(|h| *h == n)
-                .map(|rank| (rank, i))
-        })
-        .min();
+    // A row with an address in it is data, whatever its other cells say.
     let first_has_at = first.iter().any(|c| c.contains('@'));
+    let named = if first_has_at {
+        None
+    } else {
+        known_header(first)
+    };
 
     let (column, has_header, how) = match choice {
         ColumnChoice::Number(0) => return Err(LayoutError::ColumnZero),
         ColumnChoice::Number(n) => {
+            let width = records.iter().map(Vec::len).max().unwrap_or(0);
+            if width > 0 && *n > width {
+                return Err(LayoutError::ColumnBeyond { number: *n, width });
+            }
             let header = named.is_some() || guessed_header(first, &records, delimiter);
             (n - 1, header, "--column")
         }
         ColumnChoice::Name(name) => {
             let want = normalize_header(name);
-            let header = named.is_some() || !first_has_at;
             match first.iter().position(|c| normalize_header(c) == want) {
-                Some(i) if header || !first_has_at => (i, true, "--column"),
+                Some(i) if !first_has_at => (i, true, "--column"),
                 _ => {
                     return Err(LayoutError::NoSuchColumnName {
                         name: name.clone(),
@@ -210,6 +227,20 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
     })
 }
 
+/// The best-ranked known address header name in `row`: (rank, column).
+fn known_header(row: &[String]) -> Option<(usize, usize)> {
+    row.iter()
+        .enumerate()
+        .filter_map(|(i, cell)| {
+            let n = normalize_header(cell);
+            ADDRESS_HEADERS
+                .iter()
+                .position(|h| *h == n)
+                .map(|rank| (rank, i))
+        })
+        .min()
+}
+
 /// Leading lines that are not data: Excel's `sep=X` (which also names the delimiter) and the `#TYPE` line
 /// of PowerShell's `Export-Csv`.
 fn preamble(sample: &[u8]) -> (u64, Option<u8>, &[u8]) {
@@ -217,28 +248,31 @@ fn preamble(sample: &[u8]) -> (u64, Option<u8>, &[u8]) {
     let mut delimiter = None;
     let mut rest = sample;
     loop {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |p| p + 1);
-        let line = trim_eol(&rest[..end]);
+        let (line, next) = records::split_line(rest);
         if line.len() == 5 && line[..4].eq_ignore_ascii_case(b"sep=") {
             delimiter = Some(line[4]);
-        } else if line.starts_with(b"#TYPE ") {
-        } else {
+        } else if !line.starts_with(b"#TYPE ") {
             return (lines, delimiter, rest);
         }
         lines += 1;
-        rest = &rest[end..];
+        rest = next;
     }
 }
 
-fn trim_eol(line: &[u8]) -> &[u8] {
-    let mut l = line;
-    while let [head @ .., b'\n' | b'\r'] = l {
-        l = head;
-    }
-    l
+/// The delimiter that splits the first row into two or more cells, one of them a known address header
+/// name: a header says more than a vote among data rows, some of which may be ragged.
+fn header_delimiter(body: &[u8]) -> Option<u8> {
+    CANDIDATES
+        .iter()
+        .filter_map(|&d| {
+            let first = parse(body, d, 1).into_iter().next()?;
+            let fits = first.len() >= 2
+                && !first.iter().any(|c| c.contains('@'))
+                && known_header(&first).is_some();
+            fits.then_some((first.len(), d))
+        })
+        .max_by_key(|&(width, _)| width)
+        .map(|(_, d)| d)
 }
 
 fn pick_delimiter(body: &[u8]) -> u8 {
@@ -276,16 +310,24 @@ fn mode(counts: &[usize]) -> usize {
     best.1
 }
 
+/// The first `limit` records of `body`, read as the whole input will be (stray quotes included).
 fn parse(body: &[u8], delimiter: u8, limit: usize) -> Vec<Vec<String>> {
-    let mut rdr = ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body);
-    let mut rec = ByteRecord::new();
+    let mut rdr = Records::over(
+        body,
+        records::Config {
+            delimiter,
+            address_column: None,
+            comments: delimiter == SINGLE_COLUMN,
+            skip_lines: 0,
+        },
+    );
     let mut out = Vec::new();
-    while out.len() < limit && matches!(rdr.read_byte_record(&mut rec), Ok(true)) {
-        out.push(rec.iter().map(|c| cell_text(c).into_owned()).collect());
+    while out.len() < limit && matches!(rdr.next_record(), Ok(Some(_))) {
+        out.push(
+            (0..rdr.width())
+                .map(|i| cell_text(rdr.field(i).unwrap_or_default()).into_owned())
+                .collect(),
+        );
     }
     out
 }

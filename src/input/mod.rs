@@ -4,19 +4,20 @@
 pub mod decode;
 pub mod layout;
 pub mod pump;
+pub mod records;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use csv::{ByteRecord, ReaderBuilder};
-
-use decode::{DynRead, Encoding, cell_text, read_full};
+use decode::{DynRead, Encoding, cell_text};
 pub use layout::{ColumnChoice, Layout};
+use records::{BUFFER_BYTES, Records, Source};
+pub use records::{Runaway, Unclosed};
 
 /// How many decoded bytes are looked at to work out the layout.
 const SAMPLE_BYTES: usize = 64 * 1024;
@@ -53,13 +54,27 @@ impl InputSpec {
     }
 }
 
+/// How inputs are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub column: ColumnChoice,
+    /// An input with no bytes at all is not an error.
+    pub allow_empty: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> ReadOptions {
+        ReadOptions {
+            column: ColumnChoice::Auto,
+            allow_empty: false,
+        }
+    }
+}
+
+/// Why an input cannot be read. Shown as `<name>: <reason>`.
 #[derive(Debug)]
 pub enum InputError {
-    Open {
-        name: String,
-        source: io::Error,
-    },
-    Read {
+    Io {
         name: String,
         source: io::Error,
     },
@@ -67,39 +82,85 @@ pub enum InputError {
         name: String,
         source: layout::LayoutError,
     },
+    NotText {
+        name: String,
+        why: &'static str,
+    },
+    Empty {
+        name: String,
+    },
 }
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InputError::Open { name, source } => write!(f, "cannot open {name}: {source}"),
-            InputError::Read { name, source } => write!(f, "cannot read {name}: {source}"),
+            InputError::Io { name, source } => write!(f, "{name}: {}", plain(source)),
             InputError::Layout { name, source } => write!(f, "{name}: {source}"),
+            InputError::NotText { name, why } => write!(f, "{name}: {why}"),
+            InputError::Empty { name } => write!(
+                f,
+                "{name}: empty (0 bytes); if no rows can be right, pass --allow-empty"
+            ),
         }
     }
 }
 
 impl std::error::Error for InputError {}
 
+/// The OS's wording made plain: "no such file", not "No such file or directory (os error 2)".
+pub fn plain(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        io::ErrorKind::NotADirectory => "a part of the path is not a directory".to_string(),
+        _ => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or_default();
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(c) => c.to_lowercase().chain(chars).collect(),
+                None => text.to_string(),
+            }
+        }
+    }
+}
+
+/// One data row: the physical line where it starts, and its address cell.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Row<'a> {
+    pub line: u64,
+    pub cell: Cell<'a>,
+    /// The row opened a quote that was taken for a stray: only its first line was read into it.
+    pub unclosed: Option<Unclosed>,
+}
+
 /// The address cell of one data row.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cell<'a> {
-    Value(Cow<'a, str>),
+    /// `text` holds at most [`records::FIELD_KEEP`] bytes of the value; `len` is its length in the input.
+    Value { text: Cow<'a, str>, len: usize },
     /// The row is shorter than the address column.
     Missing,
     /// The row repeats the header (files concatenated with `cat`).
     RepeatedHeader,
 }
 
-/// Counts bytes as they are read, for the progress bar.
+/// Counts bytes as they are read, for the progress bar, and ends the input at the first read of 0 bytes
+/// (at a terminal, one Ctrl-D).
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
+    ended: bool,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ended {
+            return Ok(0);
+        }
         let n = self.inner.read(buf)?;
+        self.ended = n == 0 && !buf.is_empty();
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
@@ -109,8 +170,7 @@ pub struct SourceReader {
     name: String,
     pub layout: Layout,
     pub encoding: Encoding,
-    rdr: csv::Reader<DynRead>,
-    rec: ByteRecord,
+    records: Records<DynRead>,
     header_cell: Option<String>,
     skip_header: bool,
 }
@@ -121,13 +181,13 @@ impl SourceReader {
     /// stopping.
     pub fn open(
         spec: &InputSpec,
-        choice: &ColumnChoice,
+        options: &ReadOptions,
         bytes_read: Arc<AtomicU64>,
         interrupt: Option<&Arc<crate::interrupt::Interrupt>>,
     ) -> Result<SourceReader, InputError> {
         let name = spec.name();
         let raw: DynRead = match &spec.path {
-            Some(p) => Box::new(File::open(p).map_err(|source| InputError::Open {
+            Some(p) => Box::new(File::open(p).map_err(|source| InputError::Io {
                 name: name.clone(),
                 source,
             })?),
@@ -137,62 +197,55 @@ impl SourceReader {
             Some(i) if spec.size().is_none() => pump::interruptible(raw, i),
             _ => raw,
         };
-        Self::from_reader(name, raw, choice, bytes_read)
+        Self::from_reader(name, raw, options, bytes_read)
     }
 
     pub fn from_reader(
         name: String,
         raw: DynRead,
-        choice: &ColumnChoice,
+        options: &ReadOptions,
         bytes_read: Arc<AtomicU64>,
     ) -> Result<SourceReader, InputError> {
-        let read_err = |source| InputError::Read {
+        let io_err = |source| InputError::Io {
             name: name.clone(),
             source,
         };
         let counted: DynRead = Box::new(Counting {
             inner: raw,
             count: bytes_read,
+            ended: false,
         });
-        let (mut decoded, encoding) = decode::decode(counted).map_err(read_err)?;
-        let mut sample = vec![0u8; SAMPLE_BYTES];
-        let n = read_full(&mut decoded, &mut sample).map_err(read_err)?;
-        sample.truncate(n);
-        let layout = layout::sniff(&sample, n < SAMPLE_BYTES, choice).map_err(|source| {
+        let (decoded, encoding) = decode::decode(counted).map_err(io_err)?;
+        let mut source = Source::new(decoded, BUFFER_BYTES);
+        source.fill_to(SAMPLE_BYTES).map_err(io_err)?;
+        let buffered = source.buffered();
+        if buffered.is_empty() && !options.allow_empty {
+            return Err(InputError::Empty { name });
+        }
+        let sample = &buffered[..buffered.len().min(SAMPLE_BYTES)];
+        if let Some(why) = decode::not_text(sample) {
+            return Err(InputError::NotText { name, why });
+        }
+        let complete = source.at_eof() && buffered.len() <= SAMPLE_BYTES;
+        let layout = layout::sniff(sample, complete, &options.column).map_err(|source| {
             InputError::Layout {
                 name: name.clone(),
                 source,
             }
         })?;
-        // Lines end at `\n` (a `\r` before it is trimmed with the value), or at `\r` in files that
-        // have no `\n` at all (old Mac line ends).
-        let eol = if !sample.contains(&b'\n') && sample.contains(&b'\r') {
-            b'\r'
-        } else {
-            b'\n'
-        };
-        let stream: DynRead = Box::new(Cursor::new(sample).chain(decoded));
-        let rdr = ReaderBuilder::new()
-            .delimiter(layout.delimiter)
-            .has_headers(false)
-            .flexible(true)
-            // (With CRLF terminators the csv crate's line count lags behind the file.)
-            .terminator(csv::Terminator::Any(eol))
-            .buffer_capacity(256 * 1024)
-            .from_reader(stream);
         let header_cell = layout
             .header
             .as_ref()
             .and_then(|h| h.get(layout.column))
             .map(|c| layout::normalize_header(c))
             .filter(|c| !c.is_empty());
+        let records = Records::new(source, layout.records_config());
         Ok(SourceReader {
             name,
             skip_header: layout.header.is_some(),
             layout,
             encoding,
-            rdr,
-            rec: ByteRecord::new(),
+            records,
             header_cell,
         })
     }
@@ -201,75 +254,71 @@ impl SourceReader {
         &self.name
     }
 
-    /// The next data row: its physical line (1-based, where the record starts) and its address cell.
-    pub fn next_row(&mut self) -> Result<Option<(u64, Cell<'_>)>, InputError> {
-        loop {
-            let more = self
-                .rdr
-                .read_byte_record(&mut self.rec)
-                .map_err(|e| InputError::Read {
+    /// The next data row.
+    pub fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
+        let start = loop {
+            let start = self
+                .records
+                .next_record()
+                .map_err(|source| InputError::Io {
                     name: self.name.clone(),
-                    source: io::Error::other(e),
+                    source,
                 })?;
-            if !more {
-                return Ok(None);
+            match start {
+                None => return Ok(None),
+                Some(_) if self.skip_header => self.skip_header = false,
+                Some(start) => break start,
             }
-            let line = self.rec.position().map_or(0, |p| p.line());
-            if line <= self.layout.preamble_lines || is_blank_line(&self.rec) {
-                continue;
-            }
-            if self.skip_header {
-                self.skip_header = false;
-                continue;
-            }
-            let last = self.rec.len() - 1;
-            let cell = match self.rec.get(self.layout.column) {
-                None => Cell::Missing,
-                Some(bytes) => {
-                    let bytes = match bytes {
-                        [head @ .., b'\r'] if self.layout.column == last => head,
-                        b => b,
-                    };
-                    let text = cell_text(bytes);
-                    if self.header_cell.as_ref().is_some_and(|h| {
+        };
+        let column = self.layout.column;
+        let cell = match self.records.field(column) {
+            None => Cell::Missing,
+            Some(bytes) => {
+                let text = cell_text(bytes);
+                let repeated = start.unclosed.is_none()
+                    && self.header_cell.as_ref().is_some_and(|h| {
                         !text.contains('@') && *h == layout::normalize_header(&text)
-                    }) {
-                        Cell::RepeatedHeader
-                    } else {
-                        Cell::Value(text)
+                    });
+                if repeated {
+                    Cell::RepeatedHeader
+                } else {
+                    Cell::Value {
+                        text,
+                        len: self.records.field_len(column),
                     }
                 }
-            };
-            return Ok(Some((line, cell)));
-        }
+            }
+        };
+        Ok(Some(Row {
+            line: start.line,
+            cell,
+            unclosed: start.unclosed,
+        }))
     }
-}
-
-/// A line holding nothing (or only the `\r` of a CRLF) is not a data row.
-fn is_blank_line(rec: &ByteRecord) -> bool {
-    rec.len() == 1 && matches!(&rec[0], b"" | b"\r")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
 
     fn rows(text: &[u8]) -> Vec<(u64, String)> {
         let mut r = SourceReader::from_reader(
             "t".into(),
             Box::new(Cursor::new(text.to_vec())),
-            &ColumnChoice::Auto,
+            &ReadOptions::default(),
             Arc::default(),
         )
         .unwrap();
         let mut out = Vec::new();
-        while let Some((line, cell)) = r.next_row().unwrap() {
-            let v = match cell {
-                Cell::Value(v) => v.into_owned(),
+        while let Some(row) = r.next_row().unwrap() {
+            let v = match row.cell {
+                _ if row.unclosed.is_some() => "<unclosed>".into(),
+                Cell::Value { text, .. } => text.into_owned(),
                 Cell::Missing => "<missing>".into(),
                 Cell::RepeatedHeader => "<header>".into(),
             };
-            out.push((line, v));
+            out.push((row.line, v));
         }
         out
     }
@@ -292,9 +341,51 @@ mod tests {
 
     #[test]
     fn old_mac_line_ends() {
-        let got = rows(b"email\ra@x.com\rb@x.com\r");
-        assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!(got[1].1, "b@x.com");
+        let got = rows(b"sep=,\remail,name\ra@x.com,A\r\rb@x.com,B\r");
+        assert_eq!(got, vec![(3, "a@x.com".into()), (5, "b@x.com".into())]);
+    }
+
+    /// A terminal: lines as they are typed, one read of 0 bytes for Ctrl-D, and more if read again.
+    struct Terminal(Vec<&'static [u8]>);
+
+    impl Read for Terminal {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let chunk = self.0.remove(0);
+            buf[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    #[test]
+    fn one_ctrl_d_ends_the_input() {
+        let typed = Terminal(vec![b"a@x.com\n", b"b@x.com\n", b"", b"c@x.com\n", b""]);
+        let mut r = SourceReader::from_reader(
+            "<stdin>".into(),
+            Box::new(typed),
+            &ReadOptions::default(),
+            Arc::default(),
+        )
+        .unwrap();
+        let mut lines = Vec::new();
+        while let Some(row) = r.next_row().unwrap() {
+            lines.push(row.line);
+        }
+        assert_eq!(lines, vec![1, 2]);
+    }
+
+    #[test]
+    fn os_errors_in_plain_words() {
+        let plain_of = |kind: io::ErrorKind| plain(&io::Error::from(kind));
+        assert_eq!(plain_of(io::ErrorKind::NotFound), "no such file");
+        assert_eq!(
+            plain_of(io::ErrorKind::PermissionDenied),
+            "permission denied"
+        );
+        assert_eq!(plain_of(io::ErrorKind::IsADirectory), "is a directory");
+        assert_eq!(
+            plain(&io::Error::from_raw_os_error(5)),
+            "input/output error"
+        );
     }
 
     #[test]
