@@ -111,16 +111,85 @@ pub struct ShowRow {
     pub source: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why the configuration cannot be used; each says what to fix, and none quotes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no profile \"{0}\" in any okta.yaml (expected okta: profiles: {0}: client: ...)")]
+    NoProfile(String),
+    #[error("{origin} must be {what}, not {value:?}")]
+    NotANumber {
+        origin: Origin,
+        what: &'static str,
+        value: String,
+    },
+    #[error("cannot read {what} {path}: {reason}")]
+    Read {
+        what: &'static str,
+        path: String,
+        reason: String,
+    },
+    #[error(
+        "{path} is not an okta.yaml this tool can read{at} (expected okta: client: orgUrl, token, ...)"
+    )]
+    Yaml { path: String, at: String },
+    #[error("the private key from {origin}: {why}")]
+    KeySource { origin: Origin, why: String },
+    #[error("the private key from {origin}: {source}")]
+    Key {
+        origin: Origin,
+        source: crate::oauth::keys::KeyError,
+    },
+    #[error("authorization mode {value:?} (from {origin}) is not one of SSWS, Bearer, PrivateKey")]
+    Mode { value: String, origin: Origin },
+    #[error(
+        "no org URL: pass --org-url https://YOUR-ORG.okta.com, set OKTA_CLIENT_ORGURL, or put \
+         okta.client.orgUrl in ./okta.yaml or ~/.okta/okta.yaml (or try --simulate)"
+    )]
+    NoOrgUrl,
+    #[error("the org URL from {origin} {source}")]
+    OrgUrl { origin: Origin, source: OrgUrlError },
+    #[error(
+        "no API token: set OKTA_CLIENT_TOKEN, pass --token-file PATH, or put okta.client.token in \
+         ./okta.yaml or ~/.okta/okta.yaml"
+    )]
+    NoToken,
+    #[error("the token from {0} is empty or contains whitespace")]
+    BadToken(Origin),
+    #[error(
+        "PrivateKey mode needs the service app's client id: --client-id, OKTA_CLIENT_CLIENTID or \
+         okta.client.clientId"
+    )]
+    NoClientId,
+    #[error(
+        "PrivateKey mode needs the app's private key: --private-key FILE, OKTA_CLIENT_PRIVATEKEY or \
+         okta.client.privateKey"
+    )]
+    NoPrivateKey,
 }
 
-impl std::error::Error for ConfigError {}
+/// What is wrong with an org URL, and the URL to use instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrgUrlError {
+    #[error("is not a URL ({0}): use https://YOUR-ORG.okta.com")]
+    NotAUrl(String),
+    #[error("has no https://: use https://{0}")]
+    NoScheme(String),
+    #[error(
+        "uses plain http:// to {0}: only https:// is allowed, except to this machine (localhost, \
+         127.0.0.1, [::1])"
+    )]
+    PlainHttp(String),
+    #[error("has scheme {0}: use https://")]
+    Scheme(String),
+    #[error("has no host")]
+    NoHost,
+    #[error("holds a user name or password: use {0}")]
+    Credentials(String),
+    #[error("is not a bare origin: use {0}")]
+    NotBare(String),
+    #[error("is the Admin Console address: use https://{0}")]
+    AdminConsole(String),
+}
 
 #[derive(Debug, Default, Deserialize)]
 struct OktaYaml {
@@ -254,9 +323,7 @@ impl Config {
         if let Some(name) = &c.profile
             && !profile_found
         {
-            return Err(ConfigError(format!(
-                "no profile \"{name}\" in any okta.yaml (expected okta: profiles: {name}: client: ...)"
-            )));
+            return Err(ConfigError::NoProfile(name.clone()));
         }
         c.apply_env(env)?;
         c.apply_flags(flags)?;
@@ -328,17 +395,19 @@ impl Config {
             set(&mut self.dpop, Some(on), &o);
         }
         if let Some((v, o)) = var("OKTA_CLIENT_REQUESTTIMEOUT") {
-            let secs = v
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError(format!("{o} must be a number of seconds, not {v:?}")))?;
+            let secs = v.trim().parse().map_err(|_| ConfigError::NotANumber {
+                origin: o.clone(),
+                what: "a number of seconds",
+                value: v.clone(),
+            })?;
             set(&mut self.request_timeout, Some(secs), &o);
         }
         if let Some((v, o)) = var("OKTA_CLIENT_RATELIMIT_MAXRETRIES") {
-            let n = v
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError(format!("{o} must be a number, not {v:?}")))?;
+            let n = v.trim().parse().map_err(|_| ConfigError::NotANumber {
+                origin: o.clone(),
+                what: "a number",
+                value: v.clone(),
+            })?;
             set(&mut self.max_retries, Some(n), &o);
         }
         Ok(())
@@ -348,11 +417,10 @@ impl Config {
         let flag = Origin::Flag;
         set(&mut self.org_url, flags.org_url.clone(), &flag("--org-url"));
         if let Some(path) = &flags.token_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError(format!(
-                    "cannot read the token file {}: {e}",
-                    path.display()
-                ))
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                what: "the token file",
+                path: path.display().to_string(),
+                reason: e.to_string(),
             })?;
             if let Some(w) = loose_permissions(path) {
                 self.warnings.push(w);
@@ -408,7 +476,10 @@ impl Config {
             } else {
                 format!("it names no readable file ({})", e.kind())
             };
-            ConfigError(format!("the private key from {origin}: {why}"))
+            ConfigError::KeySource {
+                origin: origin.clone(),
+                why,
+            }
         })?;
         if let Some(w) = loose_permissions(&path) {
             self.warnings.push(w);
@@ -496,11 +567,9 @@ impl Config {
     /// The authorization mode: as set, or PrivateKey when a client id and key are given, else SSWS.
     pub fn mode(&self) -> Result<Mode, ConfigError> {
         match &self.authorization_mode {
-            Some(m) => Mode::parse(&m.value).ok_or_else(|| {
-                ConfigError(format!(
-                    "authorization mode {:?} (from {}) is not one of SSWS, Bearer, PrivateKey",
-                    m.value, m.origin
-                ))
+            Some(m) => Mode::parse(&m.value).ok_or_else(|| ConfigError::Mode {
+                value: m.value.clone(),
+                origin: m.origin.clone(),
             }),
             None if self.client_id.is_some() && self.private_key.is_some() => Ok(Mode::PrivateKey),
             None => Ok(Mode::Ssws),
@@ -509,15 +578,11 @@ impl Config {
 
     /// The checked org URL, or how to give one.
     pub fn org_url(&self) -> Result<Sourced<Url>, ConfigError> {
-        let u = self.org_url.as_ref().ok_or_else(|| {
-            ConfigError(
-                "no org URL: pass --org-url https://YOUR-ORG.okta.com, set OKTA_CLIENT_ORGURL, or put \
-                 okta.client.orgUrl in ./okta.yaml or ~/.okta/okta.yaml (or try --simulate)"
-                    .into(),
-            )
+        let u = self.org_url.as_ref().ok_or(ConfigError::NoOrgUrl)?;
+        let url = check_org_url(&u.value).map_err(|source| ConfigError::OrgUrl {
+            origin: u.origin.clone(),
+            source,
         })?;
-        let url = check_org_url(&u.value)
-            .map_err(|e| ConfigError(format!("the org URL from {} {e}", u.origin)))?;
         Ok(Sourced {
             value: url,
             origin: u.origin.clone(),
@@ -526,19 +591,10 @@ impl Config {
 
     /// The API token (SSWS) or access token (Bearer), or how to give one.
     pub fn token(&self) -> Result<&Sourced<Secret>, ConfigError> {
-        let t = self.token.as_ref().ok_or_else(|| {
-            ConfigError(
-                "no API token: set OKTA_CLIENT_TOKEN, pass --token-file PATH, or put okta.client.token in \
-                 ./okta.yaml or ~/.okta/okta.yaml"
-                    .into(),
-            )
-        })?;
+        let t = self.token.as_ref().ok_or(ConfigError::NoToken)?;
         let value = t.value.expose().trim();
         if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ConfigError(format!(
-                "the token from {} is empty or contains whitespace",
-                t.origin
-            )));
+            return Err(ConfigError::BadToken(t.origin.clone()));
         }
         Ok(t)
     }
@@ -548,7 +604,13 @@ fn read_yaml(path: &Path) -> Result<Option<OktaSection>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ConfigError(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(ConfigError::Read {
+                what: "the configuration",
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            });
+        }
     };
     if text.trim().is_empty() {
         return Ok(Some(OktaSection::default()));
@@ -559,10 +621,10 @@ fn read_yaml(path: &Path) -> Result<Option<OktaSection>, ConfigError> {
             .location()
             .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
             .unwrap_or_default();
-        ConfigError(format!(
-            "{} is not an okta.yaml this tool can read{at} (expected okta: client: orgUrl, token, ...)",
-            path.display()
-        ))
+        ConfigError::Yaml {
+            path: path.display().to_string(),
+            at,
+        }
     })?;
     Ok(Some(parsed.okta.unwrap_or_default()))
 }
@@ -589,38 +651,36 @@ fn loose_permissions(path: &Path) -> Option<String> {
 }
 
 /// An org URL must be the bare origin of the org: `https://acme.okta.com`.
-pub fn check_org_url(raw: &str) -> Result<Url, String> {
+pub fn check_org_url(raw: &str) -> Result<Url, OrgUrlError> {
     let raw = raw.trim();
-    let url = Url::parse(raw)
-        .map_err(|e| format!("is not a URL ({e}): use https://YOUR-ORG.okta.com"))?;
+    // A bare host name, as admins often type it.
+    if !raw.is_empty() && !raw.contains("://") && Url::parse(&format!("https://{raw}")).is_ok() {
+        return Err(OrgUrlError::NoScheme(raw.trim_end_matches('/').to_string()));
+    }
+    let url = Url::parse(raw).map_err(|e| OrgUrlError::NotAUrl(e.to_string()))?;
     let host = url.host_str().unwrap_or_default().to_string();
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&host) => {}
-        "http" => {
-            return Err(format!(
-                "uses plain http:// to {host}: only https:// is allowed, except to this machine \
-                 (localhost, 127.0.0.1, [::1])"
-            ));
-        }
-        other => return Err(format!("has scheme {other}: use https://")),
+        "http" => return Err(OrgUrlError::PlainHttp(host)),
+        other => return Err(OrgUrlError::Scheme(other.to_string())),
     }
     if host.is_empty() {
-        return Err("has no host".into());
+        return Err(OrgUrlError::NoHost);
     }
     let origin = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default())
         + &url.port().map(|p| format!(":{p}")).unwrap_or_default();
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("holds a user name or password: use {origin}"));
+        return Err(OrgUrlError::Credentials(origin));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("is not a bare origin: use {origin}"));
+        return Err(OrgUrlError::NotBare(origin));
     }
     if let Some(first) = host.split('.').next()
         && let Some(org) = first.strip_suffix("-admin")
     {
         let fixed = host.replacen(first, org, 1);
-        return Err(format!("is the Admin Console address: use https://{fixed}"));
+        return Err(OrgUrlError::AdminConsole(fixed));
     }
     Ok(url)
 }
@@ -676,14 +736,21 @@ mod tests {
         assert!(check_org_url("http://127.0.0.1:8080").is_ok());
         assert!(check_org_url("http://localhost:1").is_ok());
         assert!(check_org_url("http://[::1]:1").is_ok());
-        let e = check_org_url("http://acme.okta.com").unwrap_err();
+        let e = check_org_url("http://acme.okta.com")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("only https://"), "{e}");
-        let e = check_org_url("https://acme.okta.com/api/v1").unwrap_err();
+        let e = check_org_url("https://acme.okta.com/api/v1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("use https://acme.okta.com"), "{e}");
-        let e = check_org_url("https://acme-admin.okta.com").unwrap_err();
+        let e = check_org_url("https://acme-admin.okta.com")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("use https://acme.okta.com"), "{e}");
         assert!(check_org_url("https://acme.okta.com?x=1").is_err());
-        assert!(check_org_url("acme.okta.com").is_err());
+        let e = check_org_url("acme.okta.com").unwrap_err().to_string();
+        assert_eq!(e, "has no https://: use https://acme.okta.com");
     }
 
     #[test]
@@ -773,7 +840,7 @@ mod tests {
         assert!(
             Config::load(&flags, &env)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("no profile \"nope\"")
         );
     }
@@ -814,14 +881,18 @@ mod tests {
             "OKTA_CLIENT_PRIVATEKEY",
             d.join("missing.pem").display().to_string(),
         );
-        let e = Config::load(&Flags::default(), &env).unwrap_err().0;
+        let e = Config::load(&Flags::default(), &env)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("names no readable file"), "{e}");
         assert!(!e.contains("missing.pem"), "{e}");
         env.vars.insert(
             "OKTA_CLIENT_PRIVATEKEY",
             "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ".repeat(8),
         );
-        let e = Config::load(&Flags::default(), &env).unwrap_err().0;
+        let e = Config::load(&Flags::default(), &env)
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("MIIEvQ"), "{e}");
     }
 
@@ -864,7 +935,17 @@ mod tests {
     fn missing_settings_say_how_to_give_them() {
         let (_d, env) = sandbox("missing");
         let c = Config::load(&Flags::default(), &env).unwrap();
-        assert!(c.org_url().unwrap_err().0.contains("OKTA_CLIENT_ORGURL"));
-        assert!(c.token().unwrap_err().0.contains("OKTA_CLIENT_TOKEN"));
+        assert!(
+            c.org_url()
+                .unwrap_err()
+                .to_string()
+                .contains("OKTA_CLIENT_ORGURL")
+        );
+        assert!(
+            c.token()
+                .unwrap_err()
+                .to_string()
+                .contains("OKTA_CLIENT_TOKEN")
+        );
     }
 }

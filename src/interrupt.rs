@@ -74,3 +74,28 @@ impl Interrupt {
         wakers.push(Box::new(f));
     }
 }
+
+/// Waits for SIGINT or SIGTERM and returns its number.
+pub async fn wait_for_signal() -> i32 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => 2,
+                    _ = term.recv() => 15,
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                2
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        2
+    }
+}

@@ -1,20 +1,27 @@
 //! okta-org: clears a mail system's bounce list from Okta's email bounce list, accounting for every input
-//! row, and manages Okta org settings. The binary is a thin shell over [`app::run`].
+//! row, and manages Okta org settings. The binary is a thin shell over [`cmd::run`].
+//!
+//! Commands live in `cmd/` (one module each); `session` turns configuration into an authorized client;
+//! `endpoints` describes every Okta operation once. The main job's pipeline is `bounces/` (with `input/`,
+//! `address`, `dedupe`, `report`), the transport is `client/` (pacing, retries, errors), sign-in is
+//! `config` and `oauth/`.
 
 pub mod address;
-pub mod app;
 pub mod bounces;
 pub mod cli;
 pub mod client;
+pub mod cmd;
 pub mod config;
 pub mod dedupe;
+pub mod endpoints;
 pub mod exit;
 pub mod input;
 pub mod interrupt;
+pub mod models;
 pub mod oauth;
-pub mod org;
 pub mod report;
 pub mod secret;
+pub mod session;
 pub mod simulator;
 pub mod term;
 

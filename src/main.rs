@@ -2,5 +2,5 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = okta_org::cli::Cli::parse_args();
-    okta_org::app::run(cli).into()
+    okta_org::cmd::run(cli).into()
 }

@@ -454,7 +454,7 @@ async fn support_grant_on_a_current_org_points_to_support_cases() {
     let sb = Sandbox::new("redirect");
     for op in ["grant", "extend", "revoke"] {
         let out = okta(&sim, &sb, &["support", op]).await;
-        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(
             out.stderr.contains("HTTP 301") && out.stderr.contains("deprecated"),
             "{}",

@@ -41,6 +41,16 @@ pub struct RemoveOptions {
     pub quiet: bool,
 }
 
+/// Why the job could not go on (every other failure ends in the report as `failed` rows).
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    #[error("cannot write the report to {path}: {source}")]
+    Report {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
 /// How the run ended, for the summary and the exit status.
 #[derive(Debug)]
 pub struct RemoveOutcome {
@@ -383,18 +393,20 @@ fn queue_limits(ceiling: usize) -> (usize, usize) {
 pub async fn remove(
     opts: &RemoveOptions,
     client: Option<Arc<Client>>,
-) -> std::io::Result<RemoveOutcome> {
+) -> Result<RemoveOutcome, RemoveError> {
     let started = Instant::now();
+    let report_error = |source| RemoveError::Report {
+        path: opts
+            .report
+            .as_ref()
+            .map_or_else(|| "stdout".into(), |p| p.display().to_string()),
+        source,
+    };
     let out: Box<dyn Write + Send> = match &opts.report {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot write the report {}: {e}", path.display()),
-            )
-        })?),
+        Some(path) => Box::new(std::fs::File::create(path).map_err(report_error)?),
         None => Box::new(std::io::stdout()),
     };
-    let mut writer = ReportWriter::new(out, opts.format)?;
+    let mut writer = ReportWriter::new(out, opts.format).map_err(report_error)?;
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::name).collect();
     let progress = Progress::new(opts);
 
@@ -428,20 +440,22 @@ pub async fn remove(
             queued_text -= seg.queued_text;
             head_id += 1;
             for r in &seg.rows {
-                writer.write(&report::Row {
-                    line: r.line,
-                    email: seg.get(r.email),
-                    status: r.status.expect("settled"),
-                    reason: seg.get(r.reason),
-                    source: &names[r.source as usize],
-                })?;
+                writer
+                    .write(&report::Row {
+                        line: r.line,
+                        email: seg.get(r.email),
+                        status: r.status.expect("settled"),
+                        reason: seg.get(r.reason),
+                        source: &names[r.source as usize],
+                    })
+                    .map_err(report_error)?;
             }
             wrote = true;
         }
         if wrote {
             // Each settled stretch reaches the file (or pipe) at once: a crash loses at most what is in
             // flight, and a reader that went away is noticed now, not 64 KiB later.
-            writer.flush()?;
+            writer.flush().map_err(report_error)?;
             progress.update(writer.counts(), client.as_deref());
             if writer.is_closed() && !report_cut {
                 report_cut = true;
@@ -499,7 +513,7 @@ pub async fn remove(
             }
         }
     }
-    writer.finish()?;
+    writer.finish().map_err(report_error)?;
     progress.finish();
     let (input_error, stopped_reading) = match reader.join() {
         Ok(Ok(end)) => (None, end),

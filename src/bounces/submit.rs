@@ -6,13 +6,11 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ApiError, Client, Request};
+use crate::client::{ApiError, Client};
+use crate::endpoints;
 use crate::report::Status;
-
-pub const PATH: &str = "/api/v1/org/email/bounces/remove-list";
 
 /// The most addresses Okta takes in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -75,9 +73,8 @@ pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize
             continue;
         }
         let list = &addresses[range.clone()];
-        // Sending a list again is harmless: Okta removes what is on its bounce list.
-        let req = Request::new(Method::POST, PATH)
-            .idempotent()
+        let req = endpoints::REMOVE_BOUNCES
+            .request(&[])
             .json(&RemoveList {
                 email_addresses: list,
             })

@@ -29,6 +29,8 @@ pub use error::{ApiError, OktaError, StopReason};
 use headers::Pacing;
 use pacer::{Answer, Control, MIN_BACKOFF, Pacer, PacerOptions};
 
+use crate::endpoints::Endpoint;
+
 /// Why the client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -100,7 +102,7 @@ pub struct Request {
     pub idempotent: bool,
     /// What the log line says about the request instead of its body (never the addresses).
     pub note: String,
-    /// The OAuth scope the operation needs.
+    /// The OAuth scope the operation needs (empty for public endpoints).
     pub scope: &'static str,
     /// Sent without credentials (public endpoints such as the org metadata, the token endpoint).
     pub anonymous: bool,
@@ -110,64 +112,24 @@ pub struct Request {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-/// The rate-limit bucket of a path: Okta counts the bounce list, the System Log and the token endpoint
-/// apart from the rest of the org API.
-pub fn bucket_for(path: &str) -> &'static str {
-    if path.starts_with("/api/v1/org/email/bounces") {
-        "bounces"
-    } else if path.starts_with("/api/v1/logs") {
-        "logs"
-    } else if path.starts_with("/oauth2/") {
-        "token"
-    } else {
-        "org"
-    }
-}
-
 impl Request {
-    /// A request; GET, PUT and DELETE are taken as idempotent, POST and PATCH not (see [`Request::idempotent`]).
-    pub fn new(method: Method, path: impl Into<String>) -> Request {
-        let path = path.into();
+    /// A request to `endpoint` at `path` (its template filled in; see [`Endpoint::request`]).
+    pub fn to(endpoint: &Endpoint, path: String) -> Request {
         Request {
-            idempotent: !matches!(method, Method::POST | Method::PATCH),
-            scope: if method == Method::GET {
-                "okta.orgs.read"
-            } else {
-                "okta.orgs.manage"
-            },
-            method,
-            bucket: bucket_for(&path),
+            method: endpoint.verb.method(),
             path,
             body: Body::Empty,
+            idempotent: endpoint.idempotent,
             note: String::new(),
-            anonymous: false,
+            scope: endpoint.scope.unwrap_or(""),
+            anonymous: endpoint.scope.is_none(),
+            bucket: endpoint.bucket,
             headers: Vec::new(),
         }
     }
 
-    pub fn anonymous(mut self) -> Request {
-        self.anonymous = true;
-        self
-    }
-
-    pub fn scope(mut self, scope: &'static str) -> Request {
-        self.scope = scope;
-        self
-    }
-
     pub fn json(mut self, value: &impl serde::Serialize) -> Request {
         self.body = Body::Json(serde_json::to_vec(value).expect("serialisable body"));
-        self
-    }
-
-    /// Marks a POST or PATCH as safe to repeat (sending it twice has the effect of sending it once).
-    pub fn idempotent(mut self) -> Request {
-        self.idempotent = true;
-        self
-    }
-
-    pub fn not_idempotent(mut self) -> Request {
-        self.idempotent = false;
         self
     }
 

@@ -125,41 +125,16 @@ pub fn normalize_header(s: &str) -> String {
         .collect()
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
-    NoSuchColumnName {
-        name: String,
-        header: Option<Vec<String>>,
-    },
+    #[error("no column named \"{name}\" in the header row (columns: {})", .header.join(", "))]
+    NoSuchColumnName { name: String, header: Vec<String> },
+    #[error("no column named \"{0}\": the first row is not a header (use --column with a number)")]
+    NoHeader(String),
+    #[error("--column numbers start at 1")]
     ColumnZero,
-    ColumnBeyond {
-        number: usize,
-        width: usize,
-    },
-}
-
-impl fmt::Display for LayoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LayoutError::NoSuchColumnName {
-                name,
-                header: Some(h),
-            } => write!(
-                f,
-                "no column named \"{name}\" in the header row (columns: {})",
-                h.join(", ")
-            ),
-            LayoutError::NoSuchColumnName { name, header: None } => write!(
-                f,
-                "no column named \"{name}\": the first row is not a header (use --column with a number)"
-            ),
-            LayoutError::ColumnZero => f.write_str("--column numbers start at 1"),
-            LayoutError::ColumnBeyond { number, width } => write!(
-                f,
-                "--column {number}: no row has that many columns (the widest has {width})"
-            ),
-        }
-    }
+    #[error("--column {number}: no row has that many columns (the widest has {width})")]
+    ColumnBeyond { number: usize, width: usize },
 }
 
 /// Decides the layout from the first bytes of the (decoded) input. `complete` says whether `sample` is the
@@ -202,9 +177,13 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
             match first.iter().position(|c| normalize_header(c) == want) {
                 Some(i) if !first_has_at => (i, true, "--column"),
                 _ => {
-                    return Err(LayoutError::NoSuchColumnName {
-                        name: name.clone(),
-                        header: (!first_has_at).then(|| first.to_vec()),
+                    return Err(if first_has_at {
+                        LayoutError::NoHeader(name.clone())
+                    } else {
+                        LayoutError::NoSuchColumnName {
+                            name: name.clone(),
+                            header: first.to_vec(),
+                        }
                     });
                 }
             }

@@ -7,7 +7,6 @@ pub mod pump;
 pub mod records;
 
 use std::borrow::Cow;
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -72,40 +71,20 @@ impl Default for ReadOptions {
 }
 
 /// Why an input cannot be read. Shown as `<name>: <reason>`.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    Io {
-        name: String,
-        source: io::Error,
-    },
+    #[error("{name}: {}", plain(source))]
+    Io { name: String, source: io::Error },
+    #[error("{name}: {source}")]
     Layout {
         name: String,
         source: layout::LayoutError,
     },
-    NotText {
-        name: String,
-        why: &'static str,
-    },
-    Empty {
-        name: String,
-    },
+    #[error("{name}: {why}")]
+    NotText { name: String, why: &'static str },
+    #[error("{name}: empty (0 bytes); if no rows can be right, pass --allow-empty")]
+    Empty { name: String },
 }
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InputError::Io { name, source } => write!(f, "{name}: {}", plain(source)),
-            InputError::Layout { name, source } => write!(f, "{name}: {source}"),
-            InputError::NotText { name, why } => write!(f, "{name}: {why}"),
-            InputError::Empty { name } => write!(
-                f,
-                "{name}: empty (0 bytes); if no rows can be right, pass --allow-empty"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// The OS's wording made plain: "no such file", not "No such file or directory (os error 2)".
 pub fn plain(e: &io::Error) -> String {

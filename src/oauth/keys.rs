@@ -32,26 +32,54 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+/// Why a private key cannot be used. The message never holds the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the JWK is not valid JSON")]
+    JwkJson,
+    #[error("not a PEM key (-----BEGIN ... PRIVATE KEY-----) or a JWK ({{...}})")]
+    NotPemOrJwk,
+    #[error("no private key found in the PEM text")]
+    NoPemKey,
+    #[error("{what} was refused{}", if why.is_empty() { String::new() } else { format!(": {why}") })]
+    Refused { what: &'static str, why: String },
+    #[error("the PKCS#8 key is neither RSA (2048 bits or more) nor EC P-256")]
+    Pkcs8Kind,
+    #[error(
+        "the EC key (SEC1) has no public part; convert it with `openssl pkcs8 -topk8 -nocrypt`"
+    )]
+    Sec1NoPublic,
+    #[error("only EC keys on P-256 (ES256) are supported")]
+    NotP256,
+    #[error("unsupported private key type")]
+    Unsupported,
+    #[error("the JWK has no usable \"{0}\"")]
+    JwkField(&'static str),
+    #[error("the JWK is neither kty RSA nor kty EC")]
+    JwkKind,
+}
+
 impl SigningKey {
     /// Reads a key from PEM text or JWK JSON (the format is told by the first non-space character).
     /// Errors name the problem, never the key.
-    pub fn parse(text: &str) -> Result<SigningKey, String> {
+    pub fn parse(text: &str) -> Result<SigningKey, KeyError> {
         let t = text.trim_start();
         if t.starts_with('{') {
-            let jwk: Value =
-                serde_json::from_str(t).map_err(|_| "the JWK is not valid JSON".to_string())?;
+            let jwk: Value = serde_json::from_str(t).map_err(|_| KeyError::JwkJson)?;
             return Self::from_jwk(&jwk);
         }
         if !t.starts_with("-----BEGIN") {
-            return Err("not a PEM key (-----BEGIN ... PRIVATE KEY-----) or a JWK ({...})".into());
+            return Err(KeyError::NotPemOrJwk);
         }
-        let der = PrivateKeyDer::from_pem_slice(t.as_bytes())
-            .map_err(|_| "no private key found in the PEM text".to_string())?;
+        let der = PrivateKeyDer::from_pem_slice(t.as_bytes()).map_err(|_| KeyError::NoPemKey)?;
         let rng = SystemRandom::new();
         match der {
             PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der())
                 .map(SigningKey::Rsa)
-                .map_err(|e| format!("the RSA key (PKCS#1) was refused: {e}")),
+                .map_err(|e| KeyError::Refused {
+                    what: "the RSA key (PKCS#1)",
+                    why: e.to_string(),
+                }),
             PrivateKeyDer::Pkcs8(k) => {
                 let der = k.secret_pkcs8_der();
                 if let Ok(rsa) = RsaKeyPair::from_pkcs8(der) {
@@ -59,15 +87,10 @@ impl SigningKey {
                 }
                 EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
                     .map(SigningKey::Ec)
-                    .map_err(|_| {
-                        "the PKCS#8 key is neither RSA (2048 bits or more) nor EC P-256".to_string()
-                    })
+                    .map_err(|_| KeyError::Pkcs8Kind)
             }
             PrivateKeyDer::Sec1(k) => {
-                let (d, public) = sec1_parts(k.secret_sec1_der()).ok_or_else(|| {
-                    "the EC key (SEC1) has no public part; convert it with `openssl pkcs8 -topk8 -nocrypt`"
-                        .to_string()
-                })?;
+                let (d, public) = sec1_parts(k.secret_sec1_der()).ok_or(KeyError::Sec1NoPublic)?;
                 EcdsaKeyPair::from_private_key_and_public_key(
                     &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                     &d,
@@ -75,19 +98,19 @@ impl SigningKey {
                     &rng,
                 )
                 .map(SigningKey::Ec)
-                .map_err(|_| "the EC key is not a P-256 key".to_string())
+                .map_err(|_| KeyError::NotP256)
             }
-            _ => Err("unsupported private key type".into()),
+            _ => Err(KeyError::Unsupported),
         }
     }
 
     /// Reads a private JWK: `kty` RSA (with `n e d p q dp dq qi`) or EC P-256 (with `x y d`).
-    pub fn from_jwk(jwk: &Value) -> Result<SigningKey, String> {
-        let field = |name: &str| -> Result<Vec<u8>, String> {
+    pub fn from_jwk(jwk: &Value) -> Result<SigningKey, KeyError> {
+        let field = |name: &'static str| -> Result<Vec<u8>, KeyError> {
             jwk.get(name)
                 .and_then(Value::as_str)
                 .and_then(unb64)
-                .ok_or_else(|| format!("the JWK has no usable \"{name}\""))
+                .ok_or(KeyError::JwkField(name))
         };
         match jwk.get("kty").and_then(Value::as_str) {
             Some("RSA") => {
@@ -105,11 +128,14 @@ impl SigningKey {
                 };
                 RsaKeyPair::from_components(&components)
                     .map(SigningKey::Rsa)
-                    .map_err(|e| format!("the RSA JWK was refused: {e}"))
+                    .map_err(|e| KeyError::Refused {
+                        what: "the RSA JWK",
+                        why: e.to_string(),
+                    })
             }
             Some("EC") => {
                 if jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
-                    return Err("only EC keys on P-256 (ES256) are supported".into());
+                    return Err(KeyError::NotP256);
                 }
                 let mut public = vec![4u8];
                 public.extend(field("x")?);
@@ -121,9 +147,12 @@ impl SigningKey {
                     &SystemRandom::new(),
                 )
                 .map(SigningKey::Ec)
-                .map_err(|_| "the EC JWK was refused".to_string())
+                .map_err(|_| KeyError::Refused {
+                    what: "the EC JWK",
+                    why: String::new(),
+                })
             }
-            _ => Err("the JWK is neither kty RSA nor kty EC".into()),
+            _ => Err(KeyError::JwkKind),
         }
     }
 
@@ -391,9 +420,13 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_key_without_echoing_it() {
-        let e = SigningKey::parse("SECRET-NOT-A-KEY").unwrap_err();
+        let e = SigningKey::parse("SECRET-NOT-A-KEY")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("SECRET"), "{e}");
-        let e = SigningKey::parse("{\"kty\":\"oct\",\"k\":\"SECRET\"}").unwrap_err();
+        let e = SigningKey::parse("{\"kty\":\"oct\",\"k\":\"SECRET\"}")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("SECRET"), "{e}");
         assert!(
             SigningKey::parse("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")

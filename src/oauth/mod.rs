@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::client::auth::{AuthHeaders, BoxFuture, sensitive};
 use crate::client::{ApiError, AuthRetry, Authorizer, Body, Client, Request};
+use crate::endpoints;
 use crate::secret::Secret;
 pub use keys::SigningKey;
 
@@ -105,7 +106,7 @@ impl OAuth {
     pub fn new(settings: OAuthSettings) -> OAuth {
         let token_url = settings
             .org_url
-            .join("oauth2/v1/token")
+            .join(endpoints::TOKEN.path.trim_start_matches('/'))
             .expect("a valid org URL");
         OAuth {
             dpop_key: settings.dpop.then(SigningKey::generate_ec),
@@ -200,10 +201,7 @@ impl OAuth {
     /// The token request, with a fresh assertion and DPoP proof (a new one for every attempt: an
     /// assertion's `jti` may be used once).
     fn token_request(&self, scope: &str) -> Request {
-        let mut req = Request::new(Method::POST, "/oauth2/v1/token")
-            .anonymous()
-            .idempotent()
-            .note("access token");
+        let mut req = endpoints::TOKEN.request(&[]).note("access token");
         req.body = Body::Form(vec![
             ("grant_type".into(), "client_credentials".into()),
             ("scope".into(), scope.into()),

@@ -263,7 +263,7 @@ fn org_json(org: &OrgState, base: &str) -> Value {
     v
 }
 
-use crate::org::models::READ_ONLY_FIELDS as READ_ONLY;
+use crate::models::READ_ONLY_FIELDS as READ_ONLY;
 
 async fn get_org(State(s): S, h: HeaderMap) -> Response {
     s.handle("GET", "/api/v1/org", &h, None, Some(READ), |org, base| {

@@ -1,0 +1,74 @@
+//! `okta-org aerial get|grant|revoke`: Okta Aerial consent (/api/v1/org/privacy/aerial[/grant,/revoke]).
+
+use serde::Serialize;
+
+use super::{CmdError, Org, usage, write_stdout};
+use crate::cli::{ConnectArgs, Global, Output, OutputArgs};
+use crate::endpoints;
+use crate::exit::Exit;
+use crate::models::AerialConsent;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  okta-org aerial get\n  okta-org aerial grant --account-id 0200bs0617vvhv2v675mch1cukp"
+)]
+pub struct Group {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Show the Okta Aerial consent (GET /api/v1/org/privacy/aerial)
+    #[command(after_help = "Example:\n  okta-org aerial get")]
+    Get,
+    /// Grant an Okta Aerial account access to the org (POST /api/v1/org/privacy/aerial/grant)
+    #[command(
+        after_help = "Example:\n  okta-org aerial grant --account-id 0200bs0617vvhv2v675mch1cukp"
+    )]
+    Grant {
+        /// The Okta Aerial account id to grant access to
+        #[arg(long, value_name = "ID")]
+        account_id: String,
+    },
+    /// Revoke an Okta Aerial account's access (POST /api/v1/org/privacy/aerial/revoke)
+    #[command(
+        after_help = "Example:\n  okta-org aerial revoke --account-id 0200bs0617vvhv2v675mch1cukp"
+    )]
+    Revoke {
+        /// The Okta Aerial account id whose access ends
+        #[arg(long, value_name = "ID")]
+        account_id: String,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Consent<'a> {
+    account_id: &'a str,
+}
+
+pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
+    let (e, account) = match &g.command {
+        Command::Get => (&endpoints::GET_AERIAL, None),
+        Command::Grant { account_id } => (&endpoints::GRANT_AERIAL, Some(account_id.trim())),
+        Command::Revoke { account_id } => (&endpoints::REVOKE_AERIAL, Some(account_id.trim())),
+    };
+    let mut req = e.request(&[]);
+    if let Some(account_id) = account {
+        if account_id.is_empty() {
+            return Err(usage("--account-id must not be empty"));
+        }
+        req = req.json(&Consent { account_id });
+    }
+    let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+    let resp = org.send(req).await?;
+    if let (Command::Revoke { account_id }, Output::Text) = (&g.command, org.output) {
+        return write_stdout(format!("Okta Aerial consent of {account_id} revoked\n").as_bytes());
+    }
+    org.print::<AerialConsent>(&resp)
+}

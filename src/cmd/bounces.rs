@@ -1,0 +1,238 @@
+//! `okta-org bounces remove`: the main job's command line. It checks the inputs and the report path
+//! before anything is sent, connects (unless `--dry-run`), watches for Ctrl-C/SIGTERM, and hands the
+//! run to the pipeline in `crate::bounces`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{CmdError, usage};
+use crate::bounces::{self, RemoveOptions};
+use crate::cli::{ConnectArgs, Global, parse_duration};
+use crate::client::{Client, StopReason};
+use crate::endpoints;
+use crate::exit::Exit;
+use crate::input::{ColumnChoice, InputSpec, ReadOptions};
+use crate::interrupt::{Interrupt, Level, wait_for_signal};
+use crate::report;
+use crate::session::{Session, Tuning};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  okta-org bounces remove samples/sendgrid-bounces.csv --simulate"
+)]
+pub struct Group {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Remove the addresses of a mail system's bounce export from Okta's email bounce list
+    #[command(after_help = REMOVE_HELP)]
+    Remove(RemoveArgs),
+}
+
+const REMOVE_HELP: &str = "\
+Reads CSV exports of SendGrid, Mailgun, Mailchimp, Brevo, SparkPost, SES,
+Postmark, Mandrill, Exchange message traces, or plain lists of addresses
+(UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe). The address
+column is found by its header name, or by content; --column overrides.
+
+Every input row gets one report row (line, email, status, reason, source) with
+status accepted, rejected, invalid, duplicate or failed (valid under --dry-run).
+Rows marked failed are safe to send again. A quote left open in a cell cannot
+hide the rows after it: that row is reported invalid (and named on stderr).
+An input that is missing, not text, or empty (unless --allow-empty) is refused
+before anything is sent (exit status 2).
+
+Examples:
+  okta-org bounces remove samples/sendgrid-bounces.csv --simulate
+  okta-org bounces remove bounces.csv --report report.csv
+  cat export.csv | okta-org bounces remove - --max-wait 5m --report r.csv";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// Export files to read, one after another; `-` or none reads stdin
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// The address column, by header name or 1-based number (default: found by header name or content)
+    #[arg(long, value_name = "NAME|NUMBER")]
+    pub column: Option<String>,
+    /// Write the report here instead of stdout
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub report_format: ReportFormat,
+    /// Check everything and write the report, but send nothing to Okta
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Accept an input of 0 bytes as having no rows (without it, an empty file or pipe is an input error,
+    /// so a broken export job does not pass for a day without bounces)
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// At most this many requests a minute (on top of Okta's own rate-limit headers)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// The most requests in flight at once (default 64). Below it the tool adapts: one at a time until
+    /// Okta advertises a budget, then as many as the budget and the answers' latency call for, fewer
+    /// after throttling
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+    /// If Okta asks to wait longer than this (Retry-After), stop and report the rest as failed with the
+    /// time to retry, instead of sleeping (e.g. 90s, 5m)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_wait: Option<Duration>,
+    /// Retries of one request after 429, 5xx and network errors (default 6) [env: OKTA_CLIENT_RATELIMIT_MAXRETRIES]
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<usize>,
+    /// Time limit of one request (default 60s) [env: OKTA_CLIENT_REQUESTTIMEOUT, in seconds]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+}
+
+pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
+    let Command::Remove(args) = g.command;
+    remove(args, global).await
+}
+
+async fn remove(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+    let inputs = if args.inputs.is_empty() {
+        vec![InputSpec::stdin()]
+    } else {
+        args.inputs.iter().map(|a| InputSpec::parse(a)).collect()
+    };
+    if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
+        return Err(usage("stdin (-) can be read only once"));
+    }
+    let opts = RemoveOptions {
+        inputs,
+        interrupt: Arc::new(Interrupt::default()),
+        read: ReadOptions {
+            column: args
+                .column
+                .as_deref()
+                .map_or(ColumnChoice::Auto, ColumnChoice::parse),
+            allow_empty: args.allow_empty,
+        },
+        report: args.report.clone(),
+        format: match args.report_format {
+            ReportFormat::Csv => report::Format::Csv,
+            ReportFormat::Jsonl => report::Format::Jsonl,
+        },
+        dry_run: args.dry_run,
+        concurrency: args.concurrency.map(usize::from),
+        quiet: global.quiet,
+    };
+    bounces::preflight(&opts)?;
+    if let Some(path) = &opts.report
+        && let Ok(report) = std::fs::canonicalize(path)
+        && let Some(input) = opts.inputs.iter().find(|i| {
+            i.path
+                .as_ref()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .is_some_and(|p| p == report)
+        })
+    {
+        return Err(usage(format!(
+            "the report {} would overwrite the input {}; write it elsewhere",
+            path.display(),
+            input.name()
+        )));
+    }
+    if let Some(path) = &opts.report
+        && let Err(e) = std::fs::File::create(path)
+    {
+        return Err(usage(format!(
+            "cannot write the report {}: {e}",
+            path.display()
+        )));
+    }
+    if opts.inputs.iter().any(|i| i.path.is_none())
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && !global.quiet
+    {
+        crate::say(format_args!(
+            "okta-org: reading addresses from the terminal; end with Ctrl-D (or pass a file)"
+        ));
+    }
+    // A dry run needs no org at all.
+    let session = if opts.dry_run {
+        None
+    } else {
+        let tuning = Tuning {
+            timeout: args.timeout,
+            max_retries: args.max_retries,
+            rate: args.rate,
+            max_wait: args.max_wait,
+            concurrency: args.concurrency.map(u32::from),
+            min_backoff: None,
+        };
+        Some(
+            Session::connect(
+                &args.conn,
+                global.quiet,
+                tuning,
+                &[&endpoints::REMOVE_BOUNCES],
+            )
+            .await?,
+        )
+    };
+    let client = session.as_ref().map(|s| s.client.clone());
+    watch_signals(client.clone(), opts.interrupt.clone());
+    let outcome = bounces::remove(&opts, client).await?;
+    if !global.quiet {
+        crate::term::write_stderr(bounces::summary(&outcome, &opts).as_bytes());
+    } else if let Some(e) = &outcome.input_error {
+        crate::say(format_args!("okta-org: error: {e}"));
+    }
+    Ok(outcome.exit)
+}
+
+/// How long requests in flight may take to answer after the first interrupt.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// First SIGINT/SIGTERM: send nothing more, end the reading of pipes and terminals, give requests in
+/// flight a few seconds to answer (so what Okta took is reported `accepted`), then finish the report.
+/// Second: abandon what is in flight and finish the report at once (exit 128 + the signal).
+fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>) {
+    tokio::spawn(async move {
+        let sig = wait_for_signal().await;
+        let again = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            "press Ctrl-C again to stop at once"
+        } else {
+            "a second signal stops at once"
+        };
+        crate::say(format_args!(
+            "okta-org: interrupted: sending nothing more; waiting up to {} s for answers in flight, \
+             then finishing the report ({again})",
+            GRACE.as_secs()
+        ));
+        interrupt.raise(Level::Stopping, sig);
+        if let Some(c) = &client {
+            c.control().stop(StopReason::interrupted());
+            let c = c.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(GRACE).await;
+                c.control().abandon();
+            });
+        }
+        let sig = wait_for_signal().await;
+        crate::say(
+            "okta-org: interrupted again: abandoning requests in flight; finishing the report now",
+        );
+        interrupt.raise(Level::Now, sig);
+        if let Some(c) = &client {
+            c.control().abandon();
+        }
+    });
+}

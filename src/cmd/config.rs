@@ -1,0 +1,125 @@
+//! `okta-org config show|check`: the effective configuration and where each setting came from (secrets
+//! redacted), and a one-line check that it reaches the org.
+
+use std::time::Duration;
+
+use super::{CmdError, write_stdout};
+use crate::cli::{ConnectArgs, Global, Output, OutputArgs};
+use crate::endpoints;
+use crate::exit::Exit;
+use crate::models::OrgSetting;
+use crate::session::{self, Session, Tuning};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  okta-org config show\n  okta-org config check --profile staging"
+)]
+pub struct Group {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The effective configuration: each setting, where it came from, secrets redacted
+    #[command(after_help = "Example:\n  okta-org config show --profile staging")]
+    Show(OutputArgs),
+    /// Reach the org with the configuration (for OAuth: get a token and list its scopes)
+    #[command(after_help = "Example:\n  okta-org config check")]
+    Check,
+}
+
+pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
+    match g.command {
+        Command::Show(out) => show(&g.conn, out.output, global),
+        Command::Check => check(&g.conn, global).await,
+    }
+}
+
+fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, CmdError> {
+    let c = session::load_config(conn, global.quiet)?;
+    let rows = c.rows();
+    let text = match output {
+        Output::Json => {
+            let mut m = serde_json::Map::new();
+            for r in &rows {
+                m.insert(
+                    r.name.to_string(),
+                    serde_json::json!({ "value": r.value, "source": r.source }),
+                );
+            }
+            format!("{}\n", serde_json::Value::Object(m))
+        }
+        Output::Text => {
+            let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+            let v = rows
+                .iter()
+                .map(|r| r.value.len())
+                .max()
+                .unwrap_or(0)
+                .min(50);
+            let mut text = String::new();
+            for r in &rows {
+                let line = format!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
+                text.push_str(line.trim_end());
+                text.push('\n');
+            }
+            let files: Vec<String> = c
+                .files
+                .iter()
+                .map(|(p, found)| {
+                    format!(
+                        "{} ({})",
+                        p.display(),
+                        if *found { "read" } else { "not found" }
+                    )
+                })
+                .collect();
+            text.push_str(&format!("files: {}\n", files.join(", ")));
+            text
+        }
+    };
+    write_stdout(text.as_bytes())
+}
+
+/// Reaches the org; for OAuth, gets a token and lists its scopes. One line either way.
+async fn check(conn: &ConnectArgs, global: &Global) -> Result<Exit, CmdError> {
+    // A check answers quickly: one short retry, not the patience of a long run.
+    let tuning = Tuning {
+        max_retries: Some(1),
+        min_backoff: Some(Duration::from_millis(300)),
+        timeout: Some(Duration::from_secs(15)),
+        ..Tuning::default()
+    };
+    let e = &endpoints::GET_ORG;
+    let session = Session::connect(conn, global.quiet, tuning, &[e]).await?;
+    let mut said = String::new();
+    if let Some(oauth) = &session.oauth {
+        let t = oauth.token(&session.client).await?;
+        said = format!(
+            "got a {} access token for {} s with scopes {}; ",
+            t.kind,
+            t.expires_in,
+            t.scopes.join(" ")
+        );
+    }
+    match session
+        .client
+        .send(&e.request(&[]))
+        .await
+        .and_then(|r| r.json::<OrgSetting>())
+    {
+        Ok(org) => write_stdout(
+            format!(
+                "ok: {said}reached {} ({}, {})\n",
+                session.client.base(),
+                org.company_name.as_deref().unwrap_or("?"),
+                org.subdomain.as_deref().unwrap_or("?")
+            )
+            .as_bytes(),
+        ),
+        Err(source) => Err(CmdError::Check { said, source }),
+    }
+}

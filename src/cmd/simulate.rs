@@ -1,0 +1,193 @@
+//! `okta-org simulate`: the embedded Okta simulator on its own, on 127.0.0.1, for trying the tool or
+//! testing scripts without an Okta org. Only the simulator's own options apply here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{CmdError, usage};
+use crate::cli::{BadValue, parse_duration};
+use crate::exit::Exit;
+use crate::interrupt::wait_for_signal;
+use crate::simulator::{
+    self, BounceAnswer, RetryAfterFormat, RetryAfterMode, SimConfig, Simulator,
+};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Example:
+  okta-org simulate --port 8080 --rate-limit 10 --window 60
+  export OKTA_CLIENT_TOKEN=simulator-token
+  okta-org bounces remove samples/mailgun-bounces.csv --org-url http://127.0.0.1:8080")]
+pub struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The org's users, one email address a line (default: the demo org of samples/)
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// The API token the simulator accepts
+    #[arg(long, default_value = "simulator-token")]
+    pub token: String,
+    /// Requests allowed per window on the bounce endpoint
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub rate_limit: u32,
+    /// Rate-limit window, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub window: u64,
+    /// Retry-After on 429/503: auto (until the window resets), none, or seconds
+    #[arg(long, value_name = "auto|none|SECONDS", default_value = "auto")]
+    pub retry_after: RetryAfterMode,
+    /// Retry-After as delta-seconds or as an HTTP-date
+    #[arg(long, value_enum, default_value_t = RetryAfterFormat::Seconds)]
+    pub retry_after_format: RetryAfterFormat,
+    /// Send X-Rate-Limit-Limit/-Remaining/-Reset headers
+    #[arg(long, value_name = "true|false", default_value_t = true, action = clap::ArgAction::Set)]
+    pub advertise_limits: bool,
+    /// Fail every K-th bounce request with --fail-status
+    #[arg(long, value_name = "K")]
+    pub fail_every: Option<u32>,
+    /// Status of the injected failures
+    #[arg(long, default_value_t = 503, value_parser = parse_fail_status)]
+    pub fail_status: u16,
+    /// Answer the deprecated Okta Support grant/extend/revoke with 301, as current orgs do
+    #[arg(long)]
+    pub support_redirect: bool,
+    /// Register an OAuth service app with this client id (needs --jwk)
+    #[arg(long = "client", value_name = "ID", requires = "jwk")]
+    pub client: Option<String>,
+    /// The service app's public key, as a JWK file (a private JWK is reduced to its public part)
+    #[arg(long, value_name = "FILE", requires = "client")]
+    pub jwk: Option<PathBuf>,
+    /// Scopes the service app may be granted, comma-separated
+    #[arg(
+        long = "app-scopes",
+        value_name = "SCOPES",
+        default_value = "okta.orgs.read,okta.orgs.manage"
+    )]
+    pub app_scopes: String,
+    /// The service app must use DPoP-bound tokens
+    #[arg(long)]
+    pub dpop_required: bool,
+    /// expires_in of issued access tokens, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub token_ttl: u64,
+    /// Make access tokens stop working after this many seconds, even if expires_in says more
+    #[arg(long, value_name = "SECONDS")]
+    pub token_lifetime: Option<u64>,
+    /// Require DPoP nonces on API calls too, rotating them every N calls
+    #[arg(long, value_name = "N")]
+    pub nonce_rotate_every: Option<u32>,
+    /// Refuse whole any request holding this address (400, naming no address); repeatable
+    #[arg(long, value_name = "ADDRESS", hide = true)]
+    pub poison: Vec<String>,
+    /// The longest list the bounce endpoint takes
+    #[arg(long, value_name = "N", default_value_t = 1000, hide = true)]
+    pub max_list: usize,
+    /// How long the bounce endpoint takes to answer (e.g. 1s, 250ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub latency: Duration,
+    /// Okta's concurrency limit: more bounce requests in flight get a 429 with X-Rate-Limit-Limit: 0
+    #[arg(long, value_name = "N")]
+    pub max_concurrent: Option<u32>,
+    /// How accepted bounce requests are answered (to try clients against broken proxies)
+    #[arg(long, value_enum, default_value_t = BounceAnswer::Normal, hide = true)]
+    pub answer: BounceAnswer,
+    /// The first COUNT token requests fail with STATUS (429 or 503), e.g. 2:429
+    #[arg(long, value_name = "COUNT:STATUS", value_parser = parse_token_faults, hide = true)]
+    pub token_faults: Option<(u32, u16)>,
+}
+
+fn parse_fail_status(s: &str) -> Result<u16, BadValue> {
+    match s {
+        "503" => Ok(503),
+        "500" => Ok(500),
+        _ => Err(BadValue("expected 503 or 500".into())),
+    }
+}
+
+fn parse_token_faults(s: &str) -> Result<(u32, u16), BadValue> {
+    let (n, status) = s
+        .split_once(':')
+        .ok_or_else(|| BadValue(format!("expected COUNT:STATUS, e.g. 2:429, not {s:?}")))?;
+    let n = n
+        .trim()
+        .parse()
+        .map_err(|_| BadValue(format!("{n:?} is not a count")))?;
+    match status.trim() {
+        "429" => Ok((n, 429)),
+        "503" => Ok((n, 503)),
+        other => Err(BadValue(format!(
+            "the status must be 429 or 503, not {other:?}"
+        ))),
+    }
+}
+
+pub async fn run(args: Args) -> Result<Exit, CmdError> {
+    let mut config = SimConfig::new(args.token.clone());
+    config.users = match &args.users {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => simulator::parse_users(&text),
+            Err(e) => return Err(usage(format!("cannot read {}: {e}", path.display()))),
+        },
+        None => simulator::parse_users(simulator::DEMO_USERS),
+    };
+    config.rate_limit = args.rate_limit;
+    config.window_secs = args.window.max(1);
+    config.retry_after = args.retry_after;
+    config.retry_after_format = args.retry_after_format;
+    config.advertise_limits = args.advertise_limits;
+    config.fail_every = args.fail_every;
+    config.fail_status = args.fail_status;
+    config.poison = args.poison;
+    config.max_list = args.max_list;
+    config.latency = args.latency;
+    config.max_concurrent = args.max_concurrent;
+    config.bounce_answer = args.answer;
+    config.token_faults = args.token_faults;
+    config.support_redirect = args.support_redirect;
+    config.token_ttl = args.token_ttl;
+    config.token_lifetime = args.token_lifetime;
+    config.dpop_nonce_rotate_every = args.nonce_rotate_every;
+    if let (Some(client_id), Some(path)) = (&args.client, &args.jwk) {
+        let jwk = match std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        {
+            Some(serde_json::Value::Object(mut m)) => {
+                for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                    m.remove(private);
+                }
+                serde_json::Value::Object(m)
+            }
+            _ => return Err(usage(format!("{} is not a JWK file", path.display()))),
+        };
+        config.service_apps.push(simulator::ServiceApp {
+            client_id: client_id.clone(),
+            jwk,
+            scopes: args
+                .app_scopes
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            dpop: args.dpop_required,
+        });
+    }
+    let users = config.users.len();
+    let sim = Simulator::start(config, args.port)
+        .await
+        .map_err(|e| usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+    crate::say(format_args!(
+        "okta-org simulator: listening on {} with {users} users, {} requests per {} s on the bounce endpoint\n\
+         try:  OKTA_CLIENT_TOKEN={} okta-org bounces remove samples/sendgrid-bounces.csv --org-url {}\n\
+         what it received: {}/__simulator/record    (Ctrl-C stops it)",
+        sim.url(),
+        args.rate_limit,
+        args.window,
+        args.token,
+        sim.url(),
+        sim.url()
+    ));
+    wait_for_signal().await;
+    Ok(Exit::Ok)
+}
