@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use reqwest::Url;
 use serde::Deserialize;
 
+use crate::client::is_loopback;
 use crate::secret::Secret;
 
 /// Where a setting came from.
@@ -683,14 +684,6 @@ pub fn check_org_url(raw: &str) -> Result<Url, OrgUrlError> {
         return Err(OrgUrlError::AdminConsole(fixed));
     }
     Ok(url)
-}
-
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use reqwest::Method;
 
-use crate::client::Request;
+use crate::client::{Body, Request};
 
 /// The HTTP methods the Org API uses (plain values, so the table can be constants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,7 +230,17 @@ impl Endpoint {
             rest = &rest[close..];
         }
         path.push_str(rest);
-        Request::to(self, path)
+        Request {
+            method: self.verb.method(),
+            path,
+            body: Body::Empty,
+            idempotent: self.idempotent,
+            note: String::new(),
+            scope: self.scope.unwrap_or(""),
+            anonymous: self.scope.is_none(),
+            bucket: self.bucket,
+            headers: Vec::new(),
+        }
     }
 
     /// The scopes of `endpoints`, each once, for asking only what a command needs.

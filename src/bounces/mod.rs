@@ -18,9 +18,8 @@ use tokio::task::JoinSet;
 
 use crate::address;
 use crate::client::pacer::DEFAULT_CEILING;
-use crate::client::{Client, StopReason};
+use crate::client::{Client, Failure, StopReason};
 use crate::dedupe::{RowRef, Seen};
-use crate::exit::Exit;
 use crate::input::{Cell, InputError, InputSpec, ReadOptions, Row as InputRow, SourceReader};
 use crate::interrupt::{Interrupt, Level};
 use crate::report::{self, Counts, ReportWriter, Status};
@@ -67,7 +66,10 @@ pub struct RemoveOutcome {
     pub report_cut: bool,
     /// `errors[]` entries that named no address of their request.
     pub unmatched_errors: u64,
-    pub exit: Exit,
+    /// The run was asked to stop (a signal, or the report's reader went away).
+    pub interrupted: bool,
+    /// A second signal ended the run at once: its number.
+    pub ended_by_signal: Option<i32>,
 }
 
 /// One input row on its way to the report. Its text lives in its segment's `text`.
@@ -525,17 +527,10 @@ pub async fn remove(
     };
     let counts = writer.counts().clone();
     let stop = client.as_ref().and_then(|c| c.control().stopped());
-    let exit = match opts.interrupt.signal() {
-        Some(sig) if opts.interrupt.level() == Level::Now => Exit::Signal(sig),
-        _ if input_error.is_some() => Exit::Usage,
-        _ if report_cut => Exit::Retry,
-        _ => match &stop {
-            Some(s) => s.exit,
-            None if counts.get(Status::Failed) > 0 || opts.interrupt.stopping() => Exit::Retry,
-            None if counts.get(Status::Rejected) + counts.get(Status::Invalid) > 0 => Exit::Partial,
-            None => Exit::Ok,
-        },
-    };
+    let ended_by_signal = opts
+        .interrupt
+        .signal()
+        .filter(|_| opts.interrupt.level() == Level::Now);
     let (requests, retries, waited, unmatched_errors) = match &client {
         Some(c) => (
             c.stats().requests.load(Ordering::Relaxed),
@@ -556,7 +551,8 @@ pub async fn remove(
         stopped_reading,
         report_cut,
         unmatched_errors,
-        exit,
+        interrupted: opts.interrupt.stopping(),
+        ended_by_signal,
     })
 }
 
@@ -565,7 +561,7 @@ pub async fn remove(
 fn report_reader_gone(opts: &RemoveOptions, client: Option<&Client>) {
     if let Some(c) = client {
         c.control().stop(StopReason {
-            exit: Exit::Retry,
+            failure: Failure::Retryable,
             message: "not sent: the report's reader went away".into(),
         });
         c.control().abandon();

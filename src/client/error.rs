@@ -8,8 +8,6 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::exit::Exit;
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OktaError {
@@ -110,10 +108,26 @@ impl fmt::Display for OktaError {
     }
 }
 
+/// What kind of failure an error is, for the caller to decide what to tell (the command line turns it
+/// into an exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// An answer this tool cannot read, or a refusal it cannot explain.
+    Unexpected,
+    /// The request or the configuration is wrong: fixing it is the user's part.
+    Usage,
+    /// Not done, and safe to try again later: rate limited, unavailable, interrupted.
+    Retryable,
+    /// Authentication or permission (401/403, or no access token).
+    Auth,
+    /// The object does not exist (404).
+    NotFound,
+}
+
 /// Why a run stopped sending; every row not yet confirmed gets this as its `failed` reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopReason {
-    pub exit: Exit,
+    pub failure: Failure,
     pub message: String,
 }
 
@@ -121,7 +135,7 @@ impl StopReason {
     /// Ctrl-C or SIGTERM: rows not yet sent.
     pub fn interrupted() -> StopReason {
         StopReason {
-            exit: Exit::Retry,
+            failure: Failure::Retryable,
             message: "interrupted before it was sent".into(),
         }
     }
@@ -129,7 +143,7 @@ impl StopReason {
     /// A request given up while in flight: Okta may have acted on it.
     pub fn abandoned() -> StopReason {
         StopReason {
-            exit: Exit::Retry,
+            failure: Failure::Retryable,
             message: "interrupted while in flight: Okta may have taken it (not confirmed; safe to send again)"
                 .into(),
         }
@@ -245,36 +259,32 @@ impl ApiError {
         }
     }
 
-    /// The exit status this error leads to.
-    pub fn exit(&self) -> Exit {
+    /// What kind of failure this is.
+    pub fn failure(&self) -> Failure {
         match self {
             ApiError::Status { status, .. } => match status.as_u16() {
-                401 | 403 => Exit::Auth,
-                404 => Exit::NotFound,
-                400 | 405 | 409 | 413 | 415 | 422 => Exit::Usage,
-                300..=399 => Exit::Usage,
-                _ => Exit::Error,
+                401 | 403 => Failure::Auth,
+                404 => Failure::NotFound,
+                300..=399 | 400 | 405 | 409 | 413 | 415 | 422 => Failure::Usage,
+                _ => Failure::Unexpected,
             },
             ApiError::RateLimited { .. }
             | ApiError::Exhausted { .. }
-            | ApiError::Unconfirmed { .. } => Exit::Retry,
-            ApiError::Resolve { temporary, .. } => {
-                if *temporary {
-                    Exit::Retry
-                } else {
-                    Exit::Usage
-                }
-            }
-            ApiError::Stopped(r) => r.exit,
-            ApiError::Decode(_) => Exit::Error,
-            ApiError::Auth(_) => Exit::Auth,
+            | ApiError::Unconfirmed { .. } => Failure::Retryable,
+            ApiError::Resolve {
+                temporary: true, ..
+            } => Failure::Retryable,
+            ApiError::Resolve { .. } => Failure::Usage,
+            ApiError::Stopped(r) => r.failure,
+            ApiError::Decode(_) => Failure::Unexpected,
+            ApiError::Auth(_) => Failure::Auth,
         }
     }
 
     /// A stop reason for the rest of a run, when this error must end it.
     pub fn stop_reason(&self) -> StopReason {
         StopReason {
-            exit: self.exit(),
+            failure: self.failure(),
             message: self.to_string(),
         }
     }

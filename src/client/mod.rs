@@ -25,11 +25,9 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 pub use auth::{AuthRetry, Authorizer, StaticToken};
-pub use error::{ApiError, OktaError, StopReason};
+pub use error::{ApiError, Failure, OktaError, StopReason};
 use headers::Pacing;
 use pacer::{Answer, Control, MIN_BACKOFF, Pacer, PacerOptions};
-
-use crate::endpoints::Endpoint;
 
 /// Why the client could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -113,21 +111,6 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request to `endpoint` at `path` (its template filled in; see [`Endpoint::request`]).
-    pub fn to(endpoint: &Endpoint, path: String) -> Request {
-        Request {
-            method: endpoint.verb.method(),
-            path,
-            body: Body::Empty,
-            idempotent: endpoint.idempotent,
-            note: String::new(),
-            scope: endpoint.scope.unwrap_or(""),
-            anonymous: endpoint.scope.is_none(),
-            bucket: endpoint.bucket,
-            headers: Vec::new(),
-        }
-    }
-
     pub fn json(mut self, value: &impl serde::Serialize) -> Request {
         self.body = Body::Json(serde_json::to_vec(value).expect("serialisable body"));
         self
@@ -251,6 +234,15 @@ pub struct Client {
     stats: Arc<Stats>,
 }
 
+/// Whether `host` is this machine (the only place plain `http://` may go, and never through a proxy).
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Installs the TLS crypto provider (ring) once per process; needed before any reqwest client is built.
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -266,7 +258,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(10).min(opts.timeout));
         // HTTPS_PROXY/NO_PROXY are honoured (reqwest reads them), but this machine is never reached
         // through a proxy.
-        if crate::config::is_loopback(opts.org_url.host_str().unwrap_or_default()) {
+        if is_loopback(opts.org_url.host_str().unwrap_or_default()) {
             builder = builder.no_proxy();
         }
         if let Some(path) = &opts.ca_cert {

@@ -1069,7 +1069,7 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("retry after"), "{err}");
         let stop = p.acquire().await.unwrap_err();
-        assert_eq!(stop.exit, crate::exit::Exit::Retry);
+        assert_eq!(stop.failure, super::super::Failure::Retryable);
     }
 
     #[tokio::test(start_paused = true)]

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CmdError, usage};
-use crate::bounces::{self, RemoveOptions};
+use crate::bounces::{self, RemoveOptions, RemoveOutcome};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::client::{Client, StopReason};
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec, ReadOptions};
 use crate::interrupt::{Interrupt, Level, wait_for_signal};
-use crate::report;
+use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
 
 #[derive(Debug, clap::Args)]
@@ -195,7 +195,22 @@ async fn remove(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
     } else if let Some(e) = &outcome.input_error {
         crate::say(format_args!("okta-org: error: {e}"));
     }
-    Ok(outcome.exit)
+    Ok(exit_of(&outcome))
+}
+
+/// The exit status of a run, from what became of its rows and why it stopped.
+fn exit_of(o: &RemoveOutcome) -> Exit {
+    let failed = o.counts.get(Status::Failed) > 0;
+    let flawed = o.counts.get(Status::Rejected) + o.counts.get(Status::Invalid) > 0;
+    match (&o.ended_by_signal, &o.input_error, &o.stop) {
+        (Some(sig), _, _) => Exit::Signal(*sig),
+        (None, Some(_), _) => Exit::Usage,
+        _ if o.report_cut => Exit::Retry,
+        (None, None, Some(stop)) => stop.failure.into(),
+        _ if failed || o.interrupted => Exit::Retry,
+        _ if flawed => Exit::Partial,
+        _ => Exit::Ok,
+    }
 }
 
 /// How long requests in flight may take to answer after the first interrupt.

@@ -26,14 +26,103 @@ use std::io::{self, Write};
 use serde::de::DeserializeOwned;
 
 use crate::bounces::RemoveError;
-use crate::cli::{Cli, Command, ConnectArgs, Global, Output};
-use crate::client::{ApiError, Request, Response};
+use crate::cli::{ConnectArgs, Global, Output};
+use crate::client::{ApiError, Failure, Request, Response};
 use crate::config::ConfigError;
 use crate::endpoints::Endpoint;
-use crate::exit::Exit;
+use crate::exit::{EXIT_STATUS_HELP, Exit};
 use crate::input::InputError;
 use crate::models::Render;
 use crate::session::{Session, SessionError, Tuning};
+
+const ABOUT: &str = "Clear a mail system's bounce list from Okta's email bounce list, and manage Okta org settings.";
+
+const CONFIG_HELP: &str = "\
+Configuration, weakest first: ~/.okta/okta.yaml, ./okta.yaml, ./.okta.yaml
+(okta: client: orgUrl, token, authorizationMode, clientId, scopes, privateKey,
+privateKeyId, dpop; --profile NAME adds okta.profiles.NAME.client), then the
+OKTA_CLIENT_* variables (ORGURL, TOKEN, AUTHORIZATIONMODE, CLIENTID, SCOPES,
+PRIVATEKEY, PRIVATEKEYID, DPOP, REQUESTTIMEOUT, RATELIMIT_MAXRETRIES), then
+flags. `okta-org config show` tells where each setting came from;
+`okta-org config check` tries them.";
+
+const EXAMPLES: &str = "\
+Examples:
+  okta-org bounces remove samples/sendgrid-bounces.csv --simulate
+  okta-org bounces remove bounces.csv --report report.csv
+  okta-org settings get";
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "okta-org",
+    version,
+    about = ABOUT,
+    after_help = format!("{EXAMPLES}\n\n{CONFIG_HELP}\n\n{EXIT_STATUS_HELP}")
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Email bounce list operations
+    Bounces(bounces::Group),
+    /// The org's general settings (name, address, phone, website)
+    Settings(settings::Group),
+    /// The org's billing and technical contacts
+    Contacts(contacts::Group),
+    /// The org's logo
+    Logo(logo::Group),
+    /// Okta Support access to the org
+    Support(support::Group),
+    /// Okta Aerial consent
+    Aerial(aerial::Group),
+    /// Whether the org's users receive Okta communication emails
+    Communication(communication::Group),
+    /// End-user dashboard preferences
+    Preferences(preferences::Group),
+    /// Org admin settings
+    Admin(admin::Group),
+    /// The org's public metadata (/.well-known/okta-organization; needs no token)
+    Metadata(metadata::Args),
+    /// Show or check the configuration (okta.yaml, OKTA_CLIENT_* variables, flags)
+    Config(config::Group),
+    /// Run the embedded Okta simulator on 127.0.0.1, for trying the tool without an Okta org
+    Simulate(simulate::Args),
+}
+
+impl Cli {
+    /// The whole command line as clap sees it (for parsing, completions and the man page): the derived
+    /// definition, plus the examples of the admin settings' `get` and `set`, which share one definition
+    /// but name their own setting.
+    pub fn command() -> clap::Command {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        cmd.mut_subcommand("admin", |admin| {
+            let names: Vec<String> = admin
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .collect();
+            names.iter().fold(admin, |admin, name| {
+                admin.mut_subcommand(name, |flag| {
+                    flag.mut_subcommand("get", |c| {
+                        c.after_help(format!("Example:\n  okta-org admin {name} get"))
+                    })
+                    .mut_subcommand("set", |c| {
+                        c.after_help(format!("Example:\n  okta-org admin {name} set false"))
+                    })
+                })
+            })
+        })
+    }
+
+    pub fn parse_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,11 +158,23 @@ impl CmdError {
             | CmdError::Config(_)
             | CmdError::Input(_)
             | CmdError::Deprecated(_) => Exit::Usage,
-            CmdError::Api(e) | CmdError::Check { source: e, .. } => e.exit(),
+            CmdError::Api(e) | CmdError::Check { source: e, .. } => e.failure().into(),
             CmdError::Session(SessionError::Config(_) | SessionError::Client(_)) => Exit::Usage,
             CmdError::Session(SessionError::Simulator(_))
             | CmdError::Remove(_)
             | CmdError::Io { .. } => Exit::Error,
+        }
+    }
+}
+
+impl From<Failure> for Exit {
+    fn from(f: Failure) -> Exit {
+        match f {
+            Failure::Unexpected => Exit::Error,
+            Failure::Usage => Exit::Usage,
+            Failure::Retryable => Exit::Retry,
+            Failure::Auth => Exit::Auth,
+            Failure::NotFound => Exit::NotFound,
         }
     }
 }
@@ -196,5 +297,59 @@ pub fn write_stdout(bytes: &[u8]) -> Result<Exit, CmdError> {
             source,
         }),
         Ok(()) => Ok(Exit::Ok),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn admin_examples_name_their_own_setting() {
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("admin")
+            .and_then(|a| a.find_subcommand_mut("auto-assign-admin-app"))
+            .and_then(|a| a.find_subcommand_mut("set"))
+            .map(|c| c.render_help().to_string())
+            .unwrap();
+        assert!(
+            help.contains("okta-org admin auto-assign-admin-app set false"),
+            "{help}"
+        );
+    }
+
+    /// Connection flags are on the commands that connect, and only there.
+    #[test]
+    fn connection_flags_are_where_they_mean_something() {
+        let cmd = Cli::command();
+        let long_flags = |path: &[&str]| -> Vec<String> {
+            let mut c = cmd.clone();
+            c.build();
+            let mut c = &c;
+            for name in path {
+                c = c.find_subcommand(name).expect("a subcommand");
+            }
+            c.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string))
+                .collect()
+        };
+        let remove = long_flags(&["bounces", "remove"]);
+        assert!(remove.contains(&"org-url".to_string()));
+        assert!(!remove.contains(&"output".to_string()));
+        let get = long_flags(&["settings", "get"]);
+        assert!(get.contains(&"org-url".to_string()) && get.contains(&"output".to_string()));
+        let simulate = long_flags(&["simulate"]);
+        for flag in ["org-url", "simulate", "dpop", "output", "token-file"] {
+            assert!(
+                !simulate.contains(&flag.to_string()),
+                "simulate has --{flag}"
+            );
+        }
     }
 }
