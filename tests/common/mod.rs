@@ -131,6 +131,7 @@ pub struct ReportRow {
     pub status: String,
     pub reason: String,
     pub source: String,
+    pub at: String,
 }
 
 pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
@@ -138,7 +139,7 @@ pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        vec!["line", "email", "status", "reason", "source"]
+        vec!["line", "email", "status", "reason", "source", "at"]
     );
     rdr.records()
         .map(|r| {
@@ -149,6 +150,7 @@ pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
                 status: r[2].to_string(),
                 reason: r[3].to_string(),
                 source: r[4].to_string(),
+                at: r[5].to_string(),
             }
         })
         .collect()
