@@ -161,7 +161,7 @@ impl Checker {
         let after_removal = |d: SystemTime| t.removal.as_ref().is_none_or(|(r, _)| d >= *r);
         match &t.delivery {
             Some((d, Kind::Delivered, ..)) if after_removal(*d) => Verdict::Delivered,
-            Some((d, _, ..)) if after_removal(*d) => Verdict::BouncedAgain,
+            Some((d, ..)) if after_removal(*d) => Verdict::BouncedAgain,
             _ if t.removal.is_some() => Verdict::RemovalLogged,
             _ => Verdict::NotYetLogged,
         }
