@@ -38,6 +38,34 @@ pub struct RemoveOptions {
     /// `--concurrency`: the most batches in flight (default [`DEFAULT_CEILING`], adapting below it).
     pub concurrency: Option<usize>,
     pub quiet: bool,
+    /// `--retry-failed`: the rows of an earlier report to send again, instead of reading inputs.
+    pub retry: Option<Arc<Vec<report::Record>>>,
+    /// `--resume`: the rows an earlier report settled, carried into this one as they were.
+    pub carry: Option<Arc<Carried>>,
+    /// Keep the accepted addresses and when Okta took them (for `--verify`).
+    pub keep_accepted: bool,
+}
+
+/// Rows of an earlier report by source and line.
+pub type Carried =
+    std::collections::HashMap<String, std::collections::HashMap<u64, report::Record>>;
+
+impl RemoveOptions {
+    /// The names of the rows' sources, by index: the inputs, or the sources of the rows retried.
+    pub fn source_names(&self) -> Vec<String> {
+        match &self.retry {
+            Some(rows) => {
+                let mut names: Vec<String> = Vec::new();
+                for r in rows.iter() {
+                    if !names.contains(&r.source) {
+                        names.push(r.source.clone());
+                    }
+                }
+                names
+            }
+            None => self.inputs.iter().map(InputSpec::name).collect(),
+        }
+    }
 }
 
 /// Why the job could not go on (every other failure ends in the report as `failed` rows).
@@ -68,6 +96,10 @@ pub struct RemoveOutcome {
     pub unmatched_errors: u64,
     /// The run was asked to stop (a signal, or the report's reader went away).
     pub interrupted: bool,
+    /// Rows carried from the report given to `--resume`.
+    pub carried: u64,
+    /// With `keep_accepted`: every accepted address and when Okta took it.
+    pub accepted: Vec<(String, SystemTime)>,
     /// A second signal ended the run at once: its number.
     pub ended_by_signal: Option<i32>,
 }
@@ -129,6 +161,14 @@ impl Segment {
         });
     }
 
+    /// A row settled before it was read (carried from an earlier report).
+    fn push_settled(&mut self, source: u32, rec: &report::Record) {
+        self.push(source, rec.line, &rec.email, Some(rec.status), &rec.reason);
+        if let Some(r) = self.rows.last_mut() {
+            r.at = rec.at;
+        }
+    }
+
     fn settle(&mut self, row: usize, status: Status, reason: &str, at: Option<SystemTime>) {
         let reason = self.put(reason);
         let r = &mut self.rows[row];
@@ -154,49 +194,95 @@ const SEGMENT_MAX_TEXT: usize = 64 << 20;
 /// How reading ended, when it did not reach the end of every input.
 type ReadEnd = Option<String>;
 
+/// What the reader thread reads, and how.
+struct ReadJob {
+    inputs: Vec<InputSpec>,
+    options: ReadOptions,
+    names: Vec<String>,
+    retry: Option<Arc<Vec<report::Record>>>,
+    carry: Option<Arc<Carried>>,
+    warn: Warnings,
+}
+
+/// What the reader did besides reading: where it stopped early, and the rows it carried.
+#[derive(Default)]
+struct ReadDone {
+    end: ReadEnd,
+    carried: u64,
+}
+
 /// Reads every input, in order, into segments. Runs on its own thread: the csv reader is blocking I/O.
 /// Whatever happens, the rows read so far reach the coordinator. Once the run starts stopping, a pipe or
 /// terminal ends at once (see [`crate::input::pump`]); regular files are still read to the end, so their
 /// rows are reported (`failed`), unless the run must end now.
 fn read_inputs(
-    inputs: &[InputSpec],
-    options: &ReadOptions,
-    quiet: bool,
+    job: &ReadJob,
     bytes_read: Arc<AtomicU64>,
     interrupt: Arc<Interrupt>,
     tx: mpsc::Sender<Segment>,
-) -> Result<ReadEnd, InputError> {
-    let mut seen = Seen::with_capacity(expected_rows(inputs));
+) -> Result<ReadDone, InputError> {
+    let mut seen = Seen::with_capacity(expected_rows(&job.inputs));
     let mut seg = Segment::default();
-    let result = read_into(
-        inputs,
-        options,
-        &Warnings { quiet },
-        bytes_read,
-        &interrupt,
-        &tx,
-        &mut seen,
-        &mut seg,
-    );
+    let result = match &job.retry {
+        Some(rows) => read_retry(job, rows, &interrupt, &tx, &mut seen, &mut seg),
+        None => read_into(job, bytes_read, &interrupt, &tx, &mut seen, &mut seg),
+    };
     if !seg.rows.is_empty() {
         let _ = tx.blocking_send(seg);
     }
     result
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `--retry-failed`: the rows an earlier report left `failed`, checked and sent again, with their lines
+/// and sources.
+fn read_retry(
+    job: &ReadJob,
+    rows: &[report::Record],
+    interrupt: &Arc<Interrupt>,
+    tx: &mpsc::Sender<Segment>,
+    seen: &mut Seen,
+    seg: &mut Segment,
+) -> Result<ReadDone, InputError> {
+    let mut reason = String::new();
+    for r in rows {
+        let source = job.names.iter().position(|n| *n == r.source).unwrap_or(0) as u32;
+        let row = InputRow {
+            line: r.line,
+            cell: Cell::Value {
+                text: std::borrow::Cow::Borrowed(&r.email),
+                len: r.email.len(),
+            },
+            unclosed: None,
+        };
+        push_row(seg, seen, &job.names, source, &row, "email", &mut reason);
+        if segment_full(seg) && tx.blocking_send(std::mem::take(seg)).is_err() {
+            break;
+        }
+        if interrupt.level() == Level::Now {
+            break;
+        }
+    }
+    Ok(ReadDone::default())
+}
+
+fn segment_full(seg: &Segment) -> bool {
+    seg.batch.len() == MAX_BATCH
+        || seg.rows.len() >= SEGMENT_MAX_ROWS
+        || seg.text.len() >= SEGMENT_MAX_TEXT
+}
+
 fn read_into(
-    inputs: &[InputSpec],
-    options: &ReadOptions,
-    warn: &Warnings,
+    job: &ReadJob,
     bytes_read: Arc<AtomicU64>,
     interrupt: &Arc<Interrupt>,
     tx: &mpsc::Sender<Segment>,
     seen: &mut Seen,
     seg: &mut Segment,
-) -> Result<ReadEnd, InputError> {
+) -> Result<ReadDone, InputError> {
+    let (options, warn) = (&job.options, &job.warn);
+    let mut done = ReadDone::default();
     let mut reason = String::new();
-    for (source, spec) in inputs.iter().enumerate() {
+    for (source, spec) in job.inputs.iter().enumerate() {
         let source = source as u32;
         let finite = spec.size().is_some();
         let stopped_at = |line: u64| {
@@ -206,10 +292,11 @@ fn read_into(
             ))
         };
         if interrupt.level() == Level::Now || (interrupt.stopping() && !finite) {
-            return Ok(Some(format!(
+            done.end = Some(format!(
                 "{} was not read: the rows of inputs from it on are not in the report",
                 spec.name()
-            )));
+            ));
+            return Ok(done);
         }
         let mut reader = SourceReader::open(spec, options, bytes_read.clone(), Some(interrupt))?;
         tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
@@ -217,6 +304,7 @@ fn read_into(
         let column_label = reader.layout.column_label();
         let (mut rows, mut unclosed) = (0u64, 0u64);
         let mut last_line = 0;
+        let carried = job.carry.as_ref().and_then(|c| c.get(&name));
         while let Some(row) = reader.next_row()? {
             rows += 1;
             last_line = row.line;
@@ -232,15 +320,42 @@ fn read_into(
                     ));
                 }
             }
-            push_row(seg, seen, inputs, source, &row, &column_label, &mut reason);
-            let full = seg.batch.len() == MAX_BATCH
-                || seg.rows.len() >= SEGMENT_MAX_ROWS
-                || seg.text.len() >= SEGMENT_MAX_TEXT;
-            if full && tx.blocking_send(std::mem::take(seg)).is_err() {
-                return Ok(stopped_at(last_line));
+            // `--resume`: a row the earlier report settled is carried as it was (a `failed` one is sent
+            // again); the addresses it sent still count for the duplicates that follow.
+            match carried.and_then(|c| c.get(&row.line)) {
+                Some(rec) if rec.status != Status::Failed => {
+                    done.carried += 1;
+                    if matches!(
+                        rec.status,
+                        Status::Accepted | Status::Rejected | Status::Valid
+                    ) {
+                        seen.insert(
+                            &rec.email,
+                            RowRef {
+                                source,
+                                line: row.line,
+                            },
+                        );
+                    }
+                    seg.push_settled(source, rec);
+                }
+                _ => push_row(
+                    seg,
+                    seen,
+                    &job.names,
+                    source,
+                    &row,
+                    &column_label,
+                    &mut reason,
+                ),
+            }
+            if segment_full(seg) && tx.blocking_send(std::mem::take(seg)).is_err() {
+                done.end = stopped_at(last_line);
+                return Ok(done);
             }
             if interrupt.level() == Level::Now {
-                return Ok(stopped_at(last_line));
+                done.end = stopped_at(last_line);
+                return Ok(done);
             }
         }
         if unclosed > Warnings::UNCLOSED_SHOWN {
@@ -251,13 +366,14 @@ fn read_into(
         }
         // A pipe ended by the interrupt looks like its end; say that it was not.
         if !finite && interrupt.stopping() {
-            return Ok(stopped_at(last_line));
+            done.end = stopped_at(last_line);
+            return Ok(done);
         }
         if rows == 0 {
             warn.say(format_args!("{name}: no rows"));
         }
     }
-    Ok(None)
+    Ok(done)
 }
 
 /// The longest value the report shows; no address is longer.
@@ -267,7 +383,7 @@ const SHOWN_MAX: usize = 320;
 fn push_row(
     seg: &mut Segment,
     seen: &mut Seen,
-    inputs: &[InputSpec],
+    names: &[String],
     source: u32,
     row: &InputRow<'_>,
     column_label: &str,
@@ -300,7 +416,7 @@ fn push_row(
             }
             match seen.insert(&addr, RowRef { source, line }) {
                 Some(first) => {
-                    let why = duplicate_reason(first, source, inputs);
+                    let why = duplicate_reason(first, source, names);
                     seg.push(source, line, &addr, Some(Status::Duplicate), &why);
                 }
                 None => {
@@ -356,14 +472,13 @@ impl Warnings {
     }
 }
 
-fn duplicate_reason(first: RowRef, source: u32, inputs: &[InputSpec]) -> String {
+fn duplicate_reason(first: RowRef, source: u32, names: &[String]) -> String {
     if first.source == source {
         format!("duplicate of line {}", first.line)
     } else {
         format!(
             "duplicate of line {} of {}",
-            first.line,
-            inputs[first.source as usize].name()
+            first.line, names[first.source as usize]
         )
     }
 }
@@ -408,24 +523,39 @@ pub async fn remove(
             .map_or_else(|| "stdout".into(), |p| p.display().to_string()),
         source,
     };
+    // A report file is also synced to disk after each settled stretch of a run that sends, so a crash (a
+    // power loss, an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
+    let mut synced: Option<std::fs::File> = None;
     let out: Box<dyn Write + Send> = match &opts.report {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(report_error)?),
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(report_error)?;
+            if client.is_some() {
+                synced = Some(file.try_clone().map_err(report_error)?);
+            }
+            Box::new(file)
+        }
         None => Box::new(std::io::stdout()),
     };
     let mut writer = ReportWriter::new(out, opts.format).map_err(report_error)?;
-    let names: Vec<String> = opts.inputs.iter().map(InputSpec::name).collect();
+    let names = opts.source_names();
     let progress = Progress::new(opts);
+    let mut accepted: Vec<(String, SystemTime)> = Vec::new();
 
     let ceiling = opts.concurrency.unwrap_or(DEFAULT_CEILING as usize).max(1);
     let (max_queued, max_queued_text) = queue_limits(ceiling);
     let (tx, mut rx) = mpsc::channel::<Segment>(2);
     let reader = {
-        let inputs = opts.inputs.clone();
-        let read = opts.read.clone();
-        let quiet = opts.quiet;
+        let job = ReadJob {
+            inputs: opts.inputs.clone(),
+            options: opts.read.clone(),
+            names: names.clone(),
+            retry: opts.retry.clone(),
+            carry: opts.carry.clone(),
+            warn: Warnings { quiet: opts.quiet },
+        };
         let bytes = progress.bytes.clone();
         let interrupt = opts.interrupt.clone();
-        std::thread::spawn(move || read_inputs(&inputs, &read, quiet, bytes, interrupt, tx))
+        std::thread::spawn(move || read_inputs(&job, bytes, interrupt, tx))
     };
 
     let max_len = Arc::new(AtomicUsize::new(MAX_BATCH));
@@ -446,6 +576,12 @@ pub async fn remove(
             queued_text -= seg.queued_text;
             head_id += 1;
             for r in &seg.rows {
+                if opts.keep_accepted && r.status == Some(Status::Accepted) {
+                    accepted.push((
+                        seg.get(r.email).to_string(),
+                        r.at.unwrap_or_else(SystemTime::now),
+                    ));
+                }
                 writer
                     .write(&report::Row {
                         line: r.line,
@@ -463,6 +599,9 @@ pub async fn remove(
             // Each settled stretch reaches the file (or pipe) at once: a crash loses at most what is in
             // flight, and a reader that went away is noticed now, not 64 KiB later.
             writer.flush().map_err(report_error)?;
+            if let Some(f) = &synced {
+                f.sync_data().map_err(report_error)?;
+            }
             progress.update(writer.counts(), client.as_deref());
             if writer.is_closed() && !report_cut {
                 report_cut = true;
@@ -522,12 +661,13 @@ pub async fn remove(
     }
     writer.finish().map_err(report_error)?;
     progress.finish();
-    let (input_error, stopped_reading) = match reader.join() {
-        Ok(Ok(end)) => (None, end),
-        Ok(Err(e)) => (Some(e.to_string()), None),
+    let (input_error, stopped_reading, carried) = match reader.join() {
+        Ok(Ok(done)) => (None, done.end, done.carried),
+        Ok(Err(e)) => (Some(e.to_string()), None, 0),
         Err(_) => (
             Some("the input reader stopped unexpectedly".to_string()),
             None,
+            0,
         ),
     };
     let counts = writer.counts().clone();
@@ -558,6 +698,8 @@ pub async fn remove(
         unmatched_errors,
         interrupted: opts.interrupt.stopping(),
         ended_by_signal,
+        carried,
+        accepted,
     })
 }
 
@@ -595,13 +737,28 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
         });
     }
     let inputs = opts.inputs.len();
-    let mut s = format!(
-        "okta-org: {} rows from {} input{}: {}\n",
-        c.rows,
-        inputs,
-        if inputs == 1 { "" } else { "s" },
-        parts.join(", ")
-    );
+    let rows = format!("{} row{}", c.rows, if c.rows == 1 { "" } else { "s" });
+    let mut s = if opts.retry.is_some() {
+        format!(
+            "okta-org: {rows} an earlier report left failed, sent again: {}\n",
+            parts.join(", ")
+        )
+    } else {
+        format!(
+            "okta-org: {rows} from {} input{}: {}\n",
+            inputs,
+            if inputs == 1 { "" } else { "s" },
+            parts.join(", ")
+        )
+    };
+    if o.carried > 0 {
+        s.push_str(&format!(
+            "{} row{} carried as the earlier report settled {}\n",
+            o.carried,
+            if o.carried == 1 { "" } else { "s" },
+            if o.carried == 1 { "it" } else { "them" }
+        ));
+    }
     if opts.dry_run {
         s.push_str("dry run: nothing was sent to Okta\n");
     } else {

@@ -140,6 +140,9 @@ pub enum CmdError {
     Input(#[from] InputError),
     #[error(transparent)]
     Remove(#[from] RemoveError),
+    /// An earlier report that cannot be read back.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReadError),
     /// Okta answered a deprecated operation with a redirect.
     #[error("{0}")]
     Deprecated(String),
@@ -157,6 +160,7 @@ impl CmdError {
             CmdError::Usage(_)
             | CmdError::Config(_)
             | CmdError::Input(_)
+            | CmdError::Report(_)
             | CmdError::Deprecated(_) => Exit::Usage,
             CmdError::Api(e) | CmdError::Check { source: e, .. } => e.failure().into(),
             CmdError::Session(SessionError::Config(_) | SessionError::Client(_)) => Exit::Usage,

@@ -1,12 +1,13 @@
 //! `okta-org bounces remove`: the main job's command line. It checks the inputs and the report path
-//! before anything is sent, connects (unless `--dry-run`), watches for Ctrl-C/SIGTERM, and hands the
-//! run to the pipeline in `crate::bounces`.
+//! before anything is sent, connects (unless `--dry-run`), watches for Ctrl-C/SIGTERM, hands the run to
+//! the pipeline in `crate::bounces`, and with `--verify` checks the System Log afterwards.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CmdError, usage};
+use super::super::{CmdError, usage};
+use super::{ReportFormat, verify};
 use crate::bounces::{self, RemoveOptions, RemoveOutcome};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::client::{Client, StopReason};
@@ -17,23 +18,7 @@ use crate::interrupt::{Interrupt, Level, wait_for_signal};
 use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
 
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example:\n  okta-org bounces remove samples/sendgrid-bounces.csv --simulate"
-)]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Remove the addresses of a mail system's bounce export from Okta's email bounce list
-    #[command(after_help = REMOVE_HELP)]
-    Remove(RemoveArgs),
-}
-
-const REMOVE_HELP: &str = "\
+pub const REMOVE_HELP: &str = "\
 Reads CSV exports of SendGrid, Mailgun, Mailchimp, Brevo, SparkPost, SES,
 Postmark, Mandrill, Exchange message traces, or plain lists of addresses
 (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe). The address
@@ -50,12 +35,6 @@ Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
   okta-org bounces remove bounces.csv --report report.csv
   cat export.csv | okta-org bounces remove - --max-wait 5m --report r.csv";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Csv,
-    Jsonl,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct RemoveArgs {
@@ -96,17 +75,55 @@ pub struct RemoveArgs {
     /// Time limit of one request (default 60s) [env: OKTA_CLIENT_REQUESTTIMEOUT, in seconds]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Send again only the rows an earlier report left failed, and report just those (no INPUT)
+    #[arg(long, value_name = "REPORT", conflicts_with_all = ["inputs", "resume"])]
+    pub retry_failed: Option<PathBuf>,
+    /// Finish a run that died before its report was done: rows that report settled are carried into the
+    /// new one as they were (failed ones are sent again); every other row of the inputs is sent
+    #[arg(long, value_name = "REPORT")]
+    pub resume: Option<PathBuf>,
+    /// After the run, look in the System Log for each accepted address's removal, waiting up to DURATION
+    /// for them to be logged (default 2m; needs okta.logs.read); see `bounces verify`
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true,
+          default_missing_value = "2m", value_parser = parse_duration)]
+    pub verify: Option<Duration>,
     #[command(flatten)]
     pub conn: ConnectArgs,
 }
 
-pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
-    let Command::Remove(args) = g.command;
-    remove(args, global).await
-}
-
-async fn remove(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
-    let inputs = if args.inputs.is_empty() {
+pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+    let retry = match &args.retry_failed {
+        Some(path) => {
+            let rows: Vec<report::Record> = report::read(path)?
+                .into_iter()
+                .filter(|r| r.status == Status::Failed)
+                .collect();
+            if rows.is_empty() && !global.quiet {
+                crate::say(format_args!(
+                    "okta-org: {} has no failed rows: nothing to send",
+                    path.display()
+                ));
+            }
+            Some(Arc::new(rows))
+        }
+        None => None,
+    };
+    let carry = match &args.resume {
+        Some(path) => {
+            let mut carried = bounces::Carried::new();
+            for r in report::read(path)? {
+                carried
+                    .entry(r.source.clone())
+                    .or_default()
+                    .insert(r.line, r);
+            }
+            Some(Arc::new(carried))
+        }
+        None => None,
+    };
+    let inputs = if retry.is_some() {
+        Vec::new()
+    } else if args.inputs.is_empty() {
         vec![InputSpec::stdin()]
     } else {
         args.inputs.iter().map(|a| InputSpec::parse(a)).collect()
@@ -132,21 +149,36 @@ async fn remove(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
         dry_run: args.dry_run,
         concurrency: args.concurrency.map(usize::from),
         quiet: global.quiet,
+        retry,
+        carry,
+        keep_accepted: args.verify.is_some() && !args.dry_run,
     };
     bounces::preflight(&opts)?;
+    // The new report may not overwrite anything this run reads.
+    let read_here: Vec<(String, PathBuf)> = opts
+        .inputs
+        .iter()
+        .filter_map(|i| {
+            i.path
+                .clone()
+                .map(|p| (format!("the input {}", i.name()), p))
+        })
+        .chain(
+            args.retry_failed
+                .iter()
+                .chain(&args.resume)
+                .map(|p| (format!("the earlier report {}", p.display()), p.clone())),
+        )
+        .collect();
     if let Some(path) = &opts.report
         && let Ok(report) = std::fs::canonicalize(path)
-        && let Some(input) = opts.inputs.iter().find(|i| {
-            i.path
-                .as_ref()
-                .and_then(|p| std::fs::canonicalize(p).ok())
-                .is_some_and(|p| p == report)
-        })
+        && let Some((what, _)) = read_here
+            .iter()
+            .find(|(_, p)| std::fs::canonicalize(p).ok().is_some_and(|p| p == report))
     {
         return Err(usage(format!(
-            "the report {} would overwrite the input {}; write it elsewhere",
-            path.display(),
-            input.name()
+            "the report {} would overwrite {what}; write it elsewhere",
+            path.display()
         )));
     }
     if let Some(path) = &opts.report
@@ -177,25 +209,41 @@ async fn remove(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
             concurrency: args.concurrency.map(u32::from),
             min_backoff: None,
         };
-        Some(
-            Session::connect(
-                &args.conn,
-                global.quiet,
-                tuning,
-                &[&endpoints::REMOVE_BOUNCES],
-            )
-            .await?,
-        )
+        let mut needs = vec![&endpoints::REMOVE_BOUNCES];
+        if args.verify.is_some() {
+            needs.push(&endpoints::LIST_LOGS);
+        }
+        Some(Session::connect(&args.conn, global.quiet, tuning, &needs).await?)
     };
     let client = session.as_ref().map(|s| s.client.clone());
     watch_signals(client.clone(), opts.interrupt.clone());
-    let outcome = bounces::remove(&opts, client).await?;
+    let mut outcome = bounces::remove(&opts, client.clone()).await?;
     if !global.quiet {
         crate::term::write_stderr(bounces::summary(&outcome, &opts).as_bytes());
     } else if let Some(e) = &outcome.input_error {
         crate::say(format_args!("okta-org: error: {e}"));
     }
-    Ok(exit_of(&outcome))
+    let exit = exit_of(&outcome);
+    // --verify: after a run that ended by itself, for what Okta accepted. The worse of the two statuses
+    // (0, then 3, then 4) is the run's.
+    if let (Some(wait), Some(client)) = (args.verify, &client)
+        && matches!(exit, Exit::Ok | Exit::Partial)
+        && !opts.interrupt.stopping()
+        && !outcome.accepted.is_empty()
+    {
+        let accepted = std::mem::take(&mut outcome.accepted);
+        let checked = verify::check(client, accepted, Some(wait), &opts.interrupt).await?;
+        if !global.quiet {
+            crate::say(verify::summary(&checked));
+        }
+        let after = verify::exit_of(&checked);
+        return Ok(if after.code() > exit.code() {
+            after
+        } else {
+            exit
+        });
+    }
+    Ok(exit)
 }
 
 /// The exit status of a run, from what became of its rows and why it stopped.

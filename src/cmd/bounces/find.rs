@@ -1,0 +1,268 @@
+//! `okta-org bounces find`: which addresses Okta's mail bounced from, read from the System Log
+//! (`system.email.delivery` failures, and `system.email.bounce.removal` to tell which were already sent
+//! for removal), one row per recipient; CSV that `bounces remove -` reads as it is.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::super::{CmdError, usage};
+use super::{ReportFormat, write_rows};
+use crate::cli::{ConnectArgs, Global};
+use crate::endpoints;
+use crate::exit::Exit;
+use crate::logs::email::Kind;
+use crate::logs::find::Finder;
+use crate::logs::{self, DELIVERY, MAX_AGE, Pages, Query, REMOVAL};
+use crate::report::neutralise;
+use crate::session::{Session, Tuning};
+
+pub const FIND_HELP: &str = "\
+Reads GET /api/v1/logs (scope okta.logs.read) for system.email.delivery
+failures in the window, following every page, and writes one row per recipient:
+email, kind, events, first_seen, last_seen, reason (the provider's words),
+user (the Okta user the event names), removal_requested (a removal was logged
+after its last failure). By default only hard bounces: the kind remove-list
+clears. The CSV feeds `okta-org bounces remove -` as it is. Okta keeps 90 days
+of events and answers queries of the last 180.
+
+Examples:
+  okta-org bounces find --since 1d > bounced.csv
+  okta-org bounces find --since 2026-11-01 --until 2026-11-15T00:00:00Z --kind all -o all.jsonl --format jsonl
+  okta-org bounces find --since 1d | okta-org bounces remove - --report removed.csv";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindChoice {
+    /// Hard bounces: what remove-list clears
+    Bounce,
+    Dropped,
+    Deferred,
+    /// Every failure (bounces, drops, deferrals and others)
+    All,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FindArgs {
+    /// Start of the window: a time (2026-11-01, 2026-11-01T08:00:00Z) or how long ago (36h, 7d)
+    #[arg(long, value_name = "DUR|TIME", default_value = "7d")]
+    pub since: String,
+    /// End of the window: a time or how long ago (default: now)
+    #[arg(long, value_name = "DUR|TIME")]
+    pub until: Option<String>,
+    /// Which failures to list
+    #[arg(long, value_enum, default_value_t = KindChoice::Bounce)]
+    pub kind: KindChoice,
+    /// Write the rows here instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Row format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+}
+
+/// A point in time given as a time (RFC 3339, or a date: midnight UTC) or as how long before `now`.
+pub fn parse_when(s: &str, now: SystemTime) -> Result<SystemTime, String> {
+    let s = s.trim();
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        return Ok(t);
+    }
+    if s.len() == 10
+        && let Ok(t) = humantime::parse_rfc3339_weak(&format!("{s}T00:00:00"))
+    {
+        return Ok(t);
+    }
+    match humantime::parse_duration(s) {
+        Ok(d) => Ok(now.checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH)),
+        Err(_) => Err(format!(
+            "{s:?} is neither a time (2026-11-01, 2026-11-01T08:00:00Z) nor how long ago (36h, 7d)"
+        )),
+    }
+}
+
+/// The window, checked the way Okta would refuse it, before any request.
+fn window(a: &FindArgs, now: SystemTime) -> Result<(SystemTime, SystemTime), CmdError> {
+    let since = parse_when(&a.since, now).map_err(|e| usage(format!("--since: {e}")))?;
+    let until = match &a.until {
+        Some(u) => parse_when(u, now).map_err(|e| usage(format!("--until: {e}")))?,
+        None => now,
+    };
+    let days = |d: Duration| d.as_secs() / 86_400;
+    if let Ok(back) = now.duration_since(since)
+        && back > MAX_AGE
+    {
+        return Err(usage(format!(
+            "--since is {} days back: Okta's System Log answers queries of the last 180 days (and keeps \
+             90 days of events)",
+            days(back)
+        )));
+    }
+    if since >= until {
+        return Err(usage(format!(
+            "the window is empty: --since {} is not before --until {}",
+            logs::time_text(since),
+            logs::time_text(until)
+        )));
+    }
+    if until > now + Duration::from_secs(60) {
+        return Err(usage("--until is in the future"));
+    }
+    Ok((since, until))
+}
+
+/// The filter: the failures asked for, and the removals (in disjunctive form, no parentheses: `and`
+/// binds first).
+fn filter(kind: KindChoice) -> String {
+    let delivery =
+        |result: &str| format!("eventType eq \"{DELIVERY}\" and outcome.result eq \"{result}\"");
+    let failures = match kind {
+        KindChoice::Bounce | KindChoice::Dropped => delivery("FAILURE"),
+        KindChoice::Deferred => format!("{} or {}", delivery("DEFERRED"), delivery("FAILURE")),
+        KindChoice::All => format!("{} or {}", delivery("FAILURE"), delivery("DEFERRED")),
+    };
+    format!("{failures} or eventType eq \"{REMOVAL}\"")
+}
+
+fn kinds(kind: KindChoice) -> Vec<Kind> {
+    match kind {
+        KindChoice::Bounce => vec![Kind::Bounce],
+        KindChoice::Dropped => vec![Kind::Dropped],
+        KindChoice::Deferred => vec![Kind::Deferred],
+        KindChoice::All => vec![Kind::Bounce, Kind::Dropped, Kind::Deferred, Kind::Other],
+    }
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    email: &'a str,
+    kind: &'a str,
+    events: u64,
+    first_seen: &'a str,
+    last_seen: &'a str,
+    reason: Cow<'a, str>,
+    user: &'a str,
+    removal_requested: bool,
+}
+
+pub async fn run(a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
+    let now = SystemTime::now();
+    let (since, until) = window(&a, now)?;
+    let session = Session::connect(
+        &a.conn,
+        global.quiet,
+        Tuning::default(),
+        &[&endpoints::LIST_LOGS],
+    )
+    .await?;
+    let query = Query {
+        since,
+        until: Some(until),
+        filter: filter(a.kind),
+    };
+    let mut finder = Finder::new(&kinds(a.kind));
+    let mut pages = Pages::new(&session.client, &query);
+    while let Some(events) = pages.next().await? {
+        for v in &events {
+            finder.take(v);
+        }
+    }
+    let (events, unattributed, unreadable, read) = (
+        finder.events,
+        finder.unattributed,
+        finder.unreadable,
+        pages.pages,
+    );
+    let found = finder.rows();
+    let csv = a.format == ReportFormat::Csv;
+    let rows: Vec<Row<'_>> = found
+        .iter()
+        .map(|f| Row {
+            email: &f.email,
+            kind: f.kind.as_str(),
+            events: f.events,
+            first_seen: &f.first_seen,
+            last_seen: &f.last_seen,
+            reason: if csv {
+                neutralise(&f.reason)
+            } else {
+                Cow::Borrowed(&f.reason)
+            },
+            user: f.user.as_deref().unwrap_or(""),
+            removal_requested: f.removal_requested,
+        })
+        .collect();
+    write_rows(a.output.as_deref(), a.format, &rows)?;
+    if !global.quiet {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut line = format!(
+            "okta-org: {} from {} to {} ({}): {}",
+            plural(events, "event", "events"),
+            logs::time_text(since),
+            logs::time_text(until),
+            plural(read, "page", "pages"),
+            plural(found.len() as u64, "recipient", "recipients"),
+        );
+        let removed = found.iter().filter(|f| f.removal_requested).count() as u64;
+        if removed > 0 {
+            line.push_str(&format!(
+                ", {removed} already sent for removal after their last failure"
+            ));
+        }
+        crate::say(line);
+        if unattributed > 0 {
+            crate::say(format_args!(
+                "okta-org: warning: {} named no recipient this tool could find (see -vv)",
+                plural(unattributed, "failure event", "failure events")
+            ));
+        }
+        if unreadable > 0 {
+            crate::say(format_args!(
+                "okta-org: warning: {} of the log's answers were not events",
+                plural(unreadable, "entry", "entries")
+            ));
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_checked_before_any_request() {
+        let now = humantime::parse_rfc3339("2026-11-28T12:00:00Z").unwrap();
+        let args = |since: &str, until: Option<&str>| FindArgs {
+            since: since.into(),
+            until: until.map(str::to_string),
+            kind: KindChoice::Bounce,
+            output: None,
+            format: ReportFormat::Csv,
+            conn: ConnectArgs::default(),
+        };
+        let (s, u) = window(&args("7d", None), now).unwrap();
+        assert_eq!(
+            now.duration_since(s).unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(u, now);
+        let (s, _) = window(&args("2026-11-01", Some("2026-11-15T00:00:00Z")), now).unwrap();
+        assert_eq!(logs::time_text(s), "2026-11-01T00:00:00.000Z");
+        let e = window(&args("200d", None), now).unwrap_err().to_string();
+        assert!(e.contains("180 days"), "{e}");
+        assert!(window(&args("1d", Some("2d")), now).is_err());
+        assert!(window(&args("soon", None), now).is_err());
+    }
+
+    #[test]
+    fn filters_need_no_parentheses() {
+        assert_eq!(
+            filter(KindChoice::Bounce),
+            "eventType eq \"system.email.delivery\" and outcome.result eq \"FAILURE\" or eventType eq \"system.email.bounce.removal\""
+        );
+    }
+}
