@@ -6,6 +6,7 @@
 mod bounces;
 mod oauth;
 mod org;
+pub mod rfc3696;
 
 pub use oauth::ServiceApp;
 pub use org::user_id;
