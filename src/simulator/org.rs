@@ -263,7 +263,17 @@ fn org_json(org: &OrgState, base: &str) -> Value {
     v
 }
 
-use crate::models::READ_ONLY_FIELDS as READ_ONLY;
+/// The properties of the OpenAPI spec's `OrgSetting` that are `readOnly`, and `_links`, whose schema
+/// (`orgGeneralSettingLinks`) is `readOnly` as a whole. Okta sets them; a write ignores them.
+const READ_ONLY: [&str; 7] = [
+    "created",
+    "expiresAt",
+    "id",
+    "lastUpdated",
+    "status",
+    "subdomain",
+    "_links",
+];
 
 async fn get_org(State(s): S, h: HeaderMap) -> Response {
     s.handle("GET", "/api/v1/org", &h, None, Some(READ), |org, base| {
