@@ -4,6 +4,7 @@
 //! an ephemeral port and read back what it received.
 
 mod bounces;
+pub mod jws;
 mod oauth;
 mod org;
 pub mod rfc3696;
