@@ -39,22 +39,8 @@ pub enum RetryAfterMode {
     Omit,
 }
 
-impl std::str::FromStr for RetryAfterMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(RetryAfterMode::Auto),
-            "none" => Ok(RetryAfterMode::Omit),
-            n => n
-                .parse()
-                .map(RetryAfterMode::Seconds)
-                .map_err(|_| format!("expected auto, none or a number of seconds, not {n:?}")),
-        }
-    }
-}
-
 /// How the bounce endpoint answers a request it accepts (to test clients against broken middleboxes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BounceAnswer {
     /// `200` with `{"errors": [...]}`, as documented.
     Normal,
@@ -66,7 +52,8 @@ pub enum BounceAnswer {
     Html,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How a `Retry-After` header is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryAfterFormat {
     /// `Retry-After: 2`
     Seconds,
