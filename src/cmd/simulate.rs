@@ -4,11 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{CmdError, usage};
+use super::CmdError;
 use crate::cli::{BadValue, parse_duration};
 use crate::exit::Exit;
-use crate::interrupt::wait_for_signal;
-use crate::simulator::{self, SimConfig, Simulator};
+#[cfg(feature = "simulator")]
+use {
+    super::usage,
+    crate::interrupt::wait_for_signal,
+    okta_org_simulator::{self as simulator, SimConfig, Simulator},
+};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -166,6 +170,13 @@ fn parse_token_faults(s: &str) -> Result<(u32, u16), BadValue> {
     }
 }
 
+/// A build without the `simulator` feature has nothing to run.
+#[cfg(not(feature = "simulator"))]
+pub async fn run(_: Args) -> Result<Exit, CmdError> {
+    Err(crate::session::SessionError::NoSimulator.into())
+}
+
+#[cfg(feature = "simulator")]
 pub async fn run(args: Args) -> Result<Exit, CmdError> {
     let mut config = SimConfig::new(args.token.clone());
     config.users = match &args.users {

@@ -1,7 +1,11 @@
-//! The embedded Okta simulator: an axum server on 127.0.0.1 that answers the Org API as Okta's documents
-//! describe it, with rate-limit windows, `Retry-After`, injected failures and the documented error
-//! envelopes. `okta-org simulate` runs it on its own; `--simulate` starts it inside a run; tests start it on
-//! an ephemeral port and read back what it received.
+//! An Okta simulator: an axum server on 127.0.0.1 that answers the Org API as Okta's documents describe it,
+//! with rate-limit windows, `Retry-After`, injected failures and the documented error envelopes.
+//! `okta-org simulate` runs it on its own; `--simulate` starts it inside a run; okta-org's tests start it
+//! on an ephemeral port and read back what it received.
+//!
+//! It depends on nothing of okta-org, the tool it tests: its address check ([`rfc3696`]), the read-only
+//! fields of the org (from the OpenAPI spec) and its JWS checks ([`jws`]) are its own, so a mistake in the
+//! tool cannot be repeated by the server that is meant to catch it.
 
 mod bounces;
 pub mod jws;
@@ -26,7 +30,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// The demo org behind `--simulate`: the users whose addresses appear as "good" rows in `samples/`.
+/// The demo org behind `--simulate`: the users whose addresses appear as "good" rows in `samples/`. The
+/// list lives in the workspace's `samples/`, beside the exports it answers for, so that the two change
+/// together; the crate is not published, so reaching outside it is fine.
 pub const DEMO_USERS: &str = include_str!("../../samples/org-users.txt");
 
 /// When a throttled answer says to come back.
