@@ -448,66 +448,50 @@ fn moved(base: &str) -> Response {
     resp
 }
 
-async fn grant_support(State(s): S, h: HeaderMap) -> Response {
+/// One of the deprecated grant/extend/revoke POSTs: `change` runs, unless the org is a current one that
+/// answers them with a 301.
+fn support_change(
+    s: &Shared,
+    h: &HeaderMap,
+    op: &str,
+    change: impl FnOnce(&mut OrgState, &str) -> Response,
+) -> Response {
     let redirect = s.config.support_redirect;
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaSupport/grant",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            if redirect {
-                return moved(base);
-            }
-            org.support_until = Some(SystemTime::now() + Duration::from_secs(8 * 3600));
-            ok(support_json(org, base))
-        },
-    )
+    let path = format!("/api/v1/org/privacy/oktaSupport/{op}");
+    s.handle("POST", &path, h, None, Some(MANAGE), |org, base| {
+        if redirect {
+            moved(base)
+        } else {
+            change(org, base)
+        }
+    })
+}
+
+async fn grant_support(State(s): S, h: HeaderMap) -> Response {
+    support_change(&s, &h, "grant", |org, base| {
+        org.support_until = Some(SystemTime::now() + Duration::from_secs(8 * 3600));
+        ok(support_json(org, base))
+    })
 }
 
 async fn extend_support(State(s): S, h: HeaderMap) -> Response {
-    let redirect = s.config.support_redirect;
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaSupport/extend",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            if redirect {
-                return moved(base);
-            }
-            match org.support_until {
-                Some(until) if until > SystemTime::now() => {
-                    org.support_until = Some(until + Duration::from_secs(24 * 3600));
-                    ok(support_json(org, base))
-                }
-                _ => bad_request(
-                    "Api validation failed: support",
-                    "Okta Support access is not granted, so it cannot be extended",
-                ),
-            }
-        },
-    )
+    support_change(&s, &h, "extend", |org, base| match org.support_until {
+        Some(until) if until > SystemTime::now() => {
+            org.support_until = Some(until + Duration::from_secs(24 * 3600));
+            ok(support_json(org, base))
+        }
+        _ => bad_request(
+            "Api validation failed: support",
+            "Okta Support access is not granted, so it cannot be extended",
+        ),
+    })
 }
 
 async fn revoke_support(State(s): S, h: HeaderMap) -> Response {
-    let redirect = s.config.support_redirect;
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaSupport/revoke",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            if redirect {
-                return moved(base);
-            }
-            org.support_until = None;
-            ok(support_json(org, base))
-        },
-    )
+    support_change(&s, &h, "revoke", |org, base| {
+        org.support_until = None;
+        ok(support_json(org, base))
+    })
 }
 
 async fn list_cases(State(s): S, h: HeaderMap) -> Response {
