@@ -88,6 +88,7 @@ fn bench(c: &mut Criterion) {
                     status: Status::Accepted,
                     reason: "",
                     source: "bounces.csv",
+                    at: None,
                 })
                 .unwrap();
             }

@@ -78,6 +78,12 @@ pub const TOKEN: Endpoint = Endpoint {
     ..op(Verb::Post, "/oauth2/v1/token", None, true)
 };
 
+// The System Log: a bucket of its own.
+pub const LIST_LOGS: Endpoint = Endpoint {
+    bucket: "logs",
+    ..op(Verb::Get, "/api/v1/logs", Some("okta.logs.read"), true)
+};
+
 // Org settings.
 pub const GET_ORG: Endpoint = op(Verb::Get, "/api/v1/org", READ, true);
 /// A partial update: the same fields twice have the effect of once.

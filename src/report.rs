@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -66,9 +67,24 @@ pub struct Row<'a> {
     pub status: Status,
     pub reason: &'a str,
     pub source: &'a str,
+    /// When Okta answered for the row (accepted and rejected rows), UTC.
+    #[serde(serialize_with = "time_or_null")]
+    pub at: Option<SystemTime>,
 }
 
-pub const COLUMNS: [&str; 5] = ["line", "email", "status", "reason", "source"];
+pub const COLUMNS: [&str; 6] = ["line", "email", "status", "reason", "source", "at"];
+
+/// A report time as the System Log writes its times (RFC 3339, UTC, milliseconds).
+pub fn time_text(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn time_or_null<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&time_text(*t)),
+        None => s.serialize_none(),
+    }
+}
 
 /// Writes report rows as they are settled. A closed pipe (the reader of stdout went away) stops the
 /// writing but not the job: the job's outcome still decides the exit status.
@@ -136,12 +152,14 @@ impl ReportWriter {
                 let c = self.csv.as_mut().expect("csv writer");
                 self.scratch.clear();
                 std::fmt::write(&mut self.scratch, format_args!("{}", row.line)).expect("string");
+                let at = row.at.map(time_text).unwrap_or_default();
                 c.write_record([
                     self.scratch.as_bytes(),
                     neutralise(row.email).as_bytes(),
                     row.status.as_str().as_bytes(),
                     neutralise(row.reason).as_bytes(),
                     neutralise(row.source).as_bytes(),
+                    at.as_bytes(),
                 ])
                 .map_err(csv_io)
             }
@@ -229,6 +247,9 @@ mod tests {
             status,
             reason,
             source: "in.csv",
+            at: (status == Status::Accepted).then(|| {
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123)
+            }),
         }
     }
 
@@ -243,7 +264,7 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            "line,email,status,reason,source\n7,'=cmd@x.com,invalid,\"bad, very\",in.csv\n7,'+a@x.com,accepted,,in.csv\n"
+            "line,email,status,reason,source,at\n7,'=cmd@x.com,invalid,\"bad, very\",in.csv,\n7,'+a@x.com,accepted,,in.csv,2026-11-18T11:06:40.123Z\n"
         );
         assert_eq!(w.counts().get(Status::Invalid), 1);
         assert_eq!(w.counts().rows, 2);
@@ -259,7 +280,7 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            "{\"line\":7,\"email\":\"=cmd@x.com\",\"status\":\"rejected\",\"reason\":\"Okta \\\"said\\\" no\",\"source\":\"in.csv\"}\n"
+            "{\"line\":7,\"email\":\"=cmd@x.com\",\"status\":\"rejected\",\"reason\":\"Okta \\\"said\\\" no\",\"source\":\"in.csv\",\"at\":null}\n"
         );
     }
 }

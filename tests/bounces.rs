@@ -194,18 +194,18 @@ async fn stdin_and_dash_read_the_same_rows_as_a_file() {
 /// Batches are exactly 1,000 addresses, all full but the last, and nothing is sent twice.
 #[tokio::test]
 async fn batches_are_full_and_every_address_goes_once() {
-    let sim = simulator(org_with_users(3500)).await;
-    let sb = Sandbox::new("batches");
-    let input = sb.write("in.csv", user_list(0..3500));
-    let out = sb
-        .remove(&sim, &[input.to_str().unwrap(), "--report", "r.csv"])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.is_empty());
-    let report = read_report(&sb.path("r.csv"));
+    let run = remove_run(
+        org_with_users(3500),
+        &user_list(0..3500),
+        &["--report", "r.csv"],
+    )
+    .await;
+    run.expect(0);
+    assert!(run.out.stdout.is_empty());
+    let report = run.report();
     assert_eq!(report.len(), 3500);
     assert!(report.iter().all(|r| r.status == "accepted"));
-    let record = sim.record();
+    let record = run.record();
     let mut sizes: Vec<usize> = record.requests.iter().filter_map(|r| r.batch).collect();
     sizes.sort_unstable();
     assert_eq!(sizes, vec![500, 1000, 1000, 1000]);
@@ -213,94 +213,87 @@ async fn batches_are_full_and_every_address_goes_once() {
     assert!(record.sent_counts.values().all(|&n| n == 1));
 }
 
-/// A 429 that carries only `Retry-After` (the case that crashes Okta's Python SDK).
+/// Throttles and failures the transport sits out: every address ends `accepted`, each accepted once,
+/// nothing arrives inside a `Retry-After` window, and the fault was met. One line a case.
 #[tokio::test]
-async fn a_429_with_only_retry_after_is_honoured() {
-    let mut config = org_with_users(3000);
-    config.rate_limit = 1;
-    config.window_secs = 30;
-    config.advertise_limits = false;
-    config.retry_after = RetryAfterMode::Seconds(1);
-    // Retry-After says 1 s; the window is longer, so the 1 s wait must be honoured exactly, request after
-    // request, and every request inside the window is answered 429 again.
-    config.window_secs = 2;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("ra-only");
-    let input = sb.write("in.csv", user_list(0..3000));
-    let out = sb
-        .remove(
-            &sim,
-            &[input.to_str().unwrap(), "--concurrency", "2", "-vv"],
-        )
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let report = parse_report(&out.stdout);
-    assert!(
-        report.iter().all(|r| r.status == "accepted"),
-        "{}",
-        out.stderr
-    );
-    let record = sim.record();
-    assert!(record.violations.is_empty(), "{:?}", record.violations);
-    assert!(
-        record.requests.iter().any(|r| r.status == 429),
-        "expected a 429"
-    );
-    assert_eq!(record.accepted.len(), 3000);
-}
-
-#[tokio::test]
-async fn an_http_date_retry_after_is_honoured() {
-    let mut config = org_with_users(2000);
-    config.rate_limit = 1;
-    config.window_secs = 2;
-    config.advertise_limits = false;
-    config.retry_after = RetryAfterMode::Seconds(1);
-    config.retry_after_format = RetryAfterFormat::HttpDate;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("ra-date");
-    let input = sb.write("in.csv", user_list(0..2000));
-    let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let record = sim.record();
-    assert!(record.violations.is_empty(), "{:?}", record.violations);
-    assert!(record.requests.iter().any(|r| r.status == 429));
-    assert_eq!(record.accepted.len(), 2000);
-}
-
-/// A 429 with neither `Retry-After` nor rate-limit headers: exponential backoff, and still no address lost.
-#[tokio::test]
-async fn a_bare_429_backs_off() {
-    let mut config = org_with_users(2000);
-    config.rate_limit = 1;
-    config.window_secs = 1;
-    config.advertise_limits = false;
-    config.retry_after = RetryAfterMode::Omit;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("bare429");
-    let input = sb.write("in.csv", user_list(0..2000));
-    let out = sb
-        .remove(&sim, &[input.to_str().unwrap(), "--max-retries", "10"])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(sim.record().accepted.len(), 2000);
+async fn faults_are_sat_out_and_every_address_is_accepted() {
+    use RetryAfterMode::{Omit, Seconds};
+    let cases: Vec<(&str, SimConfig, &[&str], u16)> = vec![
+        // The 429 that crashes Okta's Python SDK: Retry-After and nothing else, shorter than the window.
+        (
+            "429 with only Retry-After",
+            org(3000, |c| {
+                (c.rate_limit, c.window_secs, c.advertise_limits) = (1, 2, false);
+                c.retry_after = Seconds(1);
+            }),
+            &["--concurrency", "2"],
+            429,
+        ),
+        (
+            "429 with an HTTP-date Retry-After",
+            org(2000, |c| {
+                (c.rate_limit, c.window_secs, c.advertise_limits) = (1, 2, false);
+                (c.retry_after, c.retry_after_format) = (Seconds(1), RetryAfterFormat::HttpDate);
+            }),
+            &[],
+            429,
+        ),
+        (
+            "429 with no Retry-After and no rate-limit headers (backoff)",
+            org(2000, |c| {
+                (c.rate_limit, c.window_secs, c.advertise_limits) = (1, 1, false);
+                c.retry_after = Omit;
+            }),
+            &["--max-retries", "10"],
+            429,
+        ),
+        (
+            "503 with Retry-After",
+            org(3000, |c| (c.fail_every, c.fail_status) = (Some(2), 503)),
+            &[],
+            503,
+        ),
+        (
+            "500 (backoff)",
+            org(2000, |c| (c.fail_every, c.fail_status) = (Some(2), 500)),
+            &[],
+            500,
+        ),
+    ];
+    for (case, config, args, met) in cases {
+        let n = config.users.len();
+        let run = remove_run(config, &user_list(0..n), args).await;
+        run.expect(0);
+        let record = run.record();
+        assert!(
+            record.violations.is_empty(),
+            "{case}: {:?}",
+            record.violations
+        );
+        assert!(
+            record.requests.iter().any(|r| r.status == met),
+            "{case}: no {met}"
+        );
+        assert_eq!(record.accepted.len(), n, "{case}");
+        assert!(record.sent_counts.values().all(|&k| k == 1), "{case}");
+        assert!(
+            run.report().iter().all(|r| r.status == "accepted"),
+            "{case}"
+        );
+        assert!(
+            run.out.stderr.contains("retrying in"),
+            "{case}: {}",
+            run.out.stderr
+        );
+    }
 }
 
 #[tokio::test]
 async fn remaining_reaching_zero_waits_for_the_reset_without_a_429() {
-    let mut config = org_with_users(5000);
-    config.rate_limit = 2;
-    config.window_secs = 2;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("remaining");
-    let input = sb.write("in.csv", user_list(0..5000));
-    let started = Instant::now();
-    let out = sb
-        .remove(&sim, &[input.to_str().unwrap(), "--concurrency", "2"])
-        .await;
-    let took = started.elapsed();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let record = sim.record();
+    let config = org(5000, |c| (c.rate_limit, c.window_secs) = (2, 2));
+    let run = remove_run(config, &user_list(0..5000), &["--concurrency", "2"]).await;
+    run.expect(0);
+    let record = run.record();
     assert!(
         record.requests.iter().all(|r| r.status == 200),
         "a request went over the advertised budget: {:?}",
@@ -308,53 +301,16 @@ async fn remaining_reaching_zero_waits_for_the_reset_without_a_429() {
     );
     assert_eq!(record.accepted.len(), 5000);
     // 5 requests at 2 per 2-second window need two resets: at least 2 s, and not much more than 4 s.
-    assert!(took >= Duration::from_secs(2), "{took:?}");
-    assert!(took < Duration::from_secs(12), "{took:?}");
-}
-
-#[tokio::test]
-async fn service_unavailable_is_retried_after_its_retry_after() {
-    let mut config = org_with_users(3000);
-    config.fail_every = Some(2);
-    config.fail_status = 503;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("503");
-    let input = sb.write("in.csv", user_list(0..3000));
-    let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let record = sim.record();
-    assert!(record.violations.is_empty(), "{:?}", record.violations);
-    assert!(record.requests.iter().any(|r| r.status == 503));
-    assert_eq!(record.accepted.len(), 3000);
-    assert!(out.stderr.contains("retries"), "{}", out.stderr);
-}
-
-#[tokio::test]
-async fn internal_errors_are_retried_with_backoff() {
-    let mut config = org_with_users(2000);
-    config.fail_every = Some(2);
-    config.fail_status = 500;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("500");
-    let input = sb.write("in.csv", user_list(0..2000));
-    let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(sim.record().requests.iter().any(|r| r.status == 500));
-    assert_eq!(sim.record().accepted.len(), 2000);
+    assert!(run.took >= Duration::from_secs(2), "{:?}", run.took);
+    assert!(run.took < Duration::from_secs(12), "{:?}", run.took);
 }
 
 #[tokio::test]
 async fn a_list_okta_finds_too_long_is_split() {
-    let mut config = org_with_users(2000);
-    config.max_list = 400;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("toolong");
-    let input = sb.write("in.csv", user_list(0..2000));
-    let out = sb
-        .remove(&sim, &[input.to_str().unwrap(), "--concurrency", "1"])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let record = sim.record();
+    let config = org(2000, |c| c.max_list = 400);
+    let run = remove_run(config, &user_list(0..2000), &["--concurrency", "1"]).await;
+    run.expect(0);
+    let record = run.record();
     assert_eq!(record.accepted.len(), 2000);
     assert!(record.sent_counts.values().all(|&n| n == 1));
     // One refused list of 1,000, then at most 500 and soon at most 250 a request.
@@ -364,14 +320,10 @@ async fn a_list_okta_finds_too_long_is_split() {
 
 #[tokio::test]
 async fn a_batch_refused_whole_is_bisected_to_the_bad_address() {
-    let mut config = org_with_users(1000);
-    config.poison = vec!["user617@example.com".into()];
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("bisect");
-    let input = sb.write("in.csv", user_list(0..1000));
-    let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-    assert_eq!(out.code, 3, "{}", out.stderr);
-    let report = parse_report(&out.stdout);
+    let config = org(1000, |c| c.poison = vec!["user617@example.com".into()]);
+    let run = remove_run(config, &user_list(0..1000), &[]).await;
+    run.expect(3);
+    let report = run.report();
     let rejected: Vec<_> = report.iter().filter(|r| r.status == "rejected").collect();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].email, "user617@example.com");
@@ -380,11 +332,8 @@ async fn a_batch_refused_whole_is_bisected_to_the_bad_address() {
         "{:?}",
         rejected[0]
     );
-    assert_eq!(
-        report.iter().filter(|r| r.status == "accepted").count(),
-        999
-    );
-    let requests = sim.record().requests.len();
+    assert_eq!(run.counts().get("accepted"), Some(&999));
+    let requests = run.record().requests.len();
     assert!(requests <= 25, "{requests} requests to isolate one address");
 }
 
@@ -420,37 +369,22 @@ async fn a_wrong_token_stops_at_once_and_fails_every_row() {
 
 #[tokio::test]
 async fn max_wait_stops_with_the_time_to_retry() {
-    let mut config = org_with_users(3000);
-    config.rate_limit = 1;
-    config.window_secs = 600;
-    config.advertise_limits = false;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("maxwait");
-    let input = sb.write("in.csv", user_list(0..3000));
-    let started = Instant::now();
-    let out = sb
-        .remove(
-            &sim,
-            &[
-                input.to_str().unwrap(),
-                "--max-wait",
-                "2s",
-                "--concurrency",
-                "1",
-            ],
-        )
-        .await;
-    assert!(started.elapsed() < Duration::from_secs(20));
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    let report = parse_report(&out.stdout);
-    let counts = status_counts(&report);
+    let config = org(3000, |c| {
+        (c.rate_limit, c.window_secs, c.advertise_limits) = (1, 600, false);
+    });
+    let args = ["--max-wait", "2s", "--concurrency", "1"];
+    let run = remove_run(config, &user_list(0..3000), &args).await;
+    assert!(run.took < Duration::from_secs(20));
+    run.expect(4);
+    let counts = run.counts();
     assert_eq!(counts.get("accepted"), Some(&1000));
     assert_eq!(counts.get("failed"), Some(&2000));
+    let report = run.report();
     let failed = report.iter().find(|r| r.status == "failed").unwrap();
     assert!(failed.reason.contains("retry after"), "{failed:?}");
     assert!(failed.reason.contains("--max-wait"), "{failed:?}");
     // Only the one 429 that said to wait: nothing was sent inside the window.
-    assert!(sim.record().violations.is_empty());
+    assert!(run.record().violations.is_empty());
 }
 
 /// Messy input: BOM, CRLF, quoted newlines and delimiters, blank lines, short rows, a repeated header,
@@ -769,21 +703,14 @@ async fn rows_read_before_an_input_error_are_reported() {
 
 #[tokio::test]
 async fn an_absurd_retry_after_stops_cleanly_under_max_wait() {
-    let mut config = org_with_users(2000);
-    config.rate_limit = 1;
-    config.window_secs = 60;
-    config.advertise_limits = false;
-    config.retry_after = RetryAfterMode::Seconds(u64::MAX);
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("hugera");
-    let input = sb.write("in.csv", user_list(0..2000));
-    let out = sb
-        .remove(&sim, &[input.to_str().unwrap(), "--max-wait", "5m"])
-        .await;
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    let report = parse_report(&out.stdout);
-    assert_eq!(report.len(), 2000);
-    assert_eq!(report.iter().filter(|r| r.status == "failed").count(), 1000);
+    let config = org(2000, |c| {
+        (c.rate_limit, c.window_secs, c.advertise_limits) = (1, 60, false);
+        c.retry_after = RetryAfterMode::Seconds(u64::MAX);
+    });
+    let run = remove_run(config, &user_list(0..2000), &["--max-wait", "5m"]).await;
+    run.expect(4);
+    assert_eq!(run.report().len(), 2000);
+    assert_eq!(run.counts().get("failed"), Some(&1000));
 }
 
 #[tokio::test]

@@ -38,22 +38,18 @@ async fn wait_for_requests(sim: &Simulator, n: usize, within: Duration) {
 #[tokio::test]
 async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
     for (advertise, latency_ms) in [(true, 0), (false, 0), (true, 300)] {
-        let mut config = org_with_users(12_000);
-        // Unadvertised, the limit is met and answered with 429s.
-        config.rate_limit = if advertise { 6 } else { 3 };
-        config.window_secs = 2;
-        config.advertise_limits = advertise;
-        config.fail_every = Some(if advertise { 3 } else { 5 });
-        config.latency = Duration::from_millis(latency_ms);
-        let sim = simulator(config).await;
-        let sb = Sandbox::new("ra-conc");
-        let input = sb.write("in.csv", user_list(0..12_000));
-        let out = sb
-            .remove(&sim, &[input.to_str().unwrap(), "--concurrency", "8"])
-            .await;
+        let config = org(12_000, |c| {
+            // Unadvertised, the limit is met and answered with 429s.
+            c.rate_limit = if advertise { 6 } else { 3 };
+            c.window_secs = 2;
+            c.advertise_limits = advertise;
+            c.fail_every = Some(if advertise { 3 } else { 5 });
+            c.latency = Duration::from_millis(latency_ms);
+        });
+        let run = remove_run(config, &user_list(0..12_000), &["--concurrency", "8"]).await;
         let case = format!("advertise {advertise}, latency {latency_ms} ms");
-        assert_eq!(out.code, 0, "{case}: {}", out.stderr);
-        let record = sim.record();
+        assert_eq!(run.out.code, 0, "{case}: {}", run.out.stderr);
+        let record = run.record();
         assert!(
             record.violations.is_empty(),
             "{case}: {:?}",
@@ -66,10 +62,11 @@ async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
         assert_eq!(record.accepted.len(), 12_000, "{case}");
         // Every retry said so on stderr at default verbosity.
         assert!(
-            out.stderr
+            run.out
+                .stderr
                 .contains("warning: POST /api/v1/org/email/bounces/remove-list: HTTP 503"),
             "{case}: {}",
-            out.stderr
+            run.out.stderr
         );
     }
 }
@@ -80,16 +77,13 @@ async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
 #[tokio::test]
 async fn default_flags_reach_the_rate_limit_at_one_second_of_latency() {
     let (limit, window, batches) = (10u32, 3u64, 30usize);
-    let mut config = org_with_users(batches * 1000);
-    config.rate_limit = limit;
-    config.window_secs = window;
-    config.latency = Duration::from_secs(1);
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("latency");
-    let input = sb.write("in.csv", user_list(0..batches * 1000));
-    let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let record = sim.record();
+    let config = org(batches * 1000, |c| {
+        (c.rate_limit, c.window_secs) = (limit, window);
+        c.latency = Duration::from_secs(1);
+    });
+    let run = remove_run(config, &user_list(0..batches * 1000), &[]).await;
+    run.expect(0);
+    let record = run.record();
     assert!(
         record.requests.iter().all(|r| r.status == 200),
         "{:?}",
@@ -114,17 +108,14 @@ async fn default_flags_reach_the_rate_limit_at_one_second_of_latency() {
 /// nothing is lost.
 #[tokio::test]
 async fn a_concurrency_limit_shrinks_the_requests_in_flight() {
-    let mut config = org_with_users(20_000);
-    config.rate_limit = 20;
-    config.window_secs = 2;
-    config.latency = Duration::from_millis(500);
-    config.max_concurrent = Some(3);
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("conc-limit");
-    let input = sb.write("in.csv", user_list(0..20_000));
-    let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let record = sim.record();
+    let config = org(20_000, |c| {
+        (c.rate_limit, c.window_secs) = (20, 2);
+        c.latency = Duration::from_millis(500);
+        c.max_concurrent = Some(3);
+    });
+    let run = remove_run(config, &user_list(0..20_000), &[]).await;
+    run.expect(0);
+    let record = run.record();
     assert_eq!(record.accepted.len(), 20_000);
     assert!(record.violations.is_empty(), "{:?}", record.violations);
     assert!(record.concurrency_refusals > 0, "the limit was never met");
@@ -148,7 +139,16 @@ async fn sigint_ends_a_blocked_pipe_at_once() {
     let sim = simulator(org_with_users(3500)).await;
     let sb = Sandbox::new("sigint-pipe");
     let url = sim.url();
-    let mut cmd = sb.command(&["bounces", "remove", "-", "--org-url", &url]);
+    // (The report goes to a file: a pipe nobody reads would hold the run up, as it should.)
+    let mut cmd = sb.command(&[
+        "bounces",
+        "remove",
+        "-",
+        "--org-url",
+        &url,
+        "--report",
+        "r.csv",
+    ]);
     cmd.env("OKTA_CLIENT_TOKEN", TOKEN).stdin(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -170,7 +170,7 @@ async fn sigint_ends_a_blocked_pipe_at_once() {
     drop(stdin);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    let report = parse_report(&String::from_utf8_lossy(&out.stdout));
+    let report = read_report(&sb.path("r.csv"));
     assert_eq!(report.len(), 3500);
     let counts = status_counts(&report);
     assert_eq!(counts.get("accepted"), Some(&3000));
@@ -355,14 +355,14 @@ async fn answers_that_cannot_be_read_confirm_nothing() {
             "text/html instead of JSON: a proxy or captive portal?",
         ),
     ] {
-        let mut config = org_with_users(1500);
-        config.bounce_answer = answer;
-        let sim = simulator(config).await;
-        let sb = Sandbox::new("unreadable");
-        let input = sb.write("in.csv", user_list(0..1500));
-        let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-        assert_eq!(out.code, 1, "{answer:?}: {}", out.stderr);
-        let report = parse_report(&out.stdout);
+        let run = remove_run(
+            org(1500, |c| c.bounce_answer = answer),
+            &user_list(0..1500),
+            &[],
+        )
+        .await;
+        assert_eq!(run.out.code, 1, "{answer:?}: {}", run.out.stderr);
+        let report = run.report();
         assert_eq!(report.len(), 1500);
         assert!(report.iter().all(|r| r.status == "failed"), "{answer:?}");
         assert!(
@@ -371,11 +371,11 @@ async fn answers_that_cannot_be_read_confirm_nothing() {
             report[0]
         );
         // (A second request may leave while the first answer is being read; none after that.)
-        assert!(sim.record().requests.len() <= 2, "{answer:?}: sent on");
+        assert!(run.record().requests.len() <= 2, "{answer:?}: sent on");
         assert!(
-            out.stderr.contains("answer could not be read"),
+            run.out.stderr.contains("answer could not be read"),
             "{}",
-            out.stderr
+            run.out.stderr
         );
     }
 }
@@ -383,18 +383,14 @@ async fn answers_that_cannot_be_read_confirm_nothing() {
 /// Okta's `errors[]` naming an address that was not sent is counted in the summary.
 #[tokio::test]
 async fn an_error_for_an_address_not_sent_is_counted() {
-    let mut config = org_with_users(10);
-    config.stray_error = true;
-    let sim = simulator(config).await;
-    let sb = Sandbox::new("stray");
-    let input = sb.write("in.csv", user_list(0..10));
-    let out = sb.remove(&sim, &[input.to_str().unwrap()]).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = remove_run(org(10, |c| c.stray_error = true), &user_list(0..10), &[]).await;
+    run.expect(0);
     assert!(
-        out.stderr
+        run.out
+            .stderr
             .contains("1 error entry naming no address that was sent"),
         "{}",
-        out.stderr
+        run.out.stderr
     );
 }
 

@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
@@ -80,6 +80,8 @@ struct Row {
     /// `None` while its batch is in flight.
     status: Option<Status>,
     reason: Span,
+    /// When Okta answered for it.
+    at: Option<SystemTime>,
 }
 
 /// A range of a segment's `text`.
@@ -123,14 +125,16 @@ impl Segment {
             email,
             status,
             reason,
+            at: None,
         });
     }
 
-    fn settle(&mut self, row: usize, status: Status, reason: &str) {
+    fn settle(&mut self, row: usize, status: Status, reason: &str, at: Option<SystemTime>) {
         let reason = self.put(reason);
         let r = &mut self.rows[row];
         r.status = Some(status);
         r.reason = reason;
+        r.at = at;
     }
 }
 
@@ -449,6 +453,7 @@ pub async fn remove(
                         status: r.status.expect("settled"),
                         reason: seg.get(r.reason),
                         source: &names[r.source as usize],
+                        at: r.at,
                     })
                     .map_err(report_error)?;
             }
@@ -476,7 +481,7 @@ pub async fn remove(
                         let seg = &mut queue[(id - head_id) as usize];
                         for (k, o) in outcomes.into_iter().enumerate() {
                             let row = seg.batch[k];
-                            seg.settle(row, o.status, &o.reason);
+                            seg.settle(row, o.status, &o.reason, o.at);
                         }
                     }
                     // A batch whose task failed is not confirmed sent: its rows are `failed`, and the
@@ -572,7 +577,7 @@ fn report_reader_gone(opts: &RemoveOptions, client: Option<&Client>) {
 fn settle_all(seg: &mut Segment, status: Status, reason: &str) {
     for k in 0..seg.batch.len() {
         let row = seg.batch[k];
-        seg.settle(row, status, reason);
+        seg.settle(row, status, reason, None);
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,13 +45,17 @@ struct AddressError {
 pub struct Outcome {
     pub status: Status,
     pub reason: String,
+    /// When Okta's answer for it came (accepted or rejected rows).
+    pub at: Option<SystemTime>,
 }
 
 impl Outcome {
     fn new(status: Status, reason: impl Into<String>) -> Outcome {
+        let answered = matches!(status, Status::Accepted | Status::Rejected);
         Outcome {
             status,
             reason: reason.into(),
+            at: answered.then(SystemTime::now),
         }
     }
 }

@@ -426,7 +426,7 @@ impl Client {
             let n = attempts.load(Ordering::Relaxed);
             warn!(
                 "{method} {path}: {}; retrying in {:.1} s (attempt {} of {})",
-                e.detail(),
+                e.detail().trim_end_matches('.'),
                 wait.as_secs_f64(),
                 n + 1,
                 self.max_retries + 1

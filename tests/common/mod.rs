@@ -131,6 +131,7 @@ pub struct ReportRow {
     pub status: String,
     pub reason: String,
     pub source: String,
+    pub at: String,
 }
 
 pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
@@ -138,7 +139,7 @@ pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        vec!["line", "email", "status", "reason", "source"]
+        vec!["line", "email", "status", "reason", "source", "at"]
     );
     rdr.records()
         .map(|r| {
@@ -149,6 +150,7 @@ pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
                 status: r[2].to_string(),
                 reason: r[3].to_string(),
                 source: r[4].to_string(),
+                at: r[5].to_string(),
             }
         })
         .collect()
@@ -180,4 +182,64 @@ pub fn assert_rows_in_order_once(rows: &[ReportRow]) {
         }
         last.insert(&r.source, r.line);
     }
+}
+
+/// What one run of the binary against a fresh simulator left: its output, the simulator (with its
+/// record), the sandbox it ran in (for files it wrote), and how long it took.
+pub struct Run {
+    pub out: Output,
+    pub sim: Simulator,
+    pub sb: Sandbox,
+    pub took: std::time::Duration,
+}
+
+impl Run {
+    /// The report: the sandbox's `r.csv` when the run wrote one, else stdout.
+    pub fn report(&self) -> Vec<ReportRow> {
+        let file = self.sb.path("r.csv");
+        if file.exists() {
+            read_report(&file)
+        } else {
+            parse_report(&self.out.stdout)
+        }
+    }
+
+    pub fn counts(&self) -> HashMap<String, usize> {
+        status_counts(&self.report())
+    }
+
+    pub fn record(&self) -> okta_org_simulator::Record {
+        self.sim.record()
+    }
+
+    /// Asserts the exit status, showing stderr when it is not.
+    pub fn expect(&self, code: i32) -> &Run {
+        assert_eq!(self.out.code, code, "{}", self.out.stderr);
+        self
+    }
+}
+
+/// `okta-org bounces remove in.csv ARGS` against a fresh simulator made from `config`, with `input` as
+/// `in.csv`, in a fresh sandbox, with the test token. A test case is then a line.
+pub async fn remove_run(config: SimConfig, input: &str, args: &[&str]) -> Run {
+    let sim = simulator(config).await;
+    let sb = Sandbox::new("run");
+    let path = sb.write("in.csv", input);
+    let mut all = vec![path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let started = std::time::Instant::now();
+    let out = sb.remove(&sim, &all).await;
+    Run {
+        out,
+        took: started.elapsed(),
+        sim,
+        sb,
+    }
+}
+
+/// A simulator config changed by `f`, for one-line cases.
+pub fn org(users: usize, f: impl FnOnce(&mut SimConfig)) -> SimConfig {
+    let mut c = org_with_users(users);
+    f(&mut c);
+    c
 }
