@@ -241,6 +241,10 @@ mod tests {
             "\"tab\there\"@example.com",
             r"a\,b@example.com",
             r"a\ \(b\)@example.com",
+            // A quoted period is an ordinary character, so it may end the local part or stand beside a
+            // period.
+            r"a\.@example.com",
+            r"a\..b@example.com",
         ] {
             assert!(is_valid(a), "{a:?}");
         }
