@@ -4,7 +4,8 @@
 //! Commands live in `cmd/` (one module each); `session` turns configuration into an authorized client;
 //! `endpoints` describes every Okta operation once. The main job's pipeline is `bounces/` (with `input/`,
 //! `address`, `dedupe`, `report`), the transport is `client/` (pacing, retries, errors), sign-in is
-//! `config` and `oauth/`.
+//! `config` and `oauth/`. The Okta simulator behind `--simulate` is the workspace's other crate,
+//! `simulator/` (`okta-org-simulator`), used through the default `simulator` feature.
 
 pub mod address;
 pub mod bounces;
@@ -23,7 +24,6 @@ pub mod oauth;
 pub mod report;
 pub mod secret;
 pub mod session;
-pub mod simulator;
 pub mod term;
 
 pub use term::say;

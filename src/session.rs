@@ -13,7 +13,8 @@ use crate::config::{self, Config, ConfigError, Mode, ProcessEnv};
 use crate::endpoints::Endpoint;
 use crate::oauth::{self, OAuth, OAuthSettings, SigningKey};
 use crate::secret::Secret;
-use crate::simulator::{self, SimConfig, Simulator};
+#[cfg(feature = "simulator")]
+use okta_org_simulator::{self as simulator, SimConfig, Simulator};
 
 /// Why no client could be set up.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,44 @@ pub enum SessionError {
     Client(#[from] ClientError),
     #[error("cannot start the simulator: {0}")]
     Simulator(std::io::Error),
+    /// `--simulate` or `okta-org simulate` in a build without the `simulator` feature.
+    #[error(
+        "this build of okta-org has no simulator: --simulate and `okta-org simulate` need the `simulator` \
+         feature (on by default)"
+    )]
+    NoSimulator,
+}
+
+/// The embedded simulator that `--simulate` runs against; a build without the feature has none.
+#[cfg(feature = "simulator")]
+type Embedded = Simulator;
+#[cfg(not(feature = "simulator"))]
+type Embedded = std::convert::Infallible;
+
+/// A started simulator, its URL, and the token it takes.
+type Started = (Embedded, reqwest::Url, Arc<dyn Authorizer>);
+
+/// `--simulate`: the embedded simulator with the demo org of samples/, on an ephemeral port.
+#[cfg(feature = "simulator")]
+async fn start_embedded(quiet: bool) -> Result<Started, SessionError> {
+    let token = format!("sim-{:016x}", fastrand::u64(..));
+    let sim = Simulator::start(SimConfig::demo(token.clone()), 0)
+        .await
+        .map_err(SessionError::Simulator)?;
+    if !quiet {
+        crate::say(format_args!(
+            "okta-org: using the embedded Okta simulator at {} (demo org of samples/, {} users)",
+            sim.url(),
+            simulator::parse_users(simulator::DEMO_USERS).len()
+        ));
+    }
+    let url = sim.url().parse().expect("simulator URL");
+    Ok((sim, url, Arc::new(StaticToken::ssws(Secret::new(token)))))
+}
+
+#[cfg(not(feature = "simulator"))]
+async fn start_embedded(_quiet: bool) -> Result<Started, SessionError> {
+    Err(SessionError::NoSimulator)
 }
 
 /// Request tuning a command sets from its own flags; the rest comes from the configuration.
@@ -43,7 +82,7 @@ pub struct Session {
     pub client: Arc<Client>,
     /// The OAuth sign-in behind the client, when there is one (`config check` reports its token).
     pub oauth: Option<Arc<OAuth>>,
-    _simulator: Option<Simulator>,
+    _simulator: Option<Embedded>,
 }
 
 fn flags(conn: &ConnectArgs) -> config::Flags {
@@ -126,23 +165,9 @@ impl Session {
         let mut oauth = None;
         let mut config = Config::default();
         let (url, auth) = if conn.simulate {
-            let token = format!("sim-{:016x}", fastrand::u64(..));
-            let sim = Simulator::start(SimConfig::demo(token.clone()), 0)
-                .await
-                .map_err(SessionError::Simulator)?;
-            if !quiet {
-                crate::say(format_args!(
-                    "okta-org: using the embedded Okta simulator at {} (demo org of samples/, {} users)",
-                    sim.url(),
-                    simulator::parse_users(simulator::DEMO_USERS).len()
-                ));
-            }
-            let url = sim.url().parse().expect("simulator URL");
+            let (sim, url, auth) = start_embedded(quiet).await?;
             simulator = Some(sim);
-            (
-                url,
-                Arc::new(StaticToken::ssws(Secret::new(token))) as Arc<dyn Authorizer>,
-            )
+            (url, auth)
         } else {
             config = load_config(conn, quiet)?;
             let url = config.org_url()?.value;

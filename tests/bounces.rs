@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use okta_org::simulator::{RetryAfterFormat, RetryAfterMode, SimConfig};
+use okta_org_simulator::{RetryAfterFormat, RetryAfterMode, SimConfig};
 
 /// Every sample: the report has each data row once, in order, with the counts each status should have,
 /// and what the simulator accepted is exactly the `accepted` rows, each sent once.

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use okta_org::oauth::SigningKey;
-use okta_org::simulator::{RetryAfterMode, ServiceApp, SimConfig, Simulator};
+use okta_org_simulator::{RetryAfterMode, ServiceApp, SimConfig, Simulator};
 use serde_json::{Value, json};
 
 const CLIENT: &str = "0oa1simserviceapp0g7";

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use okta_org::simulator::{Seen, SimConfig, Simulator, user_id};
+use okta_org_simulator::{Seen, SimConfig, Simulator, user_id};
 use serde_json::{Value, json};
 
 /// Runs `okta-org ARGS --org-url SIM` with the test token.
@@ -731,7 +731,7 @@ async fn rate_limited_reads_give_the_retry_status() {
     config.window_secs = 60;
     // Only Retry-After (1 s) to go by, so the retry budget runs out long before the window resets.
     config.advertise_limits = false;
-    config.retry_after = okta_org::simulator::RetryAfterMode::Seconds(1);
+    config.retry_after = okta_org_simulator::RetryAfterMode::Seconds(1);
     let sim = simulator(config).await;
     let sb = Sandbox::new("org429");
     let url = sim.url();

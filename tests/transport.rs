@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
-use okta_org::simulator::{BounceAnswer, RetryAfterMode, SimConfig, Simulator};
+use okta_org_simulator::{BounceAnswer, RetryAfterMode, SimConfig, Simulator};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 fn kill(pid: u32, signal: &str) {
@@ -429,7 +429,7 @@ fn oauth_config(users: usize) -> SimConfig {
         .unwrap(),
     )
     .unwrap();
-    c.service_apps.push(okta_org::simulator::ServiceApp {
+    c.service_apps.push(okta_org_simulator::ServiceApp {
         client_id: "0oa-transport".into(),
         jwk,
         scopes: vec!["okta.orgs.manage".into(), "okta.orgs.read".into()],

@@ -163,7 +163,9 @@ impl CmdError {
             | CmdError::Report(_)
             | CmdError::Deprecated(_) => Exit::Usage,
             CmdError::Api(e) | CmdError::Check { source: e, .. } => e.failure().into(),
-            CmdError::Session(SessionError::Config(_) | SessionError::Client(_)) => Exit::Usage,
+            CmdError::Session(
+                SessionError::Config(_) | SessionError::Client(_) | SessionError::NoSimulator,
+            ) => Exit::Usage,
             CmdError::Session(SessionError::Simulator(_))
             | CmdError::Remove(_)
             | CmdError::Io { .. } => Exit::Error,

@@ -4,12 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{CmdError, usage};
+use super::CmdError;
 use crate::cli::{BadValue, parse_duration};
 use crate::exit::Exit;
-use crate::interrupt::wait_for_signal;
-use crate::simulator::{
-    self, BounceAnswer, RetryAfterFormat, RetryAfterMode, SimConfig, Simulator,
+#[cfg(feature = "simulator")]
+use {
+    super::usage,
+    crate::interrupt::wait_for_signal,
+    okta_org_simulator::{self as simulator, SimConfig, Simulator},
 };
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +38,7 @@ pub struct Args {
     pub window: u64,
     /// Retry-After on 429/503: auto (until the window resets), none, or seconds
     #[arg(long, value_name = "auto|none|SECONDS", default_value = "auto")]
-    pub retry_after: RetryAfterMode,
+    pub retry_after: RetryAfter,
     /// Retry-After as delta-seconds or as an HTTP-date
     #[arg(long, value_enum, default_value_t = RetryAfterFormat::Seconds)]
     pub retry_after_format: RetryAfterFormat,
@@ -97,6 +99,52 @@ pub struct Args {
     pub token_faults: Option<(u32, u16)>,
 }
 
+/// `--retry-after`: when a throttled answer says to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Until the rate-limit window resets.
+    Auto,
+    Seconds(u64),
+    /// No `Retry-After` header.
+    None,
+}
+
+impl std::str::FromStr for RetryAfter {
+    type Err = BadValue;
+    fn from_str(s: &str) -> Result<Self, BadValue> {
+        match s {
+            "auto" => Ok(RetryAfter::Auto),
+            "none" => Ok(RetryAfter::None),
+            n => n.parse().map(RetryAfter::Seconds).map_err(|_| {
+                BadValue(format!(
+                    "expected auto, none or a number of seconds, not {n:?}"
+                ))
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetryAfterFormat {
+    /// `Retry-After: 2`
+    Seconds,
+    /// `Retry-After: Tue, 24 Nov 2026 10:00:02 GMT`
+    HttpDate,
+}
+
+/// `--answer`: how the bounce endpoint answers a request it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BounceAnswer {
+    /// `200` with `{"errors": [...]}`, as documented.
+    Normal,
+    /// `200` with an empty body.
+    Empty,
+    /// `204 No Content`.
+    NoContent,
+    /// `200` with an HTML page, as a captive portal or a proxy's login page answers.
+    Html,
+}
+
 fn parse_fail_status(s: &str) -> Result<u16, BadValue> {
     match s {
         "503" => Ok(503),
@@ -122,6 +170,13 @@ fn parse_token_faults(s: &str) -> Result<(u32, u16), BadValue> {
     }
 }
 
+/// A build without the `simulator` feature has nothing to run.
+#[cfg(not(feature = "simulator"))]
+pub async fn run(_: Args) -> Result<Exit, CmdError> {
+    Err(crate::session::SessionError::NoSimulator.into())
+}
+
+#[cfg(feature = "simulator")]
 pub async fn run(args: Args) -> Result<Exit, CmdError> {
     let mut config = SimConfig::new(args.token.clone());
     config.users = match &args.users {
@@ -133,8 +188,15 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
     };
     config.rate_limit = args.rate_limit;
     config.window_secs = args.window.max(1);
-    config.retry_after = args.retry_after;
-    config.retry_after_format = args.retry_after_format;
+    config.retry_after = match args.retry_after {
+        RetryAfter::Auto => simulator::RetryAfterMode::Auto,
+        RetryAfter::Seconds(s) => simulator::RetryAfterMode::Seconds(s),
+        RetryAfter::None => simulator::RetryAfterMode::Omit,
+    };
+    config.retry_after_format = match args.retry_after_format {
+        RetryAfterFormat::Seconds => simulator::RetryAfterFormat::Seconds,
+        RetryAfterFormat::HttpDate => simulator::RetryAfterFormat::HttpDate,
+    };
     config.advertise_limits = args.advertise_limits;
     config.fail_every = args.fail_every;
     config.fail_status = args.fail_status;
@@ -142,7 +204,12 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
     config.max_list = args.max_list;
     config.latency = args.latency;
     config.max_concurrent = args.max_concurrent;
-    config.bounce_answer = args.answer;
+    config.bounce_answer = match args.answer {
+        BounceAnswer::Normal => simulator::BounceAnswer::Normal,
+        BounceAnswer::Empty => simulator::BounceAnswer::Empty,
+        BounceAnswer::NoContent => simulator::BounceAnswer::NoContent,
+        BounceAnswer::Html => simulator::BounceAnswer::Html,
+    };
     config.token_faults = args.token_faults;
     config.support_redirect = args.support_redirect;
     config.token_ttl = args.token_ttl;

@@ -1,6 +1,7 @@
 //! Signing keys for OAuth: a service app's private key (RSA for RS256, P-256 EC for ES256) read from PEM
-//! (PKCS#1, PKCS#8 or SEC1) or from a JWK, and the compact JWS encoding of JWTs signed with it. Also the
-//! verifying side (public JWKs, RFC 7638 thumbprints) that the simulator uses. Keys never print themselves.
+//! (PKCS#1, PKCS#8 or SEC1) or from a JWK, and the compact JWS encoding of JWTs signed with it. Keys never
+//! print themselves. The tests check what is signed here with the simulator's verifier, which is written
+//! apart from this module.
 
 use std::fmt;
 
@@ -285,73 +286,15 @@ fn der_item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, input.get(start..end)?, input.get(end..)?))
 }
 
-/// RFC 7638 thumbprint of a public JWK (base64url SHA-256 of its required members, in order).
-pub fn thumbprint(jwk: &Value) -> Option<String> {
-    let s = |k: &str| jwk.get(k).and_then(Value::as_str);
-    let canonical = match s("kty")? {
-        "RSA" => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, s("e")?, s("n")?),
-        "EC" => format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            s("crv")?,
-            s("x")?,
-            s("y")?
-        ),
-        _ => return None,
-    };
-    Some(b64(ring::digest::digest(
-        &ring::digest::SHA256,
-        canonical.as_bytes(),
-    )
-    .as_ref()))
-}
-
 /// Base64url SHA-256, as DPoP's `ath` claim uses it.
 pub fn sha256_b64(text: &str) -> String {
     b64(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
 }
 
-/// A JWS split and checked against a public JWK: `Some((header, claims))` when the signature holds.
-pub fn verify(jws: &str, jwk: &Value) -> Option<(Value, Value)> {
-    let mut parts = jws.split('.');
-    let (h, c, sig) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header: Value = serde_json::from_slice(&unb64(h)?).ok()?;
-    let claims: Value = serde_json::from_slice(&unb64(c)?).ok()?;
-    let sig = unb64(sig)?;
-    let message = format!("{h}.{c}");
-    let field = |k: &str| jwk.get(k).and_then(Value::as_str).and_then(unb64);
-    let ok = match (
-        header.get("alg").and_then(Value::as_str)?,
-        jwk.get("kty").and_then(Value::as_str)?,
-    ) {
-        ("RS256", "RSA") => signature::RsaPublicKeyComponents {
-            n: field("n")?,
-            e: field("e")?,
-        }
-        .verify(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            message.as_bytes(),
-            &sig,
-        )
-        .is_ok(),
-        ("ES256", "EC") => {
-            let mut point = vec![4u8];
-            point.extend(field("x")?);
-            point.extend(field("y")?);
-            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(message.as_bytes(), &sig)
-                .is_ok()
-        }
-        _ => false,
-    };
-    ok.then_some((header, claims))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use okta_org_simulator::jws::{thumbprint, verify};
 
     #[test]
     fn ec_keys_sign_and_verify_and_round_trip_through_jwk() {

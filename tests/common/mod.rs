@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use okta_org::simulator::{SimConfig, Simulator};
+use okta_org_simulator::{SimConfig, Simulator};
 use tokio::io::AsyncWriteExt;
 
 pub const TOKEN: &str = "00TEST-token-Zq9xY7wV5uT3sR1pN";
@@ -208,7 +208,7 @@ impl Run {
         status_counts(&self.report())
     }
 
-    pub fn record(&self) -> okta_org::simulator::Record {
+    pub fn record(&self) -> okta_org_simulator::Record {
         self.sim.record()
     }
 

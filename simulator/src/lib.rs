@@ -1,11 +1,17 @@
-//! The embedded Okta simulator: an axum server on 127.0.0.1 that answers the Org API as Okta's documents
-//! describe it, with rate-limit windows, `Retry-After`, injected failures and the documented error
-//! envelopes. `okta-org simulate` runs it on its own; `--simulate` starts it inside a run; tests start it on
-//! an ephemeral port and read back what it received.
+//! An Okta simulator: an axum server on 127.0.0.1 that answers the Org API as Okta's documents describe it,
+//! with rate-limit windows, `Retry-After`, injected failures and the documented error envelopes.
+//! `okta-org simulate` runs it on its own; `--simulate` starts it inside a run; okta-org's tests start it
+//! on an ephemeral port and read back what it received.
+//!
+//! It depends on nothing of okta-org, the tool it tests: its address check ([`rfc3696`]), the read-only
+//! fields of the org (from the OpenAPI spec) and its JWS checks ([`jws`]) are its own, so a mistake in the
+//! tool cannot be repeated by the server that is meant to catch it.
 
 mod bounces;
+pub mod jws;
 mod oauth;
 mod org;
+pub mod rfc3696;
 
 pub use oauth::ServiceApp;
 pub use org::user_id;
@@ -24,7 +30,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// The demo org behind `--simulate`: the users whose addresses appear as "good" rows in `samples/`.
+/// The demo org behind `--simulate`: the users whose addresses appear as "good" rows in `samples/`. The
+/// list lives in the workspace's `samples/`, beside the exports it answers for, so that the two change
+/// together; the crate is not published, so reaching outside it is fine.
 pub const DEMO_USERS: &str = include_str!("../../samples/org-users.txt");
 
 /// When a throttled answer says to come back.
@@ -37,22 +45,8 @@ pub enum RetryAfterMode {
     Omit,
 }
 
-impl std::str::FromStr for RetryAfterMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(RetryAfterMode::Auto),
-            "none" => Ok(RetryAfterMode::Omit),
-            n => n
-                .parse()
-                .map(RetryAfterMode::Seconds)
-                .map_err(|_| format!("expected auto, none or a number of seconds, not {n:?}")),
-        }
-    }
-}
-
 /// How the bounce endpoint answers a request it accepts (to test clients against broken middleboxes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BounceAnswer {
     /// `200` with `{"errors": [...]}`, as documented.
     Normal,
@@ -64,7 +58,8 @@ pub enum BounceAnswer {
     Html,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How a `Retry-After` header is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryAfterFormat {
     /// `Retry-After: 2`
     Seconds,

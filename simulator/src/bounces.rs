@@ -10,8 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Admission, BounceAnswer, Shared, error_response, too_many_in_flight};
-use crate::address;
+use super::{Admission, BounceAnswer, Shared, error_response, rfc3696, too_many_in_flight};
 
 pub const REASON_INVALID: &str =
     "Invalid email address. The provided email address failed validation against RFC 3696.";
@@ -119,7 +118,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
             .sent_counts
             .entry(addr.to_lowercase())
             .or_default() += 1;
-        let reason = if address::validate(addr).is_err() {
+        let reason = if !rfc3696::is_valid(addr) {
             Some(REASON_INVALID)
         } else if !s.users.contains(&addr.to_lowercase()) {
             Some(REASON_NOT_A_USER)

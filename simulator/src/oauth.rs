@@ -12,8 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Shared, error_response, forbidden, now_epoch};
-use crate::oauth::keys;
+use super::{Shared, error_response, forbidden, jws, now_epoch};
 
 /// A service app the simulator knows, by its public key.
 #[derive(Debug, Clone)]
@@ -89,9 +88,7 @@ impl Shared {
     /// replayed; returns the key's thumbprint and the claims.
     fn check_proof(&self, proof: &str, method: &str, url: &str) -> Result<(String, Value), String> {
         let header_part = proof.split('.').next().unwrap_or("");
-        let header: Value = keys::unb64(header_part)
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or("the DPoP proof is not a JWT")?;
+        let header = jws::json_part(header_part).ok_or("the DPoP proof is not a JWT")?;
         if header["typ"] != "dpop+jwt" {
             return Err("the DPoP proof's typ is not dpop+jwt".into());
         }
@@ -99,8 +96,7 @@ impl Shared {
         if jwk.get("d").is_some() {
             return Err("the DPoP proof carries a private key".into());
         }
-        let (_, claims) =
-            keys::verify(proof, jwk).ok_or("the DPoP proof's signature is invalid")?;
+        let (_, claims) = jws::verify(proof, jwk).ok_or("the DPoP proof's signature is invalid")?;
         if claims["htm"] != method {
             return Err("the DPoP proof's htm does not match".into());
         }
@@ -115,7 +111,7 @@ impl Shared {
         if !self.oauth_state().used_jtis.insert(format!("dpop:{jti}")) {
             return Err("the DPoP proof's jti was already used".into());
         }
-        let jkt = keys::thumbprint(jwk).ok_or("the DPoP proof's jwk is not usable")?;
+        let jkt = jws::thumbprint(jwk).ok_or("the DPoP proof's jwk is not usable")?;
         Ok((jkt, claims))
     }
 
@@ -162,7 +158,7 @@ impl Shared {
                         "The DPoP proof key does not match the token.",
                     ));
                 }
-                if claims["ath"] != keys::sha256_b64(token) {
+                if claims["ath"] != jws::sha256_of(token) {
                     return Some(invalid_token(
                         "DPoP",
                         "The DPoP proof's ath does not match the token.",
@@ -242,11 +238,7 @@ fn issue(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
         );
     }
     let assertion = get("client_assertion");
-    let unverified: Option<Value> = assertion
-        .split('.')
-        .nth(1)
-        .and_then(keys::unb64)
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let unverified: Option<Value> = assertion.split('.').nth(1).and_then(jws::json_part);
     let Some(iss) = unverified.as_ref().and_then(|c| c["iss"].as_str()) else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -261,7 +253,7 @@ fn issue(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
             "The client is not registered.",
         );
     };
-    let Some((_, claims)) = keys::verify(assertion, &app.jwk) else {
+    let Some((_, claims)) = jws::verify(assertion, &app.jwk) else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",

@@ -28,8 +28,7 @@ pub(crate) struct OrgState {
     support_until: Option<SystemTime>,
     cases: Vec<Value>,
     aerial: Option<Value>,
-    opt_out_email_users: bool,
-    show_footer: bool,
+    /// The org's booleans: communication, the footer and the admin settings, by their field names.
     flags: HashMap<&'static str, bool>,
     logos: u32,
 }
@@ -86,9 +85,9 @@ impl OrgState {
                        "subject": "Review IP restriction configuration", "caseNumber": "1000002"}),
             ],
             aerial: None,
-            opt_out_email_users: false,
-            show_footer: true,
             flags: HashMap::from([
+                ("optOutEmailUsers", false),
+                ("showEndUserFooter", true),
                 ("thirdPartyAdmin", false),
                 ("autoAssignAdminAppSetting", true),
                 ("clientPrivilegesSetting", false),
@@ -186,7 +185,7 @@ impl Shared {
 type S = State<Arc<Shared>>;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
+    let router = Router::new()
         .route(
             "/api/v1/org",
             get(get_org).post(update_org).put(replace_org),
@@ -215,37 +214,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api/v1/org/privacy/aerial", get(get_aerial))
         .route("/api/v1/org/privacy/aerial/grant", post(grant_aerial))
         .route("/api/v1/org/privacy/aerial/revoke", post(revoke_aerial))
-        .route(
-            "/api/v1/org/privacy/oktaCommunication",
-            get(get_communication),
-        )
-        .route("/api/v1/org/privacy/oktaCommunication/optIn", post(opt_in))
-        .route(
-            "/api/v1/org/privacy/oktaCommunication/optOut",
-            post(opt_out),
-        )
-        .route("/api/v1/org/preferences", get(get_preferences))
-        .route(
-            "/api/v1/org/preferences/showEndUserFooter",
-            post(show_footer),
-        )
-        .route(
-            "/api/v1/org/preferences/hideEndUserFooter",
-            post(hide_footer),
-        )
-        .route(
-            "/api/v1/org/orgSettings/thirdPartyAdminSetting",
-            get(get_third_party).post(set_third_party),
-        )
-        .route(
-            "/api/v1/org/settings/autoAssignAdminAppSetting",
-            get(get_auto_assign).post(set_auto_assign),
-        )
-        .route(
-            "/api/v1/org/settings/clientPrivilegesSetting",
-            get(get_client_privileges).put(set_client_privileges),
-        )
-        .route("/.well-known/okta-organization", get(metadata))
+        .route("/.well-known/okta-organization", get(metadata));
+    let router = TOGGLES.iter().fold(router, add_toggle);
+    ADMIN_FLAGS.iter().fold(router, add_admin_flag)
 }
 
 // ---- general settings ----
@@ -263,7 +234,17 @@ fn org_json(org: &OrgState, base: &str) -> Value {
     v
 }
 
-use crate::models::READ_ONLY_FIELDS as READ_ONLY;
+/// The properties of the OpenAPI spec's `OrgSetting` that are `readOnly`, and `_links`, whose schema
+/// (`orgGeneralSettingLinks`) is `readOnly` as a whole. Okta sets them; a write ignores them.
+const READ_ONLY: [&str; 7] = [
+    "created",
+    "expiresAt",
+    "id",
+    "lastUpdated",
+    "status",
+    "subdomain",
+    "_links",
+];
 
 async fn get_org(State(s): S, h: HeaderMap) -> Response {
     s.handle("GET", "/api/v1/org", &h, None, Some(READ), |org, base| {
@@ -467,66 +448,50 @@ fn moved(base: &str) -> Response {
     resp
 }
 
-async fn grant_support(State(s): S, h: HeaderMap) -> Response {
+/// One of the deprecated grant/extend/revoke POSTs: `change` runs, unless the org is a current one that
+/// answers them with a 301.
+fn support_change(
+    s: &Shared,
+    h: &HeaderMap,
+    op: &str,
+    change: impl FnOnce(&mut OrgState, &str) -> Response,
+) -> Response {
     let redirect = s.config.support_redirect;
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaSupport/grant",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            if redirect {
-                return moved(base);
-            }
-            org.support_until = Some(SystemTime::now() + Duration::from_secs(8 * 3600));
-            ok(support_json(org, base))
-        },
-    )
+    let path = format!("/api/v1/org/privacy/oktaSupport/{op}");
+    s.handle("POST", &path, h, None, Some(MANAGE), |org, base| {
+        if redirect {
+            moved(base)
+        } else {
+            change(org, base)
+        }
+    })
+}
+
+async fn grant_support(State(s): S, h: HeaderMap) -> Response {
+    support_change(&s, &h, "grant", |org, base| {
+        org.support_until = Some(SystemTime::now() + Duration::from_secs(8 * 3600));
+        ok(support_json(org, base))
+    })
 }
 
 async fn extend_support(State(s): S, h: HeaderMap) -> Response {
-    let redirect = s.config.support_redirect;
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaSupport/extend",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            if redirect {
-                return moved(base);
-            }
-            match org.support_until {
-                Some(until) if until > SystemTime::now() => {
-                    org.support_until = Some(until + Duration::from_secs(24 * 3600));
-                    ok(support_json(org, base))
-                }
-                _ => bad_request(
-                    "Api validation failed: support",
-                    "Okta Support access is not granted, so it cannot be extended",
-                ),
-            }
-        },
-    )
+    support_change(&s, &h, "extend", |org, base| match org.support_until {
+        Some(until) if until > SystemTime::now() => {
+            org.support_until = Some(until + Duration::from_secs(24 * 3600));
+            ok(support_json(org, base))
+        }
+        _ => bad_request(
+            "Api validation failed: support",
+            "Okta Support access is not granted, so it cannot be extended",
+        ),
+    })
 }
 
 async fn revoke_support(State(s): S, h: HeaderMap) -> Response {
-    let redirect = s.config.support_redirect;
-    s.handle(
-        "POST",
-        "/api/v1/org/privacy/oktaSupport/revoke",
-        &h,
-        None,
-        Some(MANAGE),
-        |org, base| {
-            if redirect {
-                return moved(base);
-            }
-            org.support_until = None;
-            ok(support_json(org, base))
-        },
-    )
+    support_change(&s, &h, "revoke", |org, base| {
+        org.support_until = None;
+        ok(support_json(org, base))
+    })
 }
 
 async fn list_cases(State(s): S, h: HeaderMap) -> Response {
@@ -657,165 +622,116 @@ async fn revoke_aerial(State(s): S, h: HeaderMap, body: Bytes) -> Response {
     })
 }
 
-// ---- communication and preferences ----
+// ---- communication, preferences and admin settings ----
 
-fn communication_json(org: &OrgState, base: &str) -> Value {
-    let p = "/api/v1/org/privacy/oktaCommunication";
-    if org.opt_out_email_users {
-        json!({ "optOutEmailUsers": true, "_links": { "optIn": link(base, &format!("{p}/optIn"), Some("POST")) } })
-    } else {
-        json!({ "optOutEmailUsers": false, "_links": { "optOut": link(base, &format!("{p}/optOut"), Some("POST")) } })
-    }
-}
-
-async fn get_communication(State(s): S, h: HeaderMap) -> Response {
-    s.handle(
-        "GET",
-        "/api/v1/org/privacy/oktaCommunication",
-        &h,
-        None,
-        Some(READ),
-        |org, base| ok(communication_json(org, base)),
-    )
-}
-
-/// A POST that flips one of the org's booleans and answers with the object it belongs to.
-fn flip(
-    s: &Shared,
-    h: &HeaderMap,
-    path: &str,
-    apply: fn(&mut OrgState),
-    render: fn(&OrgState, &str) -> Value,
-) -> Response {
-    s.handle("POST", path, h, None, Some(MANAGE), |org, base| {
-        apply(org);
-        ok(render(org, base))
-    })
-}
-
-async fn opt_in(State(s): S, h: HeaderMap) -> Response {
-    let path = "/api/v1/org/privacy/oktaCommunication/optIn";
-    flip(
-        &s,
-        &h,
-        path,
-        |o| o.opt_out_email_users = false,
-        communication_json,
-    )
-}
-
-async fn opt_out(State(s): S, h: HeaderMap) -> Response {
-    let path = "/api/v1/org/privacy/oktaCommunication/optOut";
-    flip(
-        &s,
-        &h,
-        path,
-        |o| o.opt_out_email_users = true,
-        communication_json,
-    )
-}
-
-fn preferences_json(org: &OrgState, base: &str) -> Value {
-    let p = "/api/v1/org/preferences";
-    if org.show_footer {
-        json!({ "showEndUserFooter": true, "_links": { "hideEndUserFooter": link(base, &format!("{p}/hideEndUserFooter"), Some("POST")) } })
-    } else {
-        json!({ "showEndUserFooter": false, "_links": { "showEndUserFooter": link(base, &format!("{p}/showEndUserFooter"), Some("POST")) } })
-    }
-}
-
-async fn get_preferences(State(s): S, h: HeaderMap) -> Response {
-    s.handle(
-        "GET",
-        "/api/v1/org/preferences",
-        &h,
-        None,
-        Some(READ),
-        |org, base| ok(preferences_json(org, base)),
-    )
-}
-
-async fn show_footer(State(s): S, h: HeaderMap) -> Response {
-    let path = "/api/v1/org/preferences/showEndUserFooter";
-    flip(&s, &h, path, |o| o.show_footer = true, preferences_json)
-}
-
-async fn hide_footer(State(s): S, h: HeaderMap) -> Response {
-    let path = "/api/v1/org/preferences/hideEndUserFooter";
-    flip(&s, &h, path, |o| o.show_footer = false, preferences_json)
-}
-
-// ---- admin settings ----
-
-fn get_flag(s: &Shared, h: &HeaderMap, path: &str, field: &'static str) -> Response {
-    s.handle("GET", path, h, None, Some(READ), |org, _| {
-        ok(json!({ field: org.flags.get(field).copied().unwrap_or(false) }))
-    })
-}
-
-fn set_flag(
-    s: &Shared,
-    method: &str,
-    h: &HeaderMap,
-    path: &str,
+/// One of the org's booleans behind a GET and two POSTs that set it, each answering with the object, whose
+/// `_links` name the POST that would change it back.
+struct Toggle {
+    path: &'static str,
     field: &'static str,
-    body: &[u8],
-) -> Response {
-    s.handle(method, path, h, Some(body), Some(MANAGE), |org, _| {
-        let Some(given) = object(body) else {
-            return malformed();
-        };
-        let Some(value) = given.get(field).and_then(Value::as_bool) else {
-            return bad_request(
-                &format!("Api validation failed: {field}"),
-                &format!("{field}: must be true or false"),
-            );
-        };
-        org.flags.insert(field, value);
-        ok(json!({ field: value }))
-    })
+    /// The POSTs under `path` that set the field to true and to false.
+    set_true: &'static str,
+    set_false: &'static str,
 }
 
-const THIRD_PARTY: &str = "/api/v1/org/orgSettings/thirdPartyAdminSetting";
-const AUTO_ASSIGN: &str = "/api/v1/org/settings/autoAssignAdminAppSetting";
-const CLIENT_PRIVILEGES: &str = "/api/v1/org/settings/clientPrivilegesSetting";
+static TOGGLES: [Toggle; 2] = [
+    Toggle {
+        path: "/api/v1/org/privacy/oktaCommunication",
+        field: "optOutEmailUsers",
+        set_true: "optOut",
+        set_false: "optIn",
+    },
+    Toggle {
+        path: "/api/v1/org/preferences",
+        field: "showEndUserFooter",
+        set_true: "showEndUserFooter",
+        set_false: "hideEndUserFooter",
+    },
+];
 
-async fn get_third_party(State(s): S, h: HeaderMap) -> Response {
-    get_flag(&s, &h, THIRD_PARTY, "thirdPartyAdmin")
+impl Toggle {
+    fn render(&self, org: &OrgState, base: &str) -> Value {
+        let value = org.flags.get(self.field).copied().unwrap_or(false);
+        let back = if value { self.set_false } else { self.set_true };
+        let href = format!("{}/{back}", self.path);
+        json!({ self.field: value, "_links": { back: link(base, &href, Some("POST")) } })
+    }
 }
 
-async fn set_third_party(State(s): S, h: HeaderMap, body: Bytes) -> Response {
-    set_flag(&s, "POST", &h, THIRD_PARTY, "thirdPartyAdmin", &body)
+fn add_toggle(router: Router<Arc<Shared>>, t: &'static Toggle) -> Router<Arc<Shared>> {
+    let read = move |State(s): S, h: HeaderMap| async move {
+        s.handle("GET", t.path, &h, None, Some(READ), |org, base| {
+            ok(t.render(org, base))
+        })
+    };
+    let router = router.route(t.path, get(read));
+    [(t.set_true, true), (t.set_false, false)]
+        .into_iter()
+        .fold(router, |router, (name, value)| {
+            let path = format!("{}/{name}", t.path);
+            let set = {
+                let path = path.clone();
+                move |State(s): S, h: HeaderMap| async move {
+                    s.handle("POST", &path, &h, None, Some(MANAGE), |org, base| {
+                        org.flags.insert(t.field, value);
+                        ok(t.render(org, base))
+                    })
+                }
+            };
+            router.route(&path, post(set))
+        })
 }
 
-async fn get_auto_assign(State(s): S, h: HeaderMap) -> Response {
-    get_flag(&s, &h, AUTO_ASSIGN, "autoAssignAdminAppSetting")
-}
-
-async fn set_auto_assign(State(s): S, h: HeaderMap, body: Bytes) -> Response {
-    set_flag(
-        &s,
+/// The admin settings: (path, field, method that writes it). Each is a boolean, read with GET and
+/// written with `{field: bool}`.
+static ADMIN_FLAGS: [(&str, &str, &str); 3] = [
+    (
+        "/api/v1/org/orgSettings/thirdPartyAdminSetting",
+        "thirdPartyAdmin",
         "POST",
-        &h,
-        AUTO_ASSIGN,
+    ),
+    (
+        "/api/v1/org/settings/autoAssignAdminAppSetting",
         "autoAssignAdminAppSetting",
-        &body,
-    )
-}
-
-async fn get_client_privileges(State(s): S, h: HeaderMap) -> Response {
-    get_flag(&s, &h, CLIENT_PRIVILEGES, "clientPrivilegesSetting")
-}
-
-async fn set_client_privileges(State(s): S, h: HeaderMap, body: Bytes) -> Response {
-    set_flag(
-        &s,
-        "PUT",
-        &h,
-        CLIENT_PRIVILEGES,
+        "POST",
+    ),
+    (
+        "/api/v1/org/settings/clientPrivilegesSetting",
         "clientPrivilegesSetting",
-        &body,
-    )
+        "PUT",
+    ),
+];
+
+fn add_admin_flag(
+    router: Router<Arc<Shared>>,
+    &(path, field, method): &'static (&'static str, &'static str, &'static str),
+) -> Router<Arc<Shared>> {
+    let read = get(move |State(s): S, h: HeaderMap| async move {
+        s.handle("GET", path, &h, None, Some(READ), |org, _| {
+            ok(json!({ field: org.flags.get(field).copied().unwrap_or(false) }))
+        })
+    });
+    let write = move |State(s): S, h: HeaderMap, body: Bytes| async move {
+        s.handle(method, path, &h, Some(&body), Some(MANAGE), |org, _| {
+            let Some(given) = object(&body) else {
+                return malformed();
+            };
+            let Some(value) = given.get(field).and_then(Value::as_bool) else {
+                return bad_request(
+                    &format!("Api validation failed: {field}"),
+                    &format!("{field}: must be true or false"),
+                );
+            };
+            org.flags.insert(field, value);
+            ok(json!({ field: value }))
+        })
+    };
+    let methods = if method == "PUT" {
+        read.put(write)
+    } else {
+        read.post(write)
+    };
+    router.route(path, methods)
 }
 
 // ---- metadata (no authentication) ----
