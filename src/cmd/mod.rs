@@ -35,6 +35,14 @@ use crate::input::InputError;
 use crate::models::Render;
 use crate::session::{Session, SessionError, Tuning};
 
+/// `okta-org --version`: the version and the commit it was built from (`build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OKTA_ORG_COMMIT"),
+    ")"
+);
+
 const ABOUT: &str = "Clear a mail system's bounce list from Okta's email bounce list, and manage Okta org settings.";
 
 const CONFIG_HELP: &str = "\
@@ -55,7 +63,7 @@ Examples:
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "okta-org",
-    version,
+    version = VERSION,
     about = ABOUT,
     after_help = format!("{EXAMPLES}\n\n{CONFIG_HELP}\n\n{EXIT_STATUS_HELP}")
 )]
