@@ -12,9 +12,11 @@ pub mod admin;
 pub mod aerial;
 pub mod bounces;
 pub mod communication;
+pub mod completions;
 pub mod config;
 pub mod contacts;
 pub mod logo;
+pub mod man;
 pub mod metadata;
 pub mod preferences;
 pub mod settings;
@@ -100,6 +102,10 @@ pub enum Command {
     Config(config::Group),
     /// Run the embedded Okta simulator on 127.0.0.1, for trying the tool without an Okta org
     Simulate(simulate::Args),
+    /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish)
+    Completions(completions::Args),
+    /// Print the manual page (roff), or write one page a command with --dir
+    Man(man::Args),
 }
 
 impl Cli {
@@ -229,6 +235,8 @@ pub fn run(cli: Cli) -> Exit {
             Command::Metadata(a) => metadata::run(a, &global).await,
             Command::Config(g) => config::run(g, &global).await,
             Command::Simulate(a) => simulate::run(a).await,
+            Command::Completions(a) => completions::run(a),
+            Command::Man(a) => man::run(a),
         }
     });
     match result {
