@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use clap::Args;
 
-/// What every command takes.
+/// What every command takes; listed after each command's own options.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Log more on stderr: -v each request, -vv retries and rate-limit details, -vvv everything
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 1000)]
     pub verbose: u8,
     /// Print nothing on stderr but errors (no progress bar, no summary)
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 1001)]
     pub quiet: bool,
 }
 
@@ -60,8 +60,9 @@ pub struct ConnectArgs {
 /// How commands that print an object print it.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct OutputArgs {
-    /// A readable view, or the API's JSON exactly as received
-    #[arg(short, long, global = true, value_enum, default_value_t = Output::Text)]
+    /// A readable view, or the API's JSON as received (indented on a terminal)
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Text,
+          help_heading = None::<&str>)]
     pub output: Output,
 }
 
