@@ -14,7 +14,13 @@ pub struct Global {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 1000)]
     pub verbose: u8,
     /// Print nothing on stderr but errors (no progress bar, no summary)
-    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 1001)]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 1001
+    )]
     pub quiet: bool,
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Sandbox;
+use common::{Sandbox, org, org_with_users, remove_run, user_list};
 
 /// Every command line of the program, `okta-org` first, then each command and group depth first.
 fn command_lines() -> Vec<Vec<String>> {
@@ -58,5 +58,318 @@ async fn every_help_has_an_example_naming_its_command() {
             assert!(o < conn, "{name}: -o listed under Connection and sign-in");
         }
     }
-    assert!(missing.is_empty(), "no example naming the command: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "no example naming the command: {missing:#?}"
+    );
+}
+
+/// The summary's documented keys, in order: a monitor may rely on every one of them being there.
+const SUMMARY_KEYS: [&str; 18] = [
+    "version",
+    "command",
+    "exit_status",
+    "stop",
+    "retry_at",
+    "started",
+    "finished",
+    "elapsed_seconds",
+    "inputs",
+    "report",
+    "dry_run",
+    "rows",
+    "counts",
+    "carried",
+    "requests",
+    "retries",
+    "waited_seconds",
+    "verify",
+];
+
+/// Reads a summary file and checks that it has exactly the documented shape.
+fn summary_of(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("the summary file");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, SUMMARY_KEYS, "{text}");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["command"], "bounces remove");
+    let counts: Vec<&str> = v["counts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            "accepted",
+            "rejected",
+            "invalid",
+            "duplicate",
+            "failed",
+            "valid"
+        ]
+    );
+    let sum: u64 = v["counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, v["rows"].as_u64().unwrap(), "counts add up to rows");
+    for t in ["started", "finished"] {
+        humantime::parse_rfc3339(v[t].as_str().unwrap()).expect("RFC 3339");
+    }
+    assert!(v["elapsed_seconds"].as_f64().unwrap() >= v["waited_seconds"].as_f64().unwrap());
+    v
+}
+
+#[tokio::test]
+async fn the_summary_of_a_clean_run() {
+    let run = remove_run(
+        org_with_users(1500),
+        &user_list(0..1500),
+        &[
+            "--report",
+            "r.jsonl",
+            "--report-format",
+            "jsonl",
+            "--summary",
+            "s.json",
+            "--report-summary",
+        ],
+    )
+    .await;
+    run.expect(0);
+    let v = summary_of(&run.sb.path("s.json"));
+    assert_eq!(v["exit_status"], 0);
+    assert_eq!((v["stop"].is_null(), v["retry_at"].is_null()), (true, true));
+    assert_eq!(
+        (v["rows"].as_u64(), v["counts"]["accepted"].as_u64()),
+        (Some(1500), Some(1500))
+    );
+    assert_eq!(v["requests"], 2);
+    assert_eq!(
+        v["inputs"][0].as_str().unwrap(),
+        run.sb.path("in.csv").to_str().unwrap()
+    );
+    assert_eq!(
+        (v["report"].as_str(), v["dry_run"].as_bool()),
+        (Some("r.jsonl"), Some(false))
+    );
+    assert!(v["verify"].is_null());
+    // The JSON-lines report ends with the same object, and still reads back as a report.
+    let report = std::fs::read_to_string(run.sb.path("r.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(report.lines().last().unwrap()).unwrap();
+    assert_eq!(last["summary"], v);
+    let again = remove_run(org_with_users(10), "email\n", &[]).await;
+    let copy = again.sb.write("earlier.jsonl", &report);
+    let out = again
+        .sb
+        .remove(
+            &again.sim,
+            &["--retry-failed", copy.to_str().unwrap(), "-q"],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        common::parse_report(&out.stdout).len(),
+        0,
+        "no failed rows, no summary row"
+    );
+}
+
+#[tokio::test]
+async fn the_summary_of_a_max_wait_stop_has_the_time_to_retry() {
+    let config = org(3000, |c| {
+        (c.rate_limit, c.window_secs, c.advertise_limits) = (1, 600, false);
+    });
+    let args = [
+        "--max-wait",
+        "2s",
+        "--concurrency",
+        "1",
+        "--report",
+        "r.csv",
+        "--summary",
+        "s.json",
+    ];
+    let before = std::time::SystemTime::now();
+    let run = remove_run(config, &user_list(0..3000), &args).await;
+    run.expect(4);
+    let v = summary_of(&run.sb.path("s.json"));
+    assert_eq!(v["exit_status"], 4);
+    assert_eq!(v["stop"]["cause"], "max_wait");
+    assert!(
+        v["stop"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-wait"),
+        "{v}"
+    );
+    let retry_at = humantime::parse_rfc3339(v["retry_at"].as_str().unwrap()).unwrap();
+    assert!(
+        retry_at > before + std::time::Duration::from_secs(60),
+        "{v}"
+    );
+    assert_eq!(
+        (
+            v["counts"]["accepted"].as_u64(),
+            v["counts"]["failed"].as_u64()
+        ),
+        (Some(1000), Some(2000))
+    );
+}
+
+#[tokio::test]
+async fn the_summary_is_written_when_the_run_is_interrupted() {
+    let config = org(5000, |c| (c.rate_limit, c.window_secs) = (1, 60));
+    let sim = common::simulator(config).await;
+    let sb = Sandbox::new("sum-int");
+    let input = sb.write("in.csv", user_list(0..5000));
+    let url = sim.url();
+    let mut cmd = sb.command(&[
+        "bounces",
+        "remove",
+        input.to_str().unwrap(),
+        "--org-url",
+        &url,
+        "--report",
+        "r.csv",
+        "--summary",
+        "s.json",
+    ]);
+    cmd.env("OKTA_CLIENT_TOKEN", common::TOKEN);
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sim.record().requests.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("exits promptly after SIGTERM")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // No terminal: the message says what a second signal does, not to press Ctrl-C.
+    assert!(
+        stderr.contains("a second signal stops at once") && !stderr.contains("Ctrl-C"),
+        "{stderr}"
+    );
+    let v = summary_of(&sb.path("s.json"));
+    assert_eq!(
+        (v["exit_status"].as_u64(), v["stop"]["cause"].as_str()),
+        (Some(4), Some("interrupted"))
+    );
+    assert!(
+        v["stop"]["message"].as_str().unwrap().contains("SIGTERM"),
+        "{v}"
+    );
+    assert!(v["retry_at"].is_null());
+    assert_eq!(
+        (
+            v["counts"]["accepted"].as_u64(),
+            v["counts"]["failed"].as_u64()
+        ),
+        (Some(1000), Some(4000))
+    );
+}
+
+#[tokio::test]
+async fn a_summary_on_stdout_needs_the_report_in_a_file() {
+    let sb = Sandbox::new("sum-stdout");
+    let input = sb.write("in.csv", user_list(0..3));
+    let out = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                input.to_str().unwrap(),
+                "--dry-run",
+                "--summary",
+                "-",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--summary -") && out.stderr.contains("--report"),
+        "{}",
+        out.stderr
+    );
+    let out = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                input.to_str().unwrap(),
+                "--dry-run",
+                "--report",
+                "r.csv",
+                "--summary",
+                "-",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (v["dry_run"].as_bool(), v["counts"]["valid"].as_u64()),
+        (Some(true), Some(3))
+    );
+    let out = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                input.to_str().unwrap(),
+                "--dry-run",
+                "--report-summary",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--report-format jsonl"),
+        "{}",
+        out.stderr
+    );
+    // An error before anything is sent still leaves a summary, so a monitor never reads yesterday's.
+    let out = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                "missing.csv",
+                "--dry-run",
+                "--summary",
+                "s.json",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 2);
+    let text = std::fs::read_to_string(sb.path("s.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (v["exit_status"].as_u64(), v["stop"]["cause"].as_str()),
+        (Some(2), Some("usage"))
+    );
 }

@@ -710,6 +710,7 @@ fn report_reader_gone(opts: &RemoveOptions, client: Option<&Client>) {
         c.control().stop(StopReason {
             failure: Failure::Retryable,
             message: "not sent: the report's reader went away".into(),
+            retry_at: None,
         });
         c.control().abandon();
     }

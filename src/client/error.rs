@@ -129,6 +129,8 @@ pub enum Failure {
 pub struct StopReason {
     pub failure: Failure,
     pub message: String,
+    /// When to try again, when Okta said (a `--max-wait` stop).
+    pub retry_at: Option<SystemTime>,
 }
 
 impl StopReason {
@@ -137,6 +139,7 @@ impl StopReason {
         StopReason {
             failure: Failure::Retryable,
             message: "interrupted before it was sent".into(),
+            retry_at: None,
         }
     }
 
@@ -146,6 +149,7 @@ impl StopReason {
             failure: Failure::Retryable,
             message: "interrupted while in flight: Okta may have taken it (not confirmed; safe to send again)"
                 .into(),
+            retry_at: None,
         }
     }
 }
@@ -286,6 +290,10 @@ impl ApiError {
         StopReason {
             failure: self.failure(),
             message: self.to_string(),
+            retry_at: match self {
+                ApiError::RateLimited { until, .. } => Some(*until),
+                _ => None,
+            },
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `okta-org completions SHELL`: the shell's completion script on stdout, generated from the same clap
 //! definition that parses the command line ([`super::Cli::command`]), so it never lags behind a flag.
 
-use super::{CmdError, Cli, write_stdout};
+use super::{Cli, CmdError, write_stdout};
 use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]

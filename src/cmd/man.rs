@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{CmdError, Cli, usage, write_stdout};
+use super::{Cli, CmdError, usage, write_stdout};
 use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,11 @@ pub fn whole_page() -> Vec<u8> {
         }
         let body = String::from_utf8(rename_extra(body)).expect("roff from UTF-8 text");
         let _ = writeln!(out, ".SH \"{}\"", line.to_uppercase());
-        out.extend(body.replace("\n.SH ", "\n.SS ").replacen(".SH ", ".SS ", 1).bytes());
+        out.extend(
+            body.replace("\n.SH ", "\n.SS ")
+                .replacen(".SH ", ".SS ", 1)
+                .bytes(),
+        );
     }
     out
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::super::{CmdError, usage};
+use super::summary::{Summary, Target, deliver};
 use super::{ReportFormat, write_rows};
 use crate::cli::{ConnectArgs, Global};
 use crate::endpoints;
@@ -60,6 +61,9 @@ pub struct FindArgs {
     /// Row format
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     pub format: ReportFormat,
+    /// Write the run's counts as one JSON object to FILE (`-`: stdout, when the rows go to a file)
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
     #[command(flatten)]
     pub conn: ConnectArgs,
 }
@@ -147,9 +151,48 @@ struct Row<'a> {
     removal_requested: bool,
 }
 
+/// The summary's fields of `bounces find`.
+#[derive(Debug, Default, Serialize)]
+struct Body {
+    output: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    kind: &'static str,
+    events: u64,
+    pages: u64,
+    recipients: u64,
+    removal_requested: u64,
+    unattributed: u64,
+}
+
 pub async fn run(a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
+    let started = SystemTime::now();
+    let Some(target) = a.summary.as_deref().map(Target::parse) else {
+        return find(&a, global, &mut Body::default()).await;
+    };
+    target.check(a.output.as_deref(), "rows")?;
+    let mut body = Body {
+        output: a.output.as_ref().map(|p| p.display().to_string()),
+        ..Body::default()
+    };
+    let result = find(&a, global, &mut body).await;
+    let summary = Summary::new("bounces find", started, &result, None, body);
+    deliver(result, target.write(&summary))
+}
+
+async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, CmdError> {
     let now = SystemTime::now();
-    let (since, until) = window(&a, now)?;
+    let (since, until) = window(a, now)?;
+    (body.since, body.until, body.kind) = (
+        Some(logs::time_text(since)),
+        Some(logs::time_text(until)),
+        match a.kind {
+            KindChoice::Bounce => "bounce",
+            KindChoice::Dropped => "dropped",
+            KindChoice::Deferred => "deferred",
+            KindChoice::All => "all",
+        },
+    );
     let session = Session::connect(
         &a.conn,
         global.quiet,
@@ -176,6 +219,9 @@ pub async fn run(a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
         pages.pages,
     );
     let found = finder.rows();
+    (body.events, body.pages, body.unattributed) = (events, read, unattributed);
+    body.recipients = found.len() as u64;
+    body.removal_requested = found.iter().filter(|f| f.removal_requested).count() as u64;
     let csv = a.format == ReportFormat::Csv;
     let rows: Vec<Row<'_>> = found
         .iter()
@@ -242,6 +288,7 @@ mod tests {
             kind: KindChoice::Bounce,
             output: None,
             format: ReportFormat::Csv,
+            summary: None,
             conn: ConnectArgs::default(),
         };
         let (s, u) = window(&args("7d", None), now).unwrap();

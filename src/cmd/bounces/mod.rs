@@ -4,6 +4,7 @@
 
 pub mod find;
 pub mod remove;
+pub mod summary;
 pub mod verify;
 
 use std::io::Write;

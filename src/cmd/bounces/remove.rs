@@ -2,11 +2,15 @@
 //! before anything is sent, connects (unless `--dry-run`), watches for Ctrl-C/SIGTERM, hands the run to
 //! the pipeline in `crate::bounces`, and with `--verify` checks the System Log afterwards.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use super::super::{CmdError, usage};
+use serde::Serialize;
+
+use super::super::{CmdError, usage, write_stdout};
+use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
 use super::{ReportFormat, verify};
 use crate::bounces::{self, RemoveOptions, RemoveOutcome};
 use crate::cli::{ConnectArgs, Global, parse_duration};
@@ -50,6 +54,13 @@ pub struct RemoveArgs {
     /// Report format
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     pub report_format: ReportFormat,
+    /// Write the run's summary as one JSON object to FILE (`-`: stdout, when the report goes to a
+    /// file), however the run ends; written whole or not at all
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// End a JSON-lines report with the summary, as a {"summary": {...}} record
+    #[arg(long)]
+    pub report_summary: bool,
     /// Check everything and write the report, but send nothing to Okta
     #[arg(long)]
     pub dry_run: bool,
@@ -91,7 +102,90 @@ pub struct RemoveArgs {
     pub conn: ConnectArgs,
 }
 
+/// The summary's fields of `bounces remove` (see the README for the shape).
+#[derive(Debug, Default, Serialize)]
+struct Body {
+    inputs: Vec<String>,
+    report: Option<String>,
+    dry_run: bool,
+    rows: u64,
+    counts: serde_json::Map<String, serde_json::Value>,
+    carried: u64,
+    requests: u64,
+    retries: u64,
+    waited_seconds: f64,
+    verify: Option<VerifyCounts>,
+}
+
+/// What a run left for its summary, filled in as it goes.
+#[derive(Default)]
+struct Facts {
+    body: Body,
+    /// Why the run ended early, when it ended without an error.
+    stop: Option<Stop>,
+    /// The pipeline ran (so a report was written).
+    reported: bool,
+}
+
 pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+    let started = SystemTime::now();
+    let target = args.summary.as_deref().map(Target::parse);
+    if let Some(t) = &target {
+        t.check(args.report.as_deref(), "report")?;
+    }
+    if args.report_summary && args.report_format != ReportFormat::Jsonl {
+        return Err(usage(
+            "--report-summary needs --report-format jsonl: a CSV report has no place for it (use \
+             --summary FILE)",
+        ));
+    }
+    let mut facts = Facts::default();
+    facts.body.dry_run = args.dry_run;
+    facts.body.report = args.report.as_ref().map(|p| p.display().to_string());
+    facts.body.counts = counts_json(&report::Counts::default());
+    let result = remove(&args, global, &mut facts).await;
+    if target.is_none() && !(args.report_summary && facts.reported) {
+        return result;
+    }
+    let summary = Summary::new("bounces remove", started, &result, facts.stop, facts.body);
+    let mut written = Ok(());
+    if args.report_summary && facts.reported {
+        written = append_to_report(args.report.as_deref(), &summary);
+    }
+    if let Some(t) = &target {
+        written = written.and(t.write(&summary));
+    }
+    deliver(result, written)
+}
+
+/// The counts of every status, in the report's order.
+fn counts_json(c: &report::Counts) -> serde_json::Map<String, serde_json::Value> {
+    Status::ALL
+        .iter()
+        .map(|&s| (s.as_str().to_string(), c.get(s).into()))
+        .collect()
+}
+
+/// Ends a JSON-lines report (a file, or stdout) with `{"summary": {...}}`.
+fn append_to_report(path: Option<&Path>, summary: &impl Serialize) -> Result<(), CmdError> {
+    let mut line = serde_json::to_vec(&serde_json::json!({ "summary": summary }))
+        .expect("a summary serialises");
+    line.push(b'\n');
+    let Some(path) = path else {
+        return write_stdout(&line).map(|_| ());
+    };
+    let io = |source| CmdError::Io {
+        what: format!("cannot write the summary to the report {}", path.display()),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(&line).and_then(|()| f.sync_data()).map_err(io)
+}
+
+async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result<Exit, CmdError> {
     let retry = match &args.retry_failed {
         Some(path) => {
             let rows: Vec<report::Record> = report::read(path)?
@@ -127,6 +221,10 @@ pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
         vec![InputSpec::stdin()]
     } else {
         args.inputs.iter().map(|a| InputSpec::parse(a)).collect()
+    };
+    facts.body.inputs = match &args.retry_failed {
+        Some(earlier) => vec![earlier.display().to_string()],
+        None => inputs.iter().map(InputSpec::name).collect(),
     };
     if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
         return Err(usage("stdin (-) can be read only once"));
@@ -170,16 +268,21 @@ pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
                 .map(|p| (format!("the earlier report {}", p.display()), p.clone())),
         )
         .collect();
-    if let Some(path) = &opts.report
-        && let Ok(report) = std::fs::canonicalize(path)
-        && let Some((what, _)) = read_here
-            .iter()
-            .find(|(_, p)| std::fs::canonicalize(p).ok().is_some_and(|p| p == report))
+    let written_here = [("report", &opts.report), ("summary", &args.summary)];
+    for (name, path) in written_here
+        .iter()
+        .filter_map(|(name, p)| p.as_ref().map(|p| (name, p)))
     {
-        return Err(usage(format!(
-            "the report {} would overwrite {what}; write it elsewhere",
-            path.display()
-        )));
+        if let Ok(target) = std::fs::canonicalize(path)
+            && let Some((what, _)) = read_here
+                .iter()
+                .find(|(_, p)| std::fs::canonicalize(p).ok().is_some_and(|p| p == target))
+        {
+            return Err(usage(format!(
+                "the {name} {} would overwrite {what}; write it elsewhere",
+                path.display()
+            )));
+        }
     }
     if let Some(path) = &opts.report
         && let Err(e) = std::fs::File::create(path)
@@ -218,6 +321,16 @@ pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
     let client = session.as_ref().map(|s| s.client.clone());
     watch_signals(client.clone(), opts.interrupt.clone());
     let mut outcome = bounces::remove(&opts, client.clone()).await?;
+    facts.reported = true;
+    facts.stop = stop_of(&outcome, &opts);
+    let b = &mut facts.body;
+    (b.rows, b.counts, b.carried) = (
+        outcome.counts.rows,
+        counts_json(&outcome.counts),
+        outcome.carried,
+    );
+    (b.requests, b.retries, b.waited_seconds) =
+        (outcome.requests, outcome.retries, seconds(outcome.waited));
     if !global.quiet {
         crate::term::write_stderr(bounces::summary(&outcome, &opts).as_bytes());
     } else if let Some(e) = &outcome.input_error {
@@ -233,6 +346,10 @@ pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
     {
         let accepted = std::mem::take(&mut outcome.accepted);
         let checked = verify::check(client, accepted, Some(wait), &opts.interrupt).await?;
+        facts.body.verify = Some(VerifyCounts::of(
+            checked.results.iter().map(|c| c.verdict),
+            checked.gave_up,
+        ));
         if !global.quiet {
             crate::say(verify::summary(&checked));
         }
@@ -244,6 +361,23 @@ pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
         });
     }
     Ok(exit)
+}
+
+/// Why a run ended before the end of its inputs, for the summary.
+fn stop_of(o: &RemoveOutcome, opts: &RemoveOptions) -> Option<Stop> {
+    if o.report_cut {
+        return Some(Stop::new(
+            "report_closed",
+            "the report's reader went away (a closed pipe); nothing more was sent",
+        ));
+    }
+    if let Some(sig) = opts.interrupt.signal() {
+        return Some(Stop::interrupted(sig, o.ended_by_signal.is_some()));
+    }
+    if let Some(e) = &o.input_error {
+        return Some(Stop::new("input_error", e.clone()));
+    }
+    o.stop.as_ref().map(Stop::of_reason)
 }
 
 /// The exit status of a run, from what became of its rows and why it stopped.

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::super::{CmdError, usage};
+use super::summary::{Summary, Target, VerifyCounts, deliver};
 use super::{ReportFormat, write_rows};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::client::{ApiError, Client};
@@ -51,6 +52,10 @@ pub struct VerifyArgs {
     /// Row format
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     pub format: ReportFormat,
+    /// Write the counts of each verdict as one JSON object to FILE (`-`: stdout, when the rows go to a
+    /// file)
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
     #[command(flatten)]
     pub conn: ConnectArgs,
 }
@@ -64,7 +69,34 @@ struct Row<'a> {
     detail: &'a str,
 }
 
+/// The summary's fields of `bounces verify`.
+#[derive(Debug, Default, Serialize)]
+struct Body {
+    report: String,
+    output: Option<String>,
+    events: u64,
+    pages: u64,
+    #[serde(flatten)]
+    verdicts: VerifyCounts,
+}
+
 pub async fn run(a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
+    let started = SystemTime::now();
+    let Some(target) = a.summary.as_deref().map(Target::parse) else {
+        return verify(&a, global, &mut Body::default()).await;
+    };
+    target.check(a.output.as_deref(), "rows")?;
+    let mut body = Body {
+        report: a.report.display().to_string(),
+        output: a.output.as_ref().map(|p| p.display().to_string()),
+        ..Body::default()
+    };
+    let result = verify(&a, global, &mut body).await;
+    let summary = Summary::new("bounces verify", started, &result, None, body);
+    deliver(result, target.write(&summary))
+}
+
+async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit, CmdError> {
     let records = report::read(&a.report)?;
     let accepted: Vec<(String, SystemTime)> = records
         .iter()
@@ -96,6 +128,8 @@ pub async fn run(a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
         });
     }
     let checked = check(&session.client, accepted, a.wait, &interrupt).await?;
+    (body.events, body.pages) = (checked.events, checked.pages);
+    body.verdicts = VerifyCounts::of(checked.results.iter().map(|c| c.verdict), checked.gave_up);
     let rows: Vec<Row<'_>> = checked
         .results
         .iter()
