@@ -19,18 +19,68 @@ fn table(rows: &[(&str, Option<String>)]) -> String {
         .join("\n")
 }
 
+/// A field name this tool does not know, as words: `endUserSupportHelpURL` reads `End user support help
+/// URL`, `some_field` reads `Some field`.
+pub fn words(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut parts: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1).copied();
+        let starts = c.is_uppercase()
+            && (prev.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit())
+                || (prev.is_some_and(char::is_uppercase) && next.is_some_and(char::is_lowercase)));
+        if c == '_' || c == '-' || c == ' ' || starts {
+            if !word.is_empty() {
+                parts.push(std::mem::take(&mut word));
+            }
+            if !starts {
+                continue;
+            }
+        }
+        word.push(c);
+    }
+    parts.extend((!word.is_empty()).then_some(word));
+    let parts: Vec<String> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let acronym = w.chars().count() > 1 && w.chars().all(|c| !c.is_lowercase());
+            match (i, acronym) {
+                (_, true) => w,
+                (0, false) => {
+                    let mut cs = w.chars();
+                    cs.next()
+                        .map(|f| {
+                            f.to_uppercase()
+                                .chain(cs.flat_map(char::to_lowercase))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }
+                _ => w.to_lowercase(),
+            }
+        })
+        .collect();
+    parts.join(" ")
+}
+
+/// A value in a text view: text as it is, booleans as yes/no, nothing as `(none)`.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => yes_no(Some(*b)).unwrap_or_default(),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
+    }
+}
+
 fn extra_rows(extra: &Map<String, Value>) -> Vec<(String, Option<String>)> {
     extra
         .iter()
-        .filter(|(k, _)| k.as_str() != "_links" && k.as_str() != "_embedded")
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                Value::Null => "(none)".into(),
-                other => other.to_string(),
-            };
-            (k.clone(), Some(text))
-        })
+        .filter(|(k, _)| !k.starts_with('_'))
+        .map(|(k, v)| (words(k), Some(value_text(v))))
         .collect()
 }
 
@@ -172,10 +222,20 @@ pub struct ContactTypeObj {
 
 impl Render for Vec<ContactTypeObj> {
     fn render(&self) -> String {
-        self.iter()
-            .map(|c| c.contact_type.clone().unwrap_or_else(|| "(unnamed)".into()))
-            .collect::<Vec<_>>()
-            .join("\n")
+        let types: Vec<String> = self
+            .iter()
+            .map(|c| {
+                c.contact_type
+                    .as_deref()
+                    .map_or_else(|| "(unnamed)".into(), str::to_lowercase)
+            })
+            .collect();
+        let shown = if types.is_empty() {
+            "(none)".to_string()
+        } else {
+            types.join(", ")
+        };
+        table(&[("Contact types", Some(shown))])
     }
 }
 
@@ -414,22 +474,35 @@ pub struct Flag {
     pub fields: Map<String, Value>,
 }
 
+/// The admin settings' fields, in words.
+const FLAG_LABELS: [(&str, &str); 3] = [
+    ("thirdPartyAdmin", "Third-party admins"),
+    (
+        "autoAssignAdminAppSetting",
+        "Admin Console assigned with an admin role",
+    ),
+    (
+        "clientPrivilegesSetting",
+        "Super Admin role for new public client apps",
+    ),
+];
+
 impl Render for Flag {
     fn render(&self) -> String {
-        let rows: Vec<(&str, Option<String>)> = self
+        let rows: Vec<(String, Option<String>)> = self
             .fields
             .iter()
             .filter(|(k, _)| !k.starts_with('_'))
             .map(|(k, v)| {
-                (
-                    k.as_str(),
-                    Some(match v {
-                        Value::Bool(b) => b.to_string(),
-                        other => other.to_string(),
-                    }),
-                )
+                let label = FLAG_LABELS
+                    .iter()
+                    .find(|(field, _)| field == k)
+                    .map_or_else(|| words(k), |(_, label)| label.to_string());
+                (label, Some(value_text(v)))
             })
             .collect();
+        let rows: Vec<(&str, Option<String>)> =
+            rows.iter().map(|(l, v)| (l.as_str(), v.clone())).collect();
         table(&rows)
     }
 }
@@ -507,6 +580,22 @@ mod tests {
         assert_eq!(
             w,
             serde_json::json!({"companyName":"Okta","newField":{"a":1}})
+        );
+    }
+
+    #[test]
+    fn field_names_read_as_words() {
+        assert_eq!(words("endUserSupportHelpURL"), "End user support help URL");
+        assert_eq!(words("thirdPartyAdmin"), "Third party admin");
+        assert_eq!(words("some_field"), "Some field");
+        assert_eq!(words("URLPath"), "URL path");
+        assert_eq!(words("x"), "X");
+        let flag: Flag =
+            serde_json::from_str(r#"{"thirdPartyAdmin":false,"newThing":true,"_links":{}}"#)
+                .unwrap();
+        assert_eq!(
+            flag.render(),
+            "Third-party admins  no\nNew thing           yes"
         );
     }
 

@@ -38,6 +38,11 @@ pub fn write_stderr(bytes: &[u8]) {
     }
 }
 
+/// `n` and the noun that fits it: `1 row`, `40 rows`, `1 entry`, `2 entries`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Writes `text` and a newline on stderr.
 pub fn say(text: impl std::fmt::Display) {
     write_stderr(format!("{text}\n").as_bytes());

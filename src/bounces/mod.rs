@@ -23,6 +23,7 @@ use crate::dedupe::{RowRef, Seen};
 use crate::input::{Cell, InputError, InputSpec, ReadOptions, Row as InputRow, SourceReader};
 use crate::interrupt::{Interrupt, Level};
 use crate::report::{self, Counts, ReportWriter, Status};
+use crate::term::count;
 use submit::{MAX_BATCH, Outcome};
 
 /// What `bounces remove` was asked to do.
@@ -360,8 +361,8 @@ fn read_into(
         }
         if unclosed > Warnings::UNCLOSED_SHOWN {
             warn.say(format_args!(
-                "{name}: {} more rows with an unclosed quote (see the report)",
-                unclosed - Warnings::UNCLOSED_SHOWN
+                "{name}: {} with an unclosed quote (see the report)",
+                count(unclosed - Warnings::UNCLOSED_SHOWN, "more row", "more rows")
             ));
         }
         // A pipe ended by the interrupt looks like its end; say that it was not.
@@ -737,8 +738,7 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
             !p.ends_with(" accepted") && !p.ends_with(" rejected") && !p.ends_with(" failed")
         });
     }
-    let inputs = opts.inputs.len();
-    let rows = format!("{} row{}", c.rows, if c.rows == 1 { "" } else { "s" });
+    let rows = count(c.rows, "row", "rows");
     let mut s = if opts.retry.is_some() {
         format!(
             "okta-org: {rows} an earlier report left failed, sent again: {}\n",
@@ -746,17 +746,15 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
         )
     } else {
         format!(
-            "okta-org: {rows} from {} input{}: {}\n",
-            inputs,
-            if inputs == 1 { "" } else { "s" },
+            "okta-org: {rows} from {}: {}\n",
+            count(opts.inputs.len() as u64, "input", "inputs"),
             parts.join(", ")
         )
     };
     if o.carried > 0 {
         s.push_str(&format!(
-            "{} row{} carried as the earlier report settled {}\n",
-            o.carried,
-            if o.carried == 1 { "" } else { "s" },
+            "{} carried as the earlier report settled {}\n",
+            count(o.carried, "row", "rows"),
             if o.carried == 1 { "it" } else { "them" }
         ));
     }
@@ -764,20 +762,17 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
         s.push_str("dry run: nothing was sent to Okta\n");
     } else {
         s.push_str(&format!(
-            "{} request{} ({} retr{}), {:.1} s waiting for rate limits, {:.1} s in all\n",
-            o.requests,
-            if o.requests == 1 { "" } else { "s" },
-            o.retries,
-            if o.retries == 1 { "y" } else { "ies" },
+            "{} ({}), {:.1} s waiting for rate limits, {:.1} s in all\n",
+            count(o.requests, "request", "requests"),
+            count(o.retries, "retry", "retries"),
             o.waited.as_secs_f64(),
             o.elapsed.as_secs_f64()
         ));
     }
     if o.unmatched_errors > 0 {
         s.push_str(&format!(
-            "warning: Okta's answers held {} error entr{} naming no address that was sent (see -v)\n",
-            o.unmatched_errors,
-            if o.unmatched_errors == 1 { "y" } else { "ies" }
+            "warning: Okta's answers held {} naming no address that was sent (see -v)\n",
+            count(o.unmatched_errors, "error entry", "error entries")
         ));
     }
     if o.report_cut {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{ApiError, Client};
 use crate::endpoints;
 use crate::report::Status;
+use crate::term::count;
 
 /// The most addresses Okta takes in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -83,7 +84,7 @@ pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize
             .json(&RemoveList {
                 email_addresses: list,
             })
-            .note(format!("{} addresses", list.len()));
+            .note(count(list.len() as u64, "address", "addresses"));
         // Only an answer that can be read confirms anything: an empty or HTML 200 confirms nothing.
         let result = client
             .send(&req)

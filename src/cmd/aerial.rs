@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{CmdError, Org, usage, write_stdout};
 use crate::cli::{ConnectArgs, Global, Output, OutputArgs};
+use crate::client::ApiError;
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::AerialConsent;
@@ -24,7 +25,9 @@ pub struct Group {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Show the Okta Aerial consent (GET /api/v1/org/privacy/aerial)
-    #[command(after_help = "Example:\n  okta-org aerial get")]
+    #[command(
+        after_help = "With no consent granted (Okta answers 404), says so and exits 0; -o json prints null.\n\nExample:\n  okta-org aerial get"
+    )]
     Get,
     /// Grant an Okta Aerial account access to the org (POST /api/v1/org/privacy/aerial/grant)
     #[command(
@@ -44,6 +47,21 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         account_id: String,
     },
+}
+
+/// What `aerial get` says of an org where no Aerial account has consent.
+const NO_CONSENT: &str =
+    "No Okta Aerial account has consent (grant one with okta-org aerial grant --account-id ID)\n";
+
+/// Okta answers `GET /privacy/aerial` of an org without a grant with 404 E0000007: not an error here,
+/// just the answer "none".
+fn no_consent(e: &ApiError) -> bool {
+    match e {
+        ApiError::Status { status, error, .. } => {
+            status.as_u16() == 404 && error.code().is_none_or(|c| c == "E0000007")
+        }
+        _ => false,
+    }
 }
 
 #[derive(Serialize)]
@@ -66,7 +84,15 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         req = req.json(&Consent { account_id });
     }
     let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
-    let resp = org.send(req).await?;
+    let resp = match org.send(req).await {
+        Err(CmdError::Api(err)) if matches!(g.command, Command::Get) && no_consent(&err) => {
+            return write_stdout(match org.output {
+                Output::Text => NO_CONSENT.as_bytes(),
+                Output::Json => b"null\n",
+            });
+        }
+        other => other?,
+    };
     if let (Command::Revoke { account_id }, Output::Text) = (&g.command, org.output) {
         return write_stdout(format!("Okta Aerial consent of {account_id} revoked\n").as_bytes());
     }

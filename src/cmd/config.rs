@@ -50,7 +50,12 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                     serde_json::json!({ "value": r.value, "source": r.source }),
                 );
             }
-            format!("{}\n", serde_json::Value::Object(m))
+            let text = serde_json::Value::Object(m).to_string();
+            String::from_utf8(super::json_for_stdout(
+                text.as_bytes(),
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            ))
+            .expect("JSON is UTF-8")
         }
         Output::Text => {
             let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);

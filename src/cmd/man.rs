@@ -30,9 +30,8 @@ pub fn run(a: Args) -> Result<Exit, CmdError> {
         Some(dir) => {
             let written = write_pages(dir)?;
             crate::say(format_args!(
-                "okta-org: wrote {} man page{} to {}",
-                written.len(),
-                if written.len() == 1 { "" } else { "s" },
+                "okta-org: wrote {} to {}",
+                crate::term::count(written.len() as u64, "man page", "man pages"),
                 dir.display()
             ));
             Ok(Exit::Ok)

@@ -23,7 +23,7 @@ pub mod settings;
 pub mod simulate;
 pub mod support;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use serde::de::DeserializeOwned;
 
@@ -282,13 +282,7 @@ impl Org {
 
     pub fn print<T: DeserializeOwned + Render>(&self, resp: &Response) -> Result<Exit, CmdError> {
         match self.output {
-            Output::Json => {
-                let mut body = resp.body.clone();
-                if !body.ends_with(b"\n") {
-                    body.push(b'\n');
-                }
-                write_stdout(&body)
-            }
+            Output::Json => write_stdout(&json_for_stdout(&resp.body, io::stdout().is_terminal())),
             Output::Text => {
                 let v: T = if resp.body.iter().all(u8::is_ascii_whitespace) {
                     serde_json::from_str("{}")
@@ -307,6 +301,20 @@ impl Org {
             crate::say(format_args!("okta-org: {text}"));
         }
     }
+}
+
+/// JSON as Okta sent it, for `-o json`: to a pipe or file exactly as received (byte for byte, so nothing
+/// is lost or reordered), to a terminal indented for reading. Ends with a newline either way.
+pub fn json_for_stdout(body: &[u8], terminal: bool) -> Vec<u8> {
+    let pretty = terminal
+        .then(|| serde_json::from_slice::<serde_json::Value>(body).ok())
+        .flatten()
+        .and_then(|v| serde_json::to_vec_pretty(&v).ok());
+    let mut out = pretty.unwrap_or_else(|| body.to_vec());
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    out
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
@@ -329,6 +337,21 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn json_is_indented_only_for_a_terminal() {
+        let body = br#"{"b":1,"a":[true,null]}"#;
+        assert_eq!(
+            json_for_stdout(body, false),
+            b"{\"b\":1,\"a\":[true,null]}\n"
+        );
+        assert_eq!(
+            String::from_utf8(json_for_stdout(body, true)).unwrap(),
+            "{\n  \"b\": 1,\n  \"a\": [\n    true,\n    null\n  ]\n}\n"
+        );
+        // What is not JSON is shown as it came.
+        assert_eq!(json_for_stdout(b"oops", true), b"oops\n");
     }
 
     #[test]

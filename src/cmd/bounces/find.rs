@@ -19,6 +19,7 @@ use crate::logs::find::Finder;
 use crate::logs::{self, DELIVERY, MAX_AGE, Pages, Query, REMOVAL};
 use crate::report::neutralise;
 use crate::session::{Session, Tuning};
+use crate::term::count;
 
 pub const FIND_HELP: &str = "\
 Reads GET /api/v1/logs (scope okta.logs.read) for system.email.delivery
@@ -242,15 +243,13 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
         .collect();
     write_rows(a.output.as_deref(), a.format, &rows)?;
     if !global.quiet {
-        let plural =
-            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut line = format!(
             "okta-org: {} from {} to {} ({}): {}",
-            plural(events, "event", "events"),
+            count(events, "event", "events"),
             logs::time_text(since),
             logs::time_text(until),
-            plural(read, "page", "pages"),
-            plural(found.len() as u64, "recipient", "recipients"),
+            count(read, "page", "pages"),
+            count(found.len() as u64, "recipient", "recipients"),
         );
         let removed = found.iter().filter(|f| f.removal_requested).count() as u64;
         if removed > 0 {
@@ -262,13 +261,13 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
         if unattributed > 0 {
             crate::say(format_args!(
                 "okta-org: warning: {} named no recipient this tool could find (see -vv)",
-                plural(unattributed, "failure event", "failure events")
+                count(unattributed, "failure event", "failure events")
             ));
         }
         if unreadable > 0 {
             crate::say(format_args!(
                 "okta-org: warning: {} of the log's answers were not events",
-                plural(unreadable, "entry", "entries")
+                count(unreadable, "entry", "entries")
             ));
         }
     }

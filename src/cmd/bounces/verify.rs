@@ -22,6 +22,7 @@ use crate::logs::verify::{Checked, Checker, Verdict};
 use crate::logs::{DELIVERY, PAGE_LIMIT, Pages, Query, REMOVAL};
 use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
+use crate::term::count;
 
 pub const VERIFY_HELP: &str = "\
 Reads GET /api/v1/logs (scope okta.logs.read) from when the report's first
@@ -224,20 +225,19 @@ pub async fn check(
 
 /// One line: the counts of each verdict.
 pub fn summary(v: &Verified) -> String {
-    let count = |verdict: Verdict| v.results.iter().filter(|c| c.verdict == verdict).count();
+    let of = |verdict: Verdict| v.results.iter().filter(|c| c.verdict == verdict).count();
     let parts: Vec<String> = Verdict::ALL
         .iter()
-        .map(|&x| format!("{} {x}", count(x)))
+        .map(|&x| format!("{} {x}", of(x)))
         .collect();
     let n = v.results.len();
     let mut s = format!(
-        "okta-org: verified {n} address{} in the System Log ({} event{} read): {}",
-        if n == 1 { "" } else { "es" },
-        v.events,
-        if v.events == 1 { "" } else { "s" },
+        "okta-org: verified {} in the System Log ({} read): {}",
+        count(n as u64, "address", "addresses"),
+        count(v.events, "event", "events"),
         parts.join(", ")
     );
-    if count(Verdict::NotYetLogged) > 0 {
+    if of(Verdict::NotYetLogged) > 0 {
         s.push_str(if v.gave_up {
             "; the wait ran out: look again later"
         } else {
