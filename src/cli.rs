@@ -83,17 +83,39 @@ pub enum Output {
 #[error("{0}")]
 pub struct BadValue(pub String);
 
-/// A duration on the command line: `90`, `90s`, `5m`, `1h30m`.
+/// A duration on the command line that is not one, with the format that is.
 #[derive(Debug, thiserror::Error)]
-#[error("{0} (a number of seconds, or with a unit: 90s, 5m, 1h30m)")]
-pub struct DurationError(String);
+pub enum DurationError {
+    #[error(
+        "not a duration: give a number of seconds (90) or a number with a unit (90s, 5m, 1h30m)"
+    )]
+    Format,
+    #[error("{0}: use s, m, h or d (90s, 5m, 1h30m, 2d)")]
+    Unit(String),
+    #[error("must be more than 0 (a time limit of one request, e.g. 30s)")]
+    Zero,
+}
 
+/// A duration on the command line: `90`, `90s`, `5m`, `1h30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    humantime::parse_duration(s).map_err(|e| DurationError(e.to_string()))
+    humantime::parse_duration(s).map_err(|e| match e {
+        humantime::DurationError::UnknownUnit { unit, .. } => {
+            DurationError::Unit(format!("unknown unit {unit:?}"))
+        }
+        _ => DurationError::Format,
+    })
+}
+
+/// `--timeout`: a duration, and more than none (a request with no time at all could never answer).
+pub fn parse_timeout(s: &str) -> Result<Duration, DurationError> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(DurationError::Zero),
+        d => Ok(d),
+    }
 }
 
 #[cfg(test)]
@@ -105,5 +127,14 @@ mod tests {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("soon").is_err());
+        let e = parse_duration("forever").unwrap_err().to_string();
+        assert!(e.starts_with("not a duration") && e.contains("5m"), "{e}");
+        let e = parse_duration("5 fortnights").unwrap_err().to_string();
+        assert!(
+            e.contains("\"fortnights\"") && e.contains("use s, m, h or d"),
+            "{e}"
+        );
+        assert!(parse_timeout("0").is_err() && parse_timeout("0s").is_err());
+        assert_eq!(parse_timeout("30s").unwrap(), Duration::from_secs(30));
     }
 }

@@ -373,3 +373,193 @@ async fn a_summary_on_stdout_needs_the_report_in_a_file() {
         (Some(2), Some("usage"))
     );
 }
+
+/// Every command line with the long flags `--help` shows for it (built, so global flags are in).
+fn commands_and_flags() -> Vec<(Vec<String>, Vec<String>)> {
+    fn walk(cmd: &clap::Command, path: Vec<String>, all: &mut Vec<(Vec<String>, Vec<String>)>) {
+        let longs = cmd
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        all.push((path.clone(), longs));
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_string());
+            walk(sub, p, all);
+        }
+    }
+    let mut cmd = okta_org::cmd::Cli::command();
+    cmd.build();
+    let mut all = Vec::new();
+    walk(&cmd, Vec::new(), &mut all);
+    all
+}
+
+#[tokio::test]
+async fn completions_cover_every_command() {
+    let sb = Sandbox::new("completions");
+    let commands = commands_and_flags();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = sb.run(&["completions", shell], &[], None).await;
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        for (path, _) in &commands {
+            if let Some(name) = path.last() {
+                assert!(out.stdout.contains(name.as_str()), "{shell} lacks {path:?}");
+            }
+        }
+        sb.write(&format!("okta-org.{shell}"), &out.stdout);
+    }
+    // Bash is on every machine this runs on: ask the script itself what it completes after each
+    // command line, and expect every long flag of that command.
+    let mut script = String::from("source okta-org.bash\n");
+    for (path, _) in &commands {
+        let words = std::iter::once("okta-org")
+            .chain(path.iter().map(String::as_str))
+            .collect::<Vec<_>>();
+        let prev = words.last().unwrap();
+        script.push_str(&format!(
+            "COMP_WORDS=({} --); COMP_CWORD={}; _okta__org okta-org -- {prev}; echo \"${{COMPREPLY[*]}}\"\n",
+            words.join(" "),
+            words.len()
+        ));
+    }
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&sb.dir)
+        .output()
+        .expect("bash");
+    let offered: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        offered.len(),
+        commands.len(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for ((path, longs), offered) in commands.iter().zip(&offered) {
+        let offered: Vec<&str> = offered.split_whitespace().collect();
+        for long in longs {
+            assert!(
+                offered.contains(&long.as_str()),
+                "bash: okta-org {} -- does not offer {long}: {offered:?}",
+                path.join(" ")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_man_page_covers_every_command() {
+    let sb = Sandbox::new("man");
+    let out = sb.run(&["man"], &[], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(".ie") || out.stdout.starts_with(".TH"),
+        "not roff"
+    );
+    assert!(out.stdout.contains(".TH okta-org 1"), "no title");
+    let out_dir = sb.run(&["man", "--dir", "pages"], &[], None).await;
+    assert_eq!(out_dir.code, 0, "{}", out_dir.stderr);
+    let commands = commands_and_flags();
+    for (path, longs) in &commands {
+        let name = line(path);
+        if !path.is_empty() {
+            assert!(
+                out.stdout
+                    .contains(&format!(".SH \"{}\"", name.to_uppercase())),
+                "the page has no section for {name}"
+            );
+        }
+        let page = sb.path(&format!("pages/{}.1", name.replace(' ', "-")));
+        let text = std::fs::read_to_string(&page).unwrap_or_else(|_| panic!("no {page:?}"));
+        assert!(text.contains(".TH"), "{page:?}");
+        for long in longs {
+            // roff escapes the hyphens of a flag.
+            let roff = long.replace('-', "\\-");
+            assert!(text.contains(&roff), "{page:?} lacks {long}");
+        }
+    }
+    let pages = std::fs::read_dir(sb.path("pages")).unwrap().count();
+    assert_eq!(pages, commands.len(), "one page a command, no more");
+    assert!(
+        out_dir.stderr.contains(&format!("wrote {pages} man pages")),
+        "{}",
+        out_dir.stderr
+    );
+}
+
+/// Messages that carry their fix: each case is a command line, its exit status and what it must say.
+#[tokio::test]
+async fn messages_carry_their_fix() {
+    let sb = Sandbox::new("messages");
+    let input = sb.write("one.csv", "email\nuser0@example.com\n");
+    let input = input.to_str().unwrap();
+    sb.write("unknown.json", r#"{"city":"Paris","colour":"red"}"#);
+    sb.write(
+        "ro.json",
+        r#"{"city":"Paris","lastUpdated":"2026-01-01T00:00:00.000Z"}"#,
+    );
+    let token = [("OKTA_CLIENT_TOKEN", common::TOKEN)];
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["--version"], 0, "okta-org 0.1.0 (commit "),
+        (
+            vec!["bounces", "remove", input, "--org-url", "acme.okta.com"],
+            2,
+            "has no https://: use https://acme.okta.com",
+        ),
+        (
+            vec!["bounces", "remove", input, "--max-wait", "forever"],
+            2,
+            "not a duration: give a number of seconds (90) or a number with a unit (90s, 5m, 1h30m)",
+        ),
+        (
+            vec!["bounces", "remove", input, "--timeout", "0"],
+            2,
+            "must be more than 0",
+        ),
+        (
+            vec!["bounces", "remove", input, "--dry-run"],
+            0,
+            "1 row from 1 input: 0 invalid, 0 duplicate, 1 valid",
+        ),
+        (
+            vec!["config", "show", "--simulate"],
+            0,
+            "embedded simulator (started for each command by --simulate)",
+        ),
+        (
+            vec![
+                "settings",
+                "update",
+                "--file",
+                "unknown.json",
+                "--org-url",
+                "https://acme.okta.com",
+            ],
+            2,
+            "unknown field colour; writable fields: companyName",
+        ),
+        (
+            vec![
+                "settings",
+                "update",
+                "--file",
+                "ro.json",
+                "--org-url",
+                "https://acme.okta.com",
+            ],
+            2,
+            "lastUpdated is read-only; writable fields: companyName",
+        ),
+    ];
+    for (args, code, want) in cases {
+        let out = sb.run(&args, &token, None).await;
+        assert_eq!(out.code, code, "{args:?}: {}", out.all());
+        assert!(out.all().contains(want), "{args:?}: {}", out.all());
+        assert!(!out.all().contains("1 rows"), "{args:?}: {}", out.all());
+    }
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{CmdError, write_stdout};
 use crate::cli::{ConnectArgs, Global, Output, OutputArgs};
+use crate::config::Config;
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::OrgSetting;
@@ -38,9 +39,28 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
     }
 }
 
+/// What `--simulate` puts in place of the configuration: the session never reads it then.
+const SIMULATED_ORG: &str = "embedded simulator (started for each command by --simulate)";
+
 fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, CmdError> {
-    let c = session::load_config(conn, global.quiet)?;
-    let rows = c.rows();
+    let c = if conn.simulate {
+        Config::default()
+    } else {
+        session::load_config(conn, global.quiet)?
+    };
+    let mut rows = c.rows();
+    if conn.simulate {
+        for r in &mut rows {
+            let (value, source) = match r.name {
+                "orgUrl" => (SIMULATED_ORG, "--simulate"),
+                "authorizationMode" => ("SSWS", "--simulate"),
+                "token" => ("(made for the run, redacted)", "--simulate"),
+                "requestTimeout" | "rateLimit.maxRetries" => continue,
+                _ => ("(not used with --simulate)", ""),
+            };
+            (r.value, r.source) = (value.to_string(), source.to_string());
+        }
+    }
     let text = match output {
         Output::Json => {
             let mut m = serde_json::Map::new();
@@ -70,6 +90,13 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                 let line = format!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
                 text.push_str(line.trim_end());
                 text.push('\n');
+            }
+            if conn.simulate {
+                text.push_str(
+                    "files: none read with --simulate (okta.yaml and OKTA_CLIENT_* are not used); \
+                     `okta-org config check --simulate` reaches it\n",
+                );
+                return write_stdout(text.as_bytes());
             }
             let files: Vec<String> = c
                 .files

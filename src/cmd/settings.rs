@@ -37,16 +37,21 @@ pub enum Command {
     Update(UpdateArgs),
     /// Replace all settings with a file: properties the file does not give are DELETED (PUT /api/v1/org)
     #[command(
-        after_help = "Asks for confirmation on a terminal, listing what would be deleted; elsewhere needs --yes.\n\nExample:\n  okta-org settings get -o json > org.json   # edit org.json\n  okta-org settings replace --file org.json --yes"
+        after_help = "The file holds writable fields by their API names (see settings update --help). Its \
+read-only fields (id, subdomain, status, created, lastUpdated, expiresAt, _links) are dropped with a note, so \
+a file from settings get -o json works as it is; a field this tool does not know is refused. Asks for \
+confirmation on a terminal, listing what would be deleted; elsewhere needs --yes.\n\nExample:\n  okta-org settings get -o json > org.json   # edit org.json\n  okta-org settings replace --file org.json --yes"
     )]
     Replace(ReplaceArgs),
 }
 
 const UPDATE_HELP: &str = "\
-Writable fields: companyName (alias: name), website, phoneNumber,
+Writable fields: companyName (alias for --set: name), website, phoneNumber,
 endUserSupportHelpURL, supportPhoneNumber, address1, address2, city, state,
-country, postalCode. Read-only fields (id, subdomain, status, created,
-lastUpdated, expiresAt, _links) are never sent.
+country, postalCode. --set and --file refuse any other field before any
+request: a read-only one (id, subdomain, status, created, lastUpdated,
+expiresAt, _links) and one this tool does not know; a file names fields
+exactly as the API does.
 
 Examples:
   okta-org settings update --set city=Paris --set postalCode=75001
@@ -80,15 +85,9 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
                 .await
         }
         Command::Update(a) => {
-            let (body, dropped) = update_body(&a)?;
+            let body = update_body(&a)?;
             let org =
                 Org::connect(&g.conn, g.out.output, global, &[&endpoints::UPDATE_ORG]).await?;
-            if !dropped.is_empty() {
-                org.note(&format!(
-                    "not sending read-only fields: {}",
-                    dropped.join(", ")
-                ));
-            }
             org.show::<OrgSetting>(endpoints::UPDATE_ORG.request(&[]).json(&body))
                 .await
         }
@@ -106,14 +105,55 @@ fn read_json_object(path: &Path) -> Result<Map<String, Value>, CmdError> {
     }
 }
 
-/// A settings file as a typed org setting, minus the read-only fields (which are never sent).
-fn read_settings_file(path: &Path) -> Result<(OrgSetting, Vec<String>), CmdError> {
+/// What a settings file may hold besides the writable fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadOnly {
+    /// `settings update --file`: a read-only field is refused, as `--set` refuses it.
+    Refused,
+    /// `settings replace --file`: read-only fields are dropped, so a file from `settings get -o json`
+    /// works as it is.
+    Dropped,
+}
+
+fn is_read_only(field: &str) -> bool {
+    READ_ONLY_FIELDS.contains(&field) || field.starts_with('_')
+}
+
+/// A settings file as a typed org setting: only writable fields, by their exact API names. An unknown
+/// field is refused (it would reach the org); a read-only one is refused or dropped, as `read_only`
+/// says. Returns the dropped fields.
+fn read_settings_file(
+    path: &Path,
+    read_only: ReadOnly,
+) -> Result<(OrgSetting, Vec<String>), CmdError> {
     let obj = read_json_object(path)?;
-    let dropped: Vec<String> = obj
-        .keys()
-        .filter(|k| READ_ONLY_FIELDS.contains(&k.as_str()))
-        .cloned()
-        .collect();
+    let list = WRITABLE_FIELDS.join(", ");
+    let mut dropped = Vec::new();
+    for name in obj.keys() {
+        if WRITABLE_FIELDS.contains(&name.as_str()) {
+            continue;
+        }
+        if is_read_only(name) {
+            if read_only == ReadOnly::Refused {
+                return Err(usage(format!(
+                    "{}: {name} is read-only; writable fields: {list} (settings replace --file drops \
+                     read-only fields, for a file from settings get -o json)",
+                    path.display()
+                )));
+            }
+            dropped.push(name.clone());
+            continue;
+        }
+        let hint = WRITABLE_FIELDS
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(name))
+            .map(|f| format!(" (did you mean {f}?)"))
+            .unwrap_or_default();
+        return Err(usage(format!(
+            "{}: unknown field {name}{hint}; writable fields: {list}",
+            path.display()
+        )));
+    }
     let setting: OrgSetting = serde_json::from_value(Value::Object(obj)).map_err(|e| {
         usage(format!(
             "{}: {e} (every org setting field is a string)",
@@ -150,15 +190,15 @@ fn writable_field(name: &str) -> Result<&'static str, CmdError> {
     }
 }
 
-fn update_body(a: &UpdateArgs) -> Result<(OrgSetting, Vec<String>), CmdError> {
+fn update_body(a: &UpdateArgs) -> Result<OrgSetting, CmdError> {
     if a.set.is_empty() && a.file.is_none() {
         return Err(usage(
             "nothing to change: give --set FIELD=VALUE (repeatable) or --file F.json",
         ));
     }
-    let (mut setting, dropped) = match &a.file {
-        Some(p) => read_settings_file(p)?,
-        None => (OrgSetting::default(), Vec::new()),
+    let mut setting = match &a.file {
+        Some(p) => read_settings_file(p, ReadOnly::Refused)?.0,
+        None => OrgSetting::default(),
     };
     let mut body = serde_json::to_value(&setting)
         .expect("serialisable")
@@ -180,11 +220,9 @@ fn update_body(a: &UpdateArgs) -> Result<(OrgSetting, Vec<String>), CmdError> {
         .and_then(|v| v.as_object().map(Map::is_empty))
         .unwrap_or(true);
     if empty {
-        return Err(usage(
-            "nothing to change: the file holds only read-only fields",
-        ));
+        return Err(usage("nothing to change: the file sets no field"));
     }
-    Ok((setting, dropped))
+    Ok(setting)
 }
 
 async fn replace(
@@ -193,7 +231,7 @@ async fn replace(
     out: OutputArgs,
     global: &Global,
 ) -> Result<Exit, CmdError> {
-    let (body, dropped) = read_settings_file(&a.file)?;
+    let (body, dropped) = read_settings_file(&a.file, ReadOnly::Dropped)?;
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
     if !a.yes && !interactive {
         return Err(usage(
@@ -263,7 +301,53 @@ mod tests {
             set: set.iter().map(|s| s.to_string()).collect(),
             file: None,
         };
-        update_body(&a).map(|(s, _)| serde_json::to_value(s).unwrap())
+        update_body(&a).map(|s| serde_json::to_value(s).unwrap())
+    }
+
+    fn from_file(text: &str, read_only: ReadOnly) -> Result<(Value, Vec<String>), String> {
+        let dir = std::env::temp_dir().join(format!("okta-org-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("f{}.json", file_id(text)));
+        std::fs::write(&path, text).unwrap();
+        let r = read_settings_file(&path, read_only)
+            .map(|(s, d)| (serde_json::to_value(s).unwrap(), d))
+            .map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(&path);
+        r
+    }
+
+    /// A file name of its own for each text, so tests running at once do not share one.
+    fn file_id(text: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn a_file_is_held_to_the_writable_fields() {
+        let (v, _) = from_file(r#"{"city":"Paris"}"#, ReadOnly::Refused).unwrap();
+        assert_eq!(v, json!({"city": "Paris"}));
+        let e = from_file(r#"{"city":"Paris","id":"00o1"}"#, ReadOnly::Refused).unwrap_err();
+        assert!(
+            e.contains("id is read-only") && e.contains("postalCode"),
+            "{e}"
+        );
+        let e = from_file(r#"{"colour":"red"}"#, ReadOnly::Dropped).unwrap_err();
+        assert!(
+            e.contains("unknown field colour") && e.contains("companyName"),
+            "{e}"
+        );
+        let e = from_file(r#"{"postalcode":"1"}"#, ReadOnly::Refused).unwrap_err();
+        assert!(e.contains("did you mean postalCode?"), "{e}");
+        // A file from settings get -o json: its read-only fields are dropped for replace.
+        let (v, dropped) = from_file(
+            r#"{"id":"00o1","companyName":"Acme","expiresAt":null,"_links":{"x":{}}}"#,
+            ReadOnly::Dropped,
+        )
+        .unwrap();
+        assert_eq!(v, json!({"companyName": "Acme"}));
+        assert_eq!(dropped, ["id", "expiresAt", "_links"]);
     }
 
     #[test]

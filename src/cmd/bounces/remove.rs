@@ -13,7 +13,7 @@ use super::super::{CmdError, usage, write_stdout};
 use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
 use super::{ReportFormat, verify};
 use crate::bounces::{self, RemoveOptions, RemoveOutcome};
-use crate::cli::{ConnectArgs, Global, parse_duration};
+use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
 use crate::client::{Client, StopReason};
 use crate::endpoints;
 use crate::exit::Exit;
@@ -83,8 +83,9 @@ pub struct RemoveArgs {
     /// Retries of one request after 429, 5xx and network errors (default 6) [env: OKTA_CLIENT_RATELIMIT_MAXRETRIES]
     #[arg(long, value_name = "N")]
     pub max_retries: Option<usize>,
-    /// Time limit of one request (default 60s) [env: OKTA_CLIENT_REQUESTTIMEOUT, in seconds]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Time limit of one request, more than 0 (default 60s) [env: OKTA_CLIENT_REQUESTTIMEOUT, in
+    /// seconds; 0 there means the default]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
     /// Send again only the rows an earlier report left failed, and report just those (no INPUT)
     #[arg(long, value_name = "REPORT", conflicts_with_all = ["inputs", "resume"])]
@@ -404,13 +405,16 @@ const GRACE: Duration = Duration::from_secs(5);
 fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>) {
     tokio::spawn(async move {
         let sig = wait_for_signal().await;
-        let again = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            "press Ctrl-C again to stop at once"
-        } else {
-            "a second signal stops at once"
+        // Ctrl-C is advice only for someone at a terminal who pressed it; a service manager or a cron
+        // wrapper that sent SIGTERM is told what a second signal does.
+        let at_terminal = sig == 2 && std::io::IsTerminal::is_terminal(&std::io::stdin());
+        let (what, again) = match (sig, at_terminal) {
+            (2, true) => ("interrupted", "press Ctrl-C again to stop at once"),
+            (15, _) => ("SIGTERM", "a second signal stops at once"),
+            _ => ("interrupted", "a second signal stops at once"),
         };
         crate::say(format_args!(
-            "okta-org: interrupted: sending nothing more; waiting up to {} s for answers in flight, \
+            "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
              then finishing the report ({again})",
             GRACE.as_secs()
         ));
