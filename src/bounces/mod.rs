@@ -3,16 +3,16 @@
 //! sends up to `--concurrency` batches at once through the shared client, and writes the report in input
 //! order as batches settle. Every row read is written exactly once, whatever happens to the run.
 
+pub mod progress;
 pub mod submit;
 
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -24,6 +24,7 @@ use crate::input::{Cell, InputError, InputSpec, ReadOptions, Row as InputRow, So
 use crate::interrupt::{Interrupt, Level};
 use crate::report::{self, Counts, ReportWriter, Status};
 use crate::term::count;
+use progress::Progress;
 use submit::{MAX_BATCH, Outcome};
 
 /// What `bounces remove` was asked to do.
@@ -539,7 +540,8 @@ pub async fn remove(
     };
     let mut writer = ReportWriter::new(out, opts.format).map_err(report_error)?;
     let names = opts.source_names();
-    let progress = Progress::new(opts);
+    let progress = Progress::new(opts, client.clone());
+    let tally = progress.tally.clone();
     let mut accepted: Vec<(String, SystemTime)> = Vec::new();
 
     let ceiling = opts.concurrency.unwrap_or(DEFAULT_CEILING as usize).max(1);
@@ -554,7 +556,7 @@ pub async fn remove(
             carry: opts.carry.clone(),
             warn: Warnings { quiet: opts.quiet },
         };
-        let bytes = progress.bytes.clone();
+        let bytes = tally.bytes.clone();
         let interrupt = opts.interrupt.clone();
         std::thread::spawn(move || read_inputs(&job, bytes, interrupt, tx))
     };
@@ -603,7 +605,11 @@ pub async fn remove(
             if let Some(f) = &synced {
                 f.sync_data().map_err(report_error)?;
             }
-            progress.update(writer.counts(), client.as_deref());
+            let counts = writer.counts();
+            tally.settled.store(counts.rows, Ordering::Relaxed);
+            tally
+                .failed
+                .store(counts.get(Status::Failed), Ordering::Relaxed);
             if writer.is_closed() && !report_cut {
                 report_cut = true;
                 report_reader_gone(opts, client.as_deref());
@@ -618,6 +624,11 @@ pub async fn remove(
                 match done {
                     Ok((task, (id, outcomes))) => {
                         tasks.remove(&task);
+                        let answered = outcomes
+                            .iter()
+                            .filter(|o| matches!(o.status, Status::Accepted | Status::Rejected))
+                            .count();
+                        tally.sent.fetch_add(answered as u64, Ordering::Relaxed);
                         let seg = &mut queue[(id - head_id) as usize];
                         for (k, o) in outcomes.into_iter().enumerate() {
                             let row = seg.batch[k];
@@ -638,8 +649,11 @@ pub async fn remove(
             next = rx.recv(), if !reader_done && room && inflight.len() < ceiling => {
                 let Some(mut seg) = next else {
                     reader_done = true;
+                    tally.read_all.store(true, Ordering::Relaxed);
                     continue;
                 };
+                tally.rows.fetch_add(seg.rows.len() as u64, Ordering::Relaxed);
+                tally.batched.fetch_add(seg.batch.len() as u64, Ordering::Relaxed);
                 let id = head_id + queue.len() as u64;
                 match (&client, client.as_ref().and_then(|c| c.control().stopped())) {
                     _ if seg.batch.is_empty() => {}
@@ -797,62 +811,4 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
         s.push_str(&format!("report: {}\n", p.display()));
     }
     s
-}
-
-/// The progress bar on stderr: only on a terminal, never under `--quiet`.
-struct Progress {
-    bar: Option<ProgressBar>,
-    bytes: Arc<AtomicU64>,
-}
-
-impl Progress {
-    fn new(opts: &RemoveOptions) -> Progress {
-        let bytes = Arc::new(AtomicU64::new(0));
-        if opts.quiet || !std::io::stderr().is_terminal() {
-            return Progress { bar: None, bytes };
-        }
-        let total: Option<u64> = opts.inputs.iter().map(InputSpec::size).sum();
-        let bar = match total {
-            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr())
-                .with_style(
-                    ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg}")
-                        .expect("template"),
-                ),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{spinner} {bytes} read {msg}").expect("template"),
-            ),
-        };
-        bar.enable_steady_tick(Duration::from_millis(200));
-        crate::term::set_bar(bar.clone());
-        Progress {
-            bar: Some(bar),
-            bytes,
-        }
-    }
-
-    fn update(&self, counts: &Counts, client: Option<&Client>) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(self.bytes.load(Ordering::Relaxed));
-            let waiting = client
-                .map(|c| c.waited().as_secs())
-                .filter(|&w| w > 0)
-                .map(|w| format!(", {w} s waited"))
-                .unwrap_or_default();
-            bar.set_message(format!(
-                "{} rows: {} accepted, {} rejected, {} invalid, {} duplicate, {} failed{waiting}",
-                counts.rows,
-                counts.get(Status::Accepted),
-                counts.get(Status::Rejected),
-                counts.get(Status::Invalid),
-                counts.get(Status::Duplicate),
-                counts.get(Status::Failed),
-            ));
-        }
-    }
-
-    fn finish(&self) {
-        if self.bar.is_some() {
-            crate::term::clear_bar();
-        }
-    }
 }

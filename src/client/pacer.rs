@@ -479,6 +479,8 @@ pub struct Pacer {
     state: Mutex<State>,
     cap: Option<Cap>,
     cap_clock: TokioClock,
+    /// `--rate`, for [`Pacer::allowed_rate`].
+    rate_per_minute: Option<u32>,
     max_wait: Option<Duration>,
     /// Woken when a request finishes or a response brings news, for workers waiting on those.
     changed: Notify,
@@ -517,6 +519,7 @@ impl Pacer {
             }),
             cap,
             cap_clock,
+            rate_per_minute: opts.rate_per_minute.map(NonZeroU32::get),
             max_wait: opts.max_wait,
             changed: Notify::new(),
         }
@@ -770,6 +773,22 @@ impl Pacer {
     /// The smoothed time from the gate to an answer.
     pub fn latency(&self) -> Option<Duration> {
         self.lock().latency
+    }
+
+    /// The most requests a second the limits allow, for a progress display: the window's limit over its
+    /// length as seen, and `--rate`, whichever is lower; `None` while neither is known.
+    pub fn allowed_rate(&self) -> Option<f64> {
+        let window = self
+            .lock()
+            .window
+            .as_ref()
+            .filter(|w| w.limit > 0)
+            .map(|w| f64::from(w.limit) / w.period.as_secs_f64().max(1.0));
+        let cap = self.rate_per_minute.map(|n| f64::from(n) / 60.0);
+        match (window, cap) {
+            (Some(w), Some(c)) => Some(w.min(c)),
+            (w, c) => w.or(c),
+        }
     }
 
     /// The known window: its limit and the local instant of its reset.

@@ -1,0 +1,315 @@
+//! The progress bar of `bounces remove` on stderr: how much of the input is read, how many addresses went
+//! to Okta, when the run should end at the pace the rate limit allows, and what it is waiting for now
+//! ("waiting 23 s for the rate-limit window"). Drawn only on a terminal, never under `--quiet`, and not
+//! when the report itself goes to the terminal: rows printed there are the progress, and a bar redrawn
+//! between them would leave pieces among the rows. It is the shared bar of [`crate::term`], so log lines
+//! are written above it.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::RemoveOptions;
+use super::submit::MAX_BATCH;
+use crate::client::Client;
+use crate::client::pacer::{Hold, Pacer};
+use crate::endpoints;
+use crate::input::InputSpec;
+
+/// The bar's length: it shows a share, to a hundredth of a percent.
+const BAR_UNITS: u64 = 10_000;
+
+/// What the run has done so far, counted by the run and read by the bar.
+#[derive(Default)]
+pub struct Tally {
+    /// Input bytes read (the reader counts them).
+    pub bytes: Arc<AtomicU64>,
+    /// Rows that reached the run from the reader.
+    pub rows: AtomicU64,
+    /// Addresses put in batches to send (valid and new).
+    pub batched: AtomicU64,
+    /// Addresses Okta answered for (accepted or rejected).
+    pub sent: AtomicU64,
+    /// Rows written to the report (settled).
+    pub settled: AtomicU64,
+    /// Rows reported `failed`.
+    pub failed: AtomicU64,
+    /// The reader reached the end of its inputs.
+    pub read_all: AtomicBool,
+}
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    pub tally: Arc<Tally>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    /// A bar for the run, when stderr is a terminal that the report does not also write to.
+    pub fn new(opts: &RemoveOptions, client: Option<Arc<Client>>) -> Progress {
+        let tally = Arc::new(Tally::default());
+        let report_on_terminal = opts.report.is_none() && std::io::stdout().is_terminal();
+        if opts.quiet || !std::io::stderr().is_terminal() || report_on_terminal {
+            return Progress {
+                bar: None,
+                tally,
+                ticker: None,
+            };
+        }
+        let total: Option<u64> = if opts.retry.is_some() {
+            None
+        } else {
+            opts.inputs.iter().map(InputSpec::size).sum()
+        };
+        // Two lines: what is done beside the bar, then what is ahead (the time left, the wait and its
+        // cause), so neither is cut on an 80-column terminal.
+        // With files, the bar is the share of rows settled in the report (of the rows the inputs hold, as
+        // far as their size tells), which counts both reading and sending.
+        let bar = match total {
+            Some(_) => ProgressBar::with_draw_target(Some(BAR_UNITS), ProgressDrawTarget::stderr())
+                .with_style(
+                    ProgressStyle::with_template("{bar:24} {percent:>3}%  {prefix}\n{wide_msg}")
+                        .expect("template"),
+                ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{spinner}  {prefix}\n{wide_msg}").expect("template"),
+            ),
+        };
+        bar.enable_steady_tick(Duration::from_millis(200));
+        crate::term::set_bar(bar.clone());
+        let view = View {
+            tally: tally.clone(),
+            total,
+            pacer: client.map(|c| c.pacer(endpoints::REMOVE_BOUNCES.bucket)),
+            started: Instant::now(),
+        };
+        let drawn = bar.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                let (done, ahead) = view.lines(Instant::now());
+                if let Some(f) = view.settled_share() {
+                    drawn.set_position((f * BAR_UNITS as f64) as u64);
+                }
+                drawn.set_prefix(done);
+                drawn.set_message(ahead);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Progress {
+            bar: Some(bar),
+            tally,
+            ticker: Some(ticker),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(t) = &self.ticker {
+            t.abort();
+        }
+        if self.bar.is_some() {
+            crate::term::clear_bar();
+        }
+    }
+}
+
+/// What the bar shows, from the tally and the bounce list's pacer.
+struct View {
+    tally: Arc<Tally>,
+    /// The inputs' size, when every input is a file.
+    total: Option<u64>,
+    /// `None` for `--dry-run`.
+    pacer: Option<Arc<Pacer>>,
+    started: Instant,
+}
+
+impl View {
+    /// What is done (rows read, addresses Okta answered for), and what is ahead (the time left at the
+    /// pace the limits allow, the wait in progress and its cause).
+    fn lines(&self, now: Instant) -> (String, String) {
+        let t = &self.tally;
+        let (rows, sent, failed) = (
+            t.rows.load(Ordering::Relaxed),
+            t.sent.load(Ordering::Relaxed),
+            t.failed.load(Ordering::Relaxed),
+        );
+        let mut done = format!("{} rows read", HumanCount(rows));
+        let Some(pacer) = &self.pacer else {
+            return (done, "dry run: nothing is sent".into());
+        };
+        done.push_str(&format!(" · {} addresses sent", HumanCount(sent)));
+        if failed > 0 {
+            done.push_str(&format!(" · {} failed", HumanCount(failed)));
+        }
+        let hold = pacer
+            .holding()
+            .map(|(why, until)| (why, until.saturating_duration_since(now)));
+        let to_send = self.addresses_to_send().map(|n| n.saturating_sub(sent));
+        let elapsed = now.saturating_duration_since(self.started);
+        let mut ahead = Vec::new();
+        if let Some(left) = to_send
+            && let Some(eta) = eta(left, pacer.allowed_rate(), sent, elapsed, hold)
+        {
+            ahead.push(format!("about {} left", short(eta)));
+        }
+        if let Some((why, wait)) = hold {
+            ahead.push(waiting(why, wait));
+        }
+        (done, ahead.join(" · "))
+    }
+
+    /// How many addresses the run will send in all.
+    fn addresses_to_send(&self) -> Option<u64> {
+        self.in_all(self.tally.batched.load(Ordering::Relaxed))
+    }
+
+    /// The share of the input's rows settled in the report.
+    fn settled_share(&self) -> Option<f64> {
+        let rows = self.in_all(self.tally.rows.load(Ordering::Relaxed))?;
+        let settled = self.tally.settled.load(Ordering::Relaxed);
+        Some(if rows == 0 {
+            0.0
+        } else {
+            (settled as f64 / rows as f64).min(1.0)
+        })
+    }
+
+    /// What `so_far` (counted over what was read) comes to over the whole input: itself once the inputs
+    /// are read, scaled by the bytes still to read when they are files, unknown while a pipe is read.
+    fn in_all(&self, so_far: u64) -> Option<u64> {
+        let t = &self.tally;
+        if t.read_all.load(Ordering::Relaxed) {
+            return Some(so_far);
+        }
+        let read = t.bytes.load(Ordering::Relaxed);
+        let total = self.total?;
+        (read > 0).then(|| (so_far as f64 * total as f64 / read as f64).round() as u64)
+    }
+}
+
+/// "waiting 23 s for the rate-limit window" (or for Okta's Retry-After, or for --rate).
+fn waiting(why: Hold, wait: Duration) -> String {
+    format!("waiting {} for {why}", short(wait))
+}
+
+/// How long sending `left` more addresses takes: their requests at the rate the limits allow (or, before
+/// Okta has told any limit, at the pace so far), after the wait in progress.
+fn eta(
+    left: u64,
+    allowed: Option<f64>,
+    sent: u64,
+    elapsed: Duration,
+    hold: Option<(Hold, Duration)>,
+) -> Option<Duration> {
+    let requests = left.div_ceil(MAX_BATCH as u64);
+    if requests == 0 {
+        return None;
+    }
+    let observed = (sent > 0 && elapsed >= Duration::from_secs(1))
+        .then(|| sent as f64 / MAX_BATCH as f64 / elapsed.as_secs_f64());
+    let rate = allowed.or(observed).filter(|r| *r > 0.0)?;
+    let wait = hold.map_or(Duration::ZERO, |(_, d)| d);
+    Some(wait + Duration::from_secs_f64(requests as f64 / rate))
+}
+
+/// `23 s`, `4 min 10 s`, `1 h 05 min`.
+fn short(d: Duration) -> String {
+    let s = d.as_secs_f64().ceil() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 if s.is_multiple_of(60) => format!("{} min", s / 60),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_follows_the_pace_the_limit_allows() {
+        // 60,000 addresses left, 60 requests a minute allowed: a minute, after the 23 s in progress.
+        let hold = Some((Hold::Window, Duration::from_secs(23)));
+        assert_eq!(
+            eta(60_000, Some(1.0), 0, Duration::ZERO, hold),
+            Some(Duration::from_secs(83))
+        );
+        // No limit told yet: the pace so far (10 requests in 5 s).
+        assert_eq!(
+            eta(4_500, None, 10_000, Duration::from_secs(5), None),
+            Some(Duration::from_secs_f64(2.5))
+        );
+        assert_eq!(eta(0, Some(1.0), 0, Duration::ZERO, None), None);
+        assert_eq!(eta(10, None, 0, Duration::ZERO, None), None);
+    }
+
+    #[test]
+    fn waits_say_their_cause() {
+        assert_eq!(
+            waiting(Hold::Window, Duration::from_millis(22_100)),
+            "waiting 23 s for the rate-limit window"
+        );
+        assert_eq!(
+            waiting(Hold::RetryAfter, Duration::from_secs(90)),
+            "waiting 1 min 30 s for Okta's Retry-After"
+        );
+        assert_eq!(
+            waiting(Hold::RateCap, Duration::from_secs(2)),
+            "waiting 2 s for --rate"
+        );
+        assert_eq!(short(Duration::from_secs(3 * 3600 + 300)), "3 h 05 min");
+        assert_eq!(short(Duration::from_secs(120)), "2 min");
+    }
+
+    #[test]
+    fn the_message_counts_rows_and_addresses() {
+        let tally = Arc::new(Tally::default());
+        tally.rows.store(120_000, Ordering::Relaxed);
+        tally.batched.store(100_000, Ordering::Relaxed);
+        tally.sent.store(40_000, Ordering::Relaxed);
+        tally.bytes.store(50, Ordering::Relaxed);
+        let control = Arc::new(crate::client::pacer::Control::new());
+        let pacer = Arc::new(Pacer::new(
+            control,
+            crate::client::pacer::PacerOptions {
+                rate_per_minute: std::num::NonZeroU32::new(60),
+                ..Default::default()
+            },
+        ));
+        let view = View {
+            tally,
+            total: Some(100),
+            pacer: Some(pacer),
+            started: Instant::now(),
+        };
+        // Half the input read: 200,000 addresses expected, 160,000 left, 160 requests at one a second.
+        let lines = |v: &View| {
+            let (a, b) = v.lines(Instant::now());
+            (a, b)
+        };
+        assert_eq!(
+            lines(&view),
+            (
+                "120,000 rows read · 40,000 addresses sent".into(),
+                "about 2 min 40 s left".into()
+            )
+        );
+        view.tally.settled.store(60_000, Ordering::Relaxed);
+        assert_eq!(view.settled_share(), Some(0.25));
+        view.tally.read_all.store(true, Ordering::Relaxed);
+        assert_eq!(view.settled_share(), Some(0.5));
+        view.tally.failed.store(1, Ordering::Relaxed);
+        assert_eq!(
+            lines(&view),
+            (
+                "120,000 rows read · 40,000 addresses sent · 1 failed".into(),
+                "about 1 min left".into()
+            )
+        );
+    }
+}
