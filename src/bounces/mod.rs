@@ -664,7 +664,7 @@ pub async fn remove(
                             seg.batch.iter().map(|&i| seg.get(seg.rows[i].email).to_string()).collect();
                         let (c, max_len) = (c.clone(), max_len.clone());
                         let task = inflight
-                            .spawn(async move { (id, submit::submit(&c, &addrs, &max_len).await) });
+                            .spawn(async move { (id, submit::submit(&c, &addrs, &max_len, id).await) });
                         tasks.insert(task.id(), id);
                     }
                 }
@@ -776,7 +776,7 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
         s.push_str("dry run: nothing was sent to Okta\n");
     } else {
         s.push_str(&format!(
-            "{} ({}), {:.1} s waiting for rate limits, {:.1} s in all\n",
+            "{} ({}), {:.1} s held back (rate limits, Retry-After, backoff), {:.1} s in all\n",
             count(o.requests, "request", "requests"),
             count(o.retries, "retry", "retries"),
             o.waited.as_secs_f64(),
