@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Sandbox, org, org_with_users, remove_run, user_list};
 
 /// Every command line of the program, `okta-org` first, then each command and group depth first.
@@ -125,6 +127,11 @@ fn summary_of(path: &std::path::Path) -> serde_json::Value {
     v
 }
 
+fn accepted_and_failed(summary: &serde_json::Value) -> (u64, u64) {
+    let n = |s: &str| summary["counts"][s].as_u64().unwrap();
+    (n("accepted"), n("failed"))
+}
+
 #[tokio::test]
 async fn the_summary_of_a_clean_run() {
     let run = remove_run(
@@ -209,53 +216,27 @@ async fn the_summary_of_a_max_wait_stop_has_the_time_to_retry() {
         "{v}"
     );
     let retry_at = humantime::parse_rfc3339(v["retry_at"].as_str().unwrap()).unwrap();
-    assert!(
-        retry_at > before + std::time::Duration::from_secs(60),
-        "{v}"
-    );
-    assert_eq!(
-        (
-            v["counts"]["accepted"].as_u64(),
-            v["counts"]["failed"].as_u64()
-        ),
-        (Some(1000), Some(2000))
-    );
+    assert!(retry_at > before + Duration::from_secs(60), "{v}");
+    assert_eq!(accepted_and_failed(&v), (1000, 2000));
 }
 
 #[tokio::test]
 async fn the_summary_is_written_when_the_run_is_interrupted() {
-    let config = org(5000, |c| (c.rate_limit, c.window_secs) = (1, 60));
-    let sim = common::simulator(config).await;
+    let sim = common::simulator(org(5000, |c| (c.rate_limit, c.window_secs) = (1, 60))).await;
     let sb = Sandbox::new("sum-int");
     let input = sb.write("in.csv", user_list(0..5000));
-    let url = sim.url();
-    let mut cmd = sb.command(&[
-        "bounces",
-        "remove",
+    let args = [
         input.to_str().unwrap(),
-        "--org-url",
-        &url,
         "--report",
         "r.csv",
         "--summary",
         "s.json",
-    ]);
-    cmd.env("OKTA_CLIENT_TOKEN", common::TOKEN);
-    let child = cmd.spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while sim.record().requests.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
+    ];
+    let child = sb.spawn_remove(&sim, &args);
+    common::wait_for_requests(&sim, 1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    common::kill(child.id().unwrap(), "-TERM");
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
         .await
         .expect("exits promptly after SIGTERM")
         .unwrap();
@@ -271,101 +252,58 @@ async fn the_summary_is_written_when_the_run_is_interrupted() {
         (v["exit_status"].as_u64(), v["stop"]["cause"].as_str()),
         (Some(4), Some("interrupted"))
     );
-    assert!(
-        v["stop"]["message"].as_str().unwrap().contains("SIGTERM"),
-        "{v}"
-    );
+    let message = v["stop"]["message"].as_str().unwrap();
+    assert!(message.contains("SIGTERM"), "{v}");
     assert!(v["retry_at"].is_null());
-    assert_eq!(
-        (
-            v["counts"]["accepted"].as_u64(),
-            v["counts"]["failed"].as_u64()
-        ),
-        (Some(1000), Some(4000))
-    );
+    assert_eq!(accepted_and_failed(&v), (1000, 4000));
 }
 
 #[tokio::test]
 async fn a_summary_on_stdout_needs_the_report_in_a_file() {
     let sb = Sandbox::new("sum-stdout");
-    let input = sb.write("in.csv", user_list(0..3));
+    sb.write("in.csv", user_list(0..3));
+    let dry = |more: &[&'static str]| {
+        let mut args = vec!["bounces", "remove", "in.csv", "--dry-run"];
+        args.extend_from_slice(more);
+        args
+    };
+    // (arguments, exit status, what stderr says)
+    let cases = [
+        (
+            dry(&["--summary", "-"]),
+            2,
+            "--summary - would mix the summary into the report",
+        ),
+        (
+            dry(&["--report-summary"]),
+            2,
+            "--report-summary needs --report-format jsonl",
+        ),
+        (dry(&["--report", "r.csv", "--summary", "-"]), 0, "dry run"),
+    ];
+    for (args, code, want) in cases {
+        let out = sb.run(&args, &[], None).await;
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+    }
     let out = sb
-        .run(
-            &[
-                "bounces",
-                "remove",
-                input.to_str().unwrap(),
-                "--dry-run",
-                "--summary",
-                "-",
-            ],
-            &[],
-            None,
-        )
+        .run(&dry(&["--report", "r.csv", "--summary", "-"]), &[], None)
         .await;
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("--summary -") && out.stderr.contains("--report"),
-        "{}",
-        out.stderr
-    );
-    let out = sb
-        .run(
-            &[
-                "bounces",
-                "remove",
-                input.to_str().unwrap(),
-                "--dry-run",
-                "--report",
-                "r.csv",
-                "--summary",
-                "-",
-            ],
-            &[],
-            None,
-        )
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
         (v["dry_run"].as_bool(), v["counts"]["valid"].as_u64()),
         (Some(true), Some(3))
     );
-    let out = sb
-        .run(
-            &[
-                "bounces",
-                "remove",
-                input.to_str().unwrap(),
-                "--dry-run",
-                "--report-summary",
-            ],
-            &[],
-            None,
-        )
-        .await;
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("--report-format jsonl"),
-        "{}",
-        out.stderr
-    );
     // An error before anything is sent still leaves a summary, so a monitor never reads yesterday's.
-    let out = sb
-        .run(
-            &[
-                "bounces",
-                "remove",
-                "missing.csv",
-                "--dry-run",
-                "--summary",
-                "s.json",
-            ],
-            &[],
-            None,
-        )
-        .await;
-    assert_eq!(out.code, 2);
+    let args = [
+        "bounces",
+        "remove",
+        "missing.csv",
+        "--dry-run",
+        "--summary",
+        "s.json",
+    ];
+    assert_eq!(sb.run(&args, &[], None).await.code, 2);
     let text = std::fs::read_to_string(sb.path("s.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(

@@ -10,28 +10,6 @@ use common::*;
 use okta_org_simulator::{BounceAnswer, RetryAfterMode, SimConfig, Simulator};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-fn kill(pid: u32, signal: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {signal} {pid}");
-}
-
-/// Waits until the simulator has seen `n` bounce requests (or `within` passes).
-async fn wait_for_requests(sim: &Simulator, n: usize, within: Duration) {
-    let deadline = Instant::now() + within;
-    while sim.record().requests.len() < n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        sim.record().requests.len() >= n,
-        "the simulator saw {} requests, not {n}",
-        sim.record().requests.len()
-    );
-}
-
 /// Retry-After windows hold every request of every worker: 503s with `Retry-After` on every third
 /// request, with the budget advertised and without (429s from the window), at `--concurrency 8`, with
 /// and without latency.

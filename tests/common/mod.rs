@@ -89,6 +89,17 @@ impl Sandbox {
         }
     }
 
+    /// Starts `bounces remove ARGS` against `sim` with the test token, without waiting for it (to
+    /// signal it, or read it as it goes).
+    pub fn spawn_remove(&self, sim: &Simulator, args: &[&str]) -> tokio::process::Child {
+        let url = sim.url();
+        let mut all = vec!["bounces", "remove", "--org-url", &url];
+        all.extend_from_slice(args);
+        let mut cmd = self.command(&all);
+        cmd.env("OKTA_CLIENT_TOKEN", TOKEN);
+        cmd.spawn().expect("spawn okta-org")
+    }
+
     /// `bounces remove` against `sim` with the test token.
     pub async fn remove(&self, sim: &Simulator, args: &[&str]) -> Output {
         let url = sim.url();
@@ -242,4 +253,27 @@ pub fn org(users: usize, f: impl FnOnce(&mut SimConfig)) -> SimConfig {
     let mut c = org_with_users(users);
     f(&mut c);
     c
+}
+
+/// Sends `signal` (`-INT`, `-TERM`, ...) to the process `pid`.
+pub fn kill(pid: u32, signal: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal} {pid}");
+}
+
+/// Waits until the simulator has seen `n` bounce requests (or `within` passes).
+pub async fn wait_for_requests(sim: &Simulator, n: usize, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while sim.record().requests.len() < n && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        sim.record().requests.len() >= n,
+        "the simulator saw {} requests, not {n}",
+        sim.record().requests.len()
+    );
 }

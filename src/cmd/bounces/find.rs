@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::super::{CmdError, usage};
-use super::summary::{Summary, Target, deliver};
+use super::summary::summarised;
 use super::{ReportFormat, write_rows};
 use crate::cli::{ConnectArgs, Global};
 use crate::endpoints;
@@ -167,18 +167,15 @@ struct Body {
 }
 
 pub async fn run(a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
-    let started = SystemTime::now();
-    let Some(target) = a.summary.as_deref().map(Target::parse) else {
-        return find(&a, global, &mut Body::default()).await;
-    };
-    target.check(a.output.as_deref(), "rows")?;
-    let mut body = Body {
+    let body = Body {
         output: a.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()
     };
-    let result = find(&a, global, &mut body).await;
-    let summary = Summary::new("bounces find", started, &result, None, body);
-    deliver(result, target.write(&summary))
+    let (summary, rows_to) = (a.summary.as_deref(), a.output.as_deref());
+    summarised("bounces find", summary, rows_to, body, async |body| {
+        find(&a, global, body).await
+    })
+    .await
 }
 
 async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, CmdError> {

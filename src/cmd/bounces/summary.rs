@@ -151,6 +151,26 @@ impl<B: Serialize> Summary<B> {
     }
 }
 
+/// Runs a command that keeps its counts in `body`, and with `--summary` writes them around the envelope
+/// however it ends. `rows_to` is where the command writes its rows (`None`: stdout), which `-` may not
+/// share.
+pub async fn summarised<B: Serialize>(
+    command: &'static str,
+    summary: Option<&Path>,
+    rows_to: Option<&Path>,
+    mut body: B,
+    run: impl AsyncFnOnce(&mut B) -> Result<Exit, CmdError>,
+) -> Result<Exit, CmdError> {
+    let started = SystemTime::now();
+    let Some(target) = summary.map(Target::parse) else {
+        return run(&mut body).await;
+    };
+    target.check(rows_to, "rows")?;
+    let result = run(&mut body).await;
+    let summary = Summary::new(command, started, &result, None, body);
+    deliver(result, target.write(&summary))
+}
+
 /// The run's result once its summary was written: a summary that could not be written turns success
 /// into an error, and is said on stderr beside any other outcome.
 pub fn deliver(

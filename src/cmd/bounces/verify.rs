@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::super::{CmdError, usage};
-use super::summary::{Summary, Target, VerifyCounts, deliver};
+use super::summary::{VerifyCounts, summarised};
 use super::{ReportFormat, write_rows};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::client::{ApiError, Client};
@@ -82,19 +82,16 @@ struct Body {
 }
 
 pub async fn run(a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
-    let started = SystemTime::now();
-    let Some(target) = a.summary.as_deref().map(Target::parse) else {
-        return verify(&a, global, &mut Body::default()).await;
-    };
-    target.check(a.output.as_deref(), "rows")?;
-    let mut body = Body {
+    let body = Body {
         report: a.report.display().to_string(),
         output: a.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()
     };
-    let result = verify(&a, global, &mut body).await;
-    let summary = Summary::new("bounces verify", started, &result, None, body);
-    deliver(result, target.write(&summary))
+    let (summary, rows_to) = (a.summary.as_deref(), a.output.as_deref());
+    summarised("bounces verify", summary, rows_to, body, async |body| {
+        verify(&a, global, body).await
+    })
+    .await
 }
 
 async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit, CmdError> {
