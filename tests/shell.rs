@@ -259,6 +259,40 @@ async fn the_summary_is_written_when_the_run_is_interrupted() {
 }
 
 #[tokio::test]
+async fn the_summary_of_a_run_refused_by_okta_names_the_fix() {
+    let sim = common::simulator(org_with_users(10)).await;
+    let sb = Sandbox::new("sum-auth");
+    sb.write("in.csv", user_list(0..10));
+    let url = sim.url();
+    let args = [
+        "bounces",
+        "remove",
+        "in.csv",
+        "--org-url",
+        &url,
+        "--report",
+        "r.csv",
+        "--summary",
+        "s.json",
+    ];
+    let out = sb.run(&args, &[("OKTA_CLIENT_TOKEN", "wrong")], None).await;
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    let v = summary_of(&sb.path("s.json"));
+    assert_eq!(
+        (v["exit_status"].as_u64(), v["stop"]["cause"].as_str()),
+        (Some(5), Some("auth"))
+    );
+    assert!(
+        v["stop"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("OKTA_CLIENT_TOKEN"),
+        "{v}"
+    );
+    assert_eq!(accepted_and_failed(&v), (0, 10));
+}
+
+#[tokio::test]
 async fn a_summary_on_stdout_needs_the_report_in_a_file() {
     let sb = Sandbox::new("sum-stdout");
     sb.write("in.csv", user_list(0..3));
