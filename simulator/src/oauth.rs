@@ -182,7 +182,7 @@ impl Shared {
             _ => return Some(invalid_token(scheme, "The token type does not match.")),
         }
         if !scopes.iter().any(|s| s == scope) {
-            return Some(forbidden(scope));
+            return Some(forbidden(path, scope));
         }
         None
     }
