@@ -121,6 +121,14 @@ pub struct SimConfig {
     pub stray_error: bool,
     /// Requests allowed per window on the System Log (`GET /api/v1/logs`), a bucket of its own.
     pub logs_rate_limit: u32,
+    /// How long after an accepted `remove-list` call its `system.email.bounce.removal` events are stored.
+    pub removal_delay: Duration,
+    /// Addresses whose removal is never logged (no removal event, nor any delivery after it).
+    pub removal_skips: Vec<String>,
+    /// A moment after each removal event, a `system.email.delivery` SUCCESS for every address it lists.
+    pub deliver_after_removal: bool,
+    /// For these addresses, a bounce (`FAILURE`, `Bounce`) after the removal instead of a delivery.
+    pub bounce_again: Vec<String>,
     /// System Log events stored at start, as given (stored as of their `published` time, oldest first).
     pub log_events: Vec<serde_json::Value>,
 }
@@ -153,6 +161,10 @@ impl SimConfig {
             fail_org: false,
             stray_error: false,
             logs_rate_limit: 60,
+            removal_delay: Duration::from_secs(1),
+            removal_skips: Vec::new(),
+            deliver_after_removal: false,
+            bounce_again: Vec::new(),
             log_events: Vec::new(),
         }
     }

@@ -1,5 +1,6 @@
 //! The System Log (`GET /api/v1/logs`) on its own: bounded and polling paging, filters, the documented
-//! 400s, the scope, its rate-limit bucket and the demo org's events. Spoken to in plain HTTP/1.1, like tests/server.rs, so no client of
+//! 400s, the scope, its rate-limit bucket, the demo org's events, and the removal events an accepted
+//! `remove-list` call leaves behind. Spoken to in plain HTTP/1.1, like tests/server.rs, so no client of
 //! okta-org's (nor any HTTP client crate) stands between the test and the server.
 
 use std::time::{Duration, SystemTime};
@@ -551,6 +552,173 @@ async fn the_log_has_a_rate_limit_bucket_of_its_own() {
     assert!(
         violations.iter().any(|v| v.contains("on logs")),
         "{violations:?}"
+    );
+}
+
+fn org(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("user{i:04}@acme.example")).collect()
+}
+
+async fn remove(sim: &Simulator, addresses: &[String]) -> Answer {
+    let body = json!({ "emailAddresses": addresses }).to_string();
+    request(
+        sim,
+        "POST",
+        "/api/v1/org/email/bounces/remove-list",
+        &format!("SSWS {TOKEN}"),
+        &body,
+    )
+    .await
+}
+
+/// The addresses a removal event lists, wherever its `EmailList` target holds them.
+fn listed(e: &Value) -> Vec<String> {
+    let t = &e["target"][0];
+    assert_eq!(t["type"], "EmailList");
+    t["displayName"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(|a| a.trim().to_string())
+        .collect()
+}
+
+fn polling(filter: &str) -> String {
+    format!(
+        "/api/v1/logs?since={}&limit=1000&filter={}",
+        enc(&iso(ago(Duration::from_secs(600)))),
+        enc(filter)
+    )
+}
+
+#[tokio::test]
+async fn an_accepted_call_leaves_removal_events_of_at_most_50_addresses_a_moment_later() {
+    let sim = sim_with(|c| {
+        c.users = org(1000);
+        c.removal_delay = Duration::from_millis(600);
+    })
+    .await;
+    let called = SystemTime::now();
+    let mut sent = org(1000)[..120].to_vec();
+    sent.push("not-a-user@acme.example".into());
+    sent.push("broken@@acme.example".into());
+    assert_eq!(remove(&sim, &sent).await.status, 200);
+
+    let removals = format!("eventType eq \"{REMOVAL}\"");
+    let first = get(&sim, &polling(&removals)).await;
+    assert!(first.events().is_empty(), "not before the delay");
+    let cursor = first.link("next").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bounded = format!(
+        "/api/v1/logs?since={}&until={}&filter={}",
+        enc(&iso(ago(Duration::from_secs(600)))),
+        enc(&iso(SystemTime::now())),
+        enc(&removals)
+    );
+    assert!(get(&sim, &bounded).await.events().is_empty());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let events = get(&sim, &cursor).await.events();
+    assert_eq!(events.len(), 3, "ceil(120 / 50)");
+    let mut all: Vec<String> = events.iter().flat_map(listed).collect();
+    assert!(events.iter().all(|e| listed(e).len() <= 50));
+    all.sort();
+    assert_eq!(
+        all,
+        org(1000)[..120].to_vec(),
+        "exactly the accepted addresses"
+    );
+    for e in &events {
+        assert_eq!(e["outcome"]["result"], "SUCCESS");
+        assert_eq!(e["debugContext"]["debugData"]["provider"], "SendGrid");
+        let actor = e["actor"]["alternateId"].as_str().unwrap();
+        assert!(!all.iter().any(|a| a == actor));
+        let published = humantime::parse_rfc3339(e["published"].as_str().unwrap()).unwrap();
+        assert!(
+            published >= called + Duration::from_millis(550),
+            "the delay is honoured"
+        );
+    }
+    // The same cursor asked again gives the same events; a bounded query up to now sees them too.
+    assert_eq!(get(&sim, &cursor).await.events().len(), 3);
+    let until_now = format!(
+        "/api/v1/logs?since={}&until={}&filter={}",
+        enc(&iso(ago(Duration::from_secs(600)))),
+        enc(&iso(SystemTime::now())),
+        enc(&removals)
+    );
+    assert_eq!(get(&sim, &until_now).await.events().len(), 3);
+
+    // A full request of 1,000 addresses: 20 events.
+    assert_eq!(remove(&sim, &org(1000)).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let events = get(&sim, &polling(&removals)).await.events();
+    assert_eq!(events.len(), 3 + 20);
+    let covered: std::collections::HashSet<String> = events[3..].iter().flat_map(listed).collect();
+    assert_eq!(covered.len(), 1000);
+}
+
+#[tokio::test]
+async fn deliveries_or_bounces_follow_removals_and_skipped_ones_leave_nothing() {
+    let users = org(6);
+    let sim = sim_with(|c| {
+        c.users = users.clone();
+        c.removal_delay = Duration::from_millis(100);
+        c.deliver_after_removal = true;
+        c.removal_skips = vec![users[4].to_uppercase()];
+        c.bounce_again = vec![users[5].clone()];
+    })
+    .await;
+    assert_eq!(remove(&sim, &users).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let all = get(
+        &sim,
+        &polling(&format!(
+            "eventType eq \"{REMOVAL}\" or eventType eq \"{DELIVERY}\""
+        )),
+    )
+    .await
+    .events();
+    let removals: Vec<&Value> = all.iter().filter(|e| e["eventType"] == REMOVAL).collect();
+    assert_eq!(removals.len(), 1);
+    let mut listed_now = listed(removals[0]);
+    listed_now.sort();
+    let expected: Vec<String> = users
+        .iter()
+        .take(4)
+        .chain(users.iter().skip(5))
+        .cloned()
+        .collect();
+    assert_eq!(listed_now, expected);
+    let deliveries: Vec<&Value> = all.iter().filter(|e| e["eventType"] == DELIVERY).collect();
+    assert_eq!(deliveries.len(), 5);
+    for (i, user) in users.iter().enumerate() {
+        let about: Vec<&&Value> = deliveries
+            .iter()
+            .filter(|e| e.to_string().contains(user.as_str()))
+            .collect();
+        match i {
+            4 => assert!(about.is_empty()),
+            5 => {
+                assert_eq!(about.len(), 1);
+                assert_eq!(about[0]["outcome"]["result"], "FAILURE");
+                assert_eq!(
+                    about[0]["outcome"]["reason"],
+                    "Email delivery FAILURE: Bounce"
+                );
+            }
+            _ => {
+                assert_eq!(about.len(), 1, "{user}");
+                assert_eq!(about[0]["outcome"]["result"], "SUCCESS");
+            }
+        }
+    }
+    // After the removal, in persistence order and by published.
+    let first_delivery = all.iter().position(|e| e["eventType"] == DELIVERY).unwrap();
+    let removal_at = all.iter().position(|e| e["eventType"] == REMOVAL).unwrap();
+    assert!(removal_at < first_delivery);
+    assert!(
+        removals[0]["published"].as_str().unwrap() < deliveries[0]["published"].as_str().unwrap()
     );
 }
 

@@ -13,6 +13,8 @@ pub(crate) const OKTA_SENDER: &str = "noreply@okta.com";
 const ORG_SENDER: &str = "it-noreply@acme.example";
 /// The email provider Okta passes removals to.
 const PROVIDER: &str = "SendGrid";
+/// Most addresses one removal event's target lists.
+pub(crate) const REMOVAL_CHUNK: usize = 50;
 
 /// What became of an email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +210,7 @@ pub(crate) fn delivery(d: &Delivery<'_>) -> Value {
     Value::Object(e)
 }
 
-/// One `system.email.bounce.removal` event for at most 50 addresses. The observed target
+/// One `system.email.bounce.removal` event for at most [`REMOVAL_CHUNK`] addresses. The observed target
 /// is an `EmailList` whose `displayName` holds the addresses; `variant` varies where else they appear.
 pub(crate) fn removal(
     addresses: &[String],

@@ -5,19 +5,22 @@
 //! own, the 180-day and date-format 400s; events older than 90 days are never returned.
 //!
 //! The store is append-only and kept in persistence order: events given at start are stored as of their
-//! `published` time; events added later are stored when they are added.
+//! `published` time; events added later (tests, removals of accepted `remove-list` calls and the
+//! deliveries that follow them) are stored when they are added.
 
 pub(crate) mod events;
 mod filter;
 pub(crate) mod time;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use self::events::{Delivery, Kind, Shape};
 use self::time::{DAY_MS, Millis};
 use super::{Admission, Shared, error_response};
 
@@ -45,6 +48,8 @@ struct Stored {
 #[derive(Default)]
 pub(crate) struct EventStore {
     events: Vec<Stored>,
+    /// Events the simulator wrote itself, to vary their shapes.
+    written: u64,
 }
 
 impl EventStore {
@@ -488,6 +493,108 @@ pub(crate) async fn list(
     let resp = answer(&s, &headers, raw.as_deref().unwrap_or(""));
     s.log_query("GET", PATH, resp.status(), &headers, raw);
     resp
+}
+
+/// After an accepted `remove-list` call: the removal events, `removal_delay` later, one per chunk of at
+/// most 50 addresses (none for `removal_skips`); then, a moment after, a delivery for each removed
+/// address when `deliver_after_removal` is set, or a bounce for those in `bounce_again`.
+pub(crate) fn schedule_removal(
+    s: &Arc<Shared>,
+    accepted: Vec<String>,
+    actor: Value,
+    user_agent: Option<String>,
+) {
+    let c = &s.config;
+    let listed = |list: &[String], a: &str| list.iter().any(|x| x.eq_ignore_ascii_case(a));
+    let logged: Vec<String> = accepted
+        .into_iter()
+        .filter(|a| !listed(&c.removal_skips, a))
+        .collect();
+    if logged.is_empty() {
+        return;
+    }
+    let followed: Vec<(String, Kind)> = logged
+        .iter()
+        .filter_map(|a| {
+            if listed(&c.bounce_again, a) {
+                Some((a.clone(), Kind::Bounce))
+            } else if c.deliver_after_removal {
+                Some((a.clone(), Kind::Delivered))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let delay = c.removal_delay;
+    let s = s.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let mut rng = fastrand::Rng::new();
+        let published = time::now_ms();
+        let transaction = events::uuid(&mut rng).replace('-', "")[..20].to_string();
+        {
+            let mut store = s.store();
+            for chunk in logged.chunks(events::REMOVAL_CHUNK) {
+                let variant = store.written;
+                store.written += 1;
+                let e = events::removal(
+                    chunk,
+                    variant,
+                    &actor,
+                    user_agent.as_deref(),
+                    published,
+                    &events::uuid(&mut rng),
+                    &transaction,
+                );
+                store.push(e, published);
+            }
+        }
+        if followed.is_empty() {
+            return;
+        }
+        tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
+        let published = time::now_ms();
+        let mut store = s.store();
+        for (to, kind) in followed {
+            let user_id = s
+                .config
+                .users
+                .iter()
+                .position(|u| u.eq_ignore_ascii_case(&to))
+                .and_then(|i| s.user_ids.get(i))
+                .cloned();
+            let n = store.written;
+            store.written += 1;
+            let shape = match n % 4 {
+                0 if user_id.is_some() => Shape::Target,
+                0 | 1 => Shape::DebugData("recipient"),
+                2 => Shape::DebugData("emailAddress"),
+                _ => Shape::Message,
+            };
+            let extra: &[(&str, &str)] = match kind {
+                Kind::Bounce => &[
+                    ("reason", "Bounced Address"),
+                    (
+                        "smtpResponse",
+                        "550 5.1.1 The email account that you tried to reach does not exist",
+                    ),
+                    ("sender", events::OKTA_SENDER),
+                ],
+                _ => &[("sender", events::OKTA_SENDER)],
+            };
+            let e = events::delivery(&Delivery {
+                kind,
+                shape,
+                to: &to,
+                user_id: user_id.as_deref(),
+                published,
+                extra,
+                message: None,
+                uuid: events::uuid(&mut rng),
+            });
+            store.push(e, published);
+        }
+    });
 }
 
 #[cfg(test)]
