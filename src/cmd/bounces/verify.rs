@@ -18,7 +18,7 @@ use crate::endpoints;
 use crate::exit::Exit;
 use crate::interrupt::{Interrupt, Level, wait_for_signal};
 use crate::logs::verify::{Checked, Checker, Verdict};
-use crate::logs::{DELIVERY, PAGE_LIMIT, Pages, Query, REMOVAL};
+use crate::logs::{DELIVERY, MAX_AGE, PAGE_LIMIT, Pages, Query, REMOVAL};
 use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
 
@@ -149,8 +149,17 @@ pub async fn check(
          or eventType eq \"{DELIVERY}\" and outcome.result eq \"FAILURE\""
     );
     let now = SystemTime::now();
+    // Okta answers queries of the last 180 days only (and keeps 90 days of events).
+    let oldest = now - (MAX_AGE - Duration::from_secs(3600));
+    if since < oldest {
+        tracing::warn!(
+            "the report's first address was accepted more than 180 days ago; reading the System Log from \
+             {} (events older than 90 days are gone)",
+            crate::logs::time_text(oldest)
+        );
+    }
     let query = Query {
-        since: since.min(now),
+        since: since.clamp(oldest, now),
         until: wait.is_none().then_some(now),
         filter,
     };
