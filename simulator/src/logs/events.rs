@@ -101,6 +101,19 @@ pub(crate) fn uuid(rng: &mut fastrand::Rng) -> String {
     )
 }
 
+/// A transaction id derived from an event's uuid.
+pub(crate) fn transaction_id(uuid: &str) -> String {
+    uuid.replace('-', "").chars().take(20).collect()
+}
+
+/// An event's `published` time, if it has one that parses.
+pub(crate) fn published(event: &Value) -> Option<Millis> {
+    event
+        .get("published")
+        .and_then(Value::as_str)
+        .and_then(time::parse)
+}
+
 /// Okta's own principal, the actor of events no person caused.
 pub(crate) fn system_principal() -> Value {
     json!({
@@ -171,7 +184,7 @@ pub(crate) fn delivery(d: &Delivery<'_>) -> Value {
         d.published,
         &d.uuid,
         no_client(),
-        job(&d.uuid.replace('-', "")[..20]),
+        job(&transaction_id(&d.uuid)),
     );
     let (result, reason) = d.kind.outcome();
     e["outcome"] = json!({"result": result, "reason": reason});
@@ -374,7 +387,7 @@ pub(crate) fn demo(users: &[String], user_ids: &[String], now: Millis) -> Vec<Va
     }
     if let Some((elena, _)) = find("elena.evans") {
         let id = uuid(&mut rng);
-        let tx = id.replace('-', "")[..20].to_string();
+        let tx = transaction_id(&id);
         out.push(removal(
             &[elena.to_string()],
             0,
@@ -399,7 +412,7 @@ pub(crate) fn demo(users: &[String], user_ids: &[String], now: Millis) -> Vec<Va
             ));
         }
     }
-    out.sort_by_key(|e| e["published"].as_str().and_then(time::parse).unwrap_or(0));
+    out.sort_by_key(|e| published(e).unwrap_or(0));
     out
 }
 

@@ -56,11 +56,7 @@ impl EventStore {
     /// Stores `event` as of `stored` (never before the last stored event: the order is persistence order).
     fn push(&mut self, event: Value, stored: Millis) {
         let stored = self.events.last().map_or(stored, |l| stored.max(l.stored));
-        let published = event
-            .get("published")
-            .and_then(Value::as_str)
-            .and_then(time::parse)
-            .unwrap_or(stored);
+        let published = events::published(&event).unwrap_or(stored);
         self.events.push(Stored {
             seq: self.events.len() as u64,
             stored,
@@ -75,11 +71,7 @@ impl EventStore {
         let mut dated: Vec<(Millis, &Value)> = events
             .iter()
             .map(|e| {
-                let at = e
-                    .get("published")
-                    .and_then(Value::as_str)
-                    .and_then(time::parse)
-                    .map_or(now, |p| p.min(now));
+                let at = events::published(e).map_or(now, |p| p.min(now));
                 (at, e)
             })
             .collect();
@@ -531,7 +523,7 @@ pub(crate) fn schedule_removal(
         tokio::time::sleep(delay).await;
         let mut rng = fastrand::Rng::new();
         let published = time::now_ms();
-        let transaction = events::uuid(&mut rng).replace('-', "")[..20].to_string();
+        let transaction = events::transaction_id(&events::uuid(&mut rng));
         {
             let mut store = s.store();
             for chunk in logged.chunks(events::REMOVAL_CHUNK) {
