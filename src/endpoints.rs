@@ -246,6 +246,7 @@ impl Endpoint {
             anonymous: self.scope.is_none(),
             bucket: self.bucket,
             headers: Vec::new(),
+            order: 0,
         }
     }
 

@@ -110,11 +110,13 @@ impl<'a> MakeWriter<'a> for Stderr {
 /// Logging on stderr: warnings by default, `-v` each request, `-vv` retries and rate-limit details,
 /// `-vvv` everything; `RUST_LOG` overrides.
 pub fn init_logging(verbose: u8, quiet: bool) {
+    // Only this tool's own lines, unless -vvv: a library's log (rustls reporting a certificate, say) is
+    // not a message for the user, and the error it describes reaches them anyway.
     let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "warn,okta_org=info",
-        (false, 2) => "warn,okta_org=debug",
+        (true, _) => "okta_org=error",
+        (false, 0) => "okta_org=warn",
+        (false, 1) => "okta_org=info",
+        (false, 2) => "okta_org=debug",
         _ => "info,okta_org=trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")

@@ -805,6 +805,34 @@ async fn an_unclosed_quote_hides_no_row() {
     assert!(out.stderr.contains("15 more rows with an unclosed quote"));
 }
 
+/// Stray quotes found by an independent review: a quote that closes at the start of the next line, before
+/// that line's own address (which would otherwise land in a note's column and vanish); and a quote opened
+/// before the address column (the row is invalid, but its address is shown).
+#[tokio::test]
+async fn a_quote_closing_on_the_next_line_hides_no_address() {
+    let sb = Sandbox::new("unclosed-next");
+    type Want<'a> = &'a [(u64, &'a str, &'a str)];
+    let cases: [(&[u8], Want<'_>); 2] = [
+        (
+            b"name,email,note\nSmith,a@x.com,\"550 truncated\n\",b@x.com,ok\nJones,c@x.com,ok\n",
+            &[
+                (2, "a@x.com", "invalid"),
+                (3, "b@x.com", "invalid"),
+                (4, "c@x.com", "valid"),
+            ],
+        ),
+        (
+            b"name,email\n\"Smith,a@x.com\nJones,b@x.com\n",
+            &[(2, "a@x.com", "invalid"), (3, "b@x.com", "valid")],
+        ),
+    ];
+    for (input, want) in cases {
+        let out = dry_run(&sb, "in.csv", input, &[]).await;
+        assert_eq!(out.code, 3, "{}", out.stderr);
+        assert_rows(&out, want);
+    }
+}
+
 /// Real multi-line fields keep working, with CRLF inside them and the line where the row starts.
 #[tokio::test]
 async fn quoted_line_breaks_still_make_one_row() {

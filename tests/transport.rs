@@ -37,7 +37,14 @@ async fn wait_for_requests(sim: &Simulator, n: usize, within: Duration) {
 /// and without latency.
 #[tokio::test]
 async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
-    for (advertise, latency_ms) in [(true, 0), (false, 0), (true, 300)] {
+    use okta_org_simulator::{RetryAfterFormat, RetryAfterMode};
+    for (advertise, latency_ms, http_date) in [
+        (true, 0, false),
+        (false, 0, false),
+        (true, 300, false),
+        // Requests in flight together, answers that come back together, one of them a 503 naming 2 s.
+        (true, 700, true),
+    ] {
         let config = org(12_000, |c| {
             // Unadvertised, the limit is met and answered with 429s.
             c.rate_limit = if advertise { 6 } else { 3 };
@@ -45,6 +52,11 @@ async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
             c.advertise_limits = advertise;
             c.fail_every = Some(if advertise { 3 } else { 5 });
             c.latency = Duration::from_millis(latency_ms);
+            if http_date {
+                (c.rate_limit, c.window_secs) = (30, 5);
+                c.retry_after = RetryAfterMode::Seconds(2);
+                c.retry_after_format = RetryAfterFormat::HttpDate;
+            }
         });
         let run = remove_run(config, &user_list(0..12_000), &["--concurrency", "8"]).await;
         let case = format!("advertise {advertise}, latency {latency_ms} ms");
@@ -518,6 +530,37 @@ async fn only_requests_safe_to_repeat_are_retried_after_a_5xx() {
         .await;
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert_eq!(sim.record().requests.len(), 1 + 3);
+}
+
+/// A host that refuses connections is retried as one outage, not once for every batch waiting: the whole
+/// bucket backs off together.
+#[tokio::test]
+async fn a_dead_host_is_retried_as_one_outage() {
+    let sb = Sandbox::new("dead-host");
+    let input = sb.write("in.csv", user_list(0..20_000));
+    let out = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                input.to_str().unwrap(),
+                "--org-url",
+                "http://127.0.0.1:1",
+                "--max-retries",
+                "2",
+            ],
+            &[("OKTA_CLIENT_TOKEN", TOKEN)],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let retries = out.stderr.matches("retrying in").count();
+    assert!(
+        (1..=4).contains(&retries),
+        "{retries} retry lines:\n{}",
+        out.stderr
+    );
+    assert_eq!(parse_report(&out.stdout).len(), 20_000);
 }
 
 /// `config check` answers quickly: one short retry, then the reason.

@@ -649,7 +649,7 @@ pub async fn remove(
                             seg.batch.iter().map(|&i| seg.get(seg.rows[i].email).to_string()).collect();
                         let (c, max_len) = (c.clone(), max_len.clone());
                         let task = inflight
-                            .spawn(async move { (id, submit::submit(&c, &addrs, &max_len).await) });
+                            .spawn(async move { (id, submit::submit(&c, &addrs, &max_len, id).await) });
                         tasks.insert(task.id(), id);
                     }
                 }
@@ -763,7 +763,7 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
         s.push_str("dry run: nothing was sent to Okta\n");
     } else {
         s.push_str(&format!(
-            "{} request{} ({} retr{}), {:.1} s waiting for rate limits, {:.1} s in all\n",
+            "{} request{} ({} retr{}), {:.1} s held back (rate limits, Retry-After, backoff), {:.1} s in all\n",
             o.requests,
             if o.requests == 1 { "" } else { "s" },
             o.retries,

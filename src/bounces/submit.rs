@@ -63,7 +63,13 @@ impl Outcome {
 /// Sends `addresses` (at most `max_len` a request) and returns one outcome per address, in order.
 /// When an error must end the run (authentication, a wait past `--max-wait`, Okta unreachable), the
 /// client's pacer is stopped, so no other batch goes out either.
-pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize) -> Vec<Outcome> {
+/// Its requests take `order` as their place in line at the gate (the batch's place in the input).
+pub async fn submit(
+    client: &Client,
+    addresses: &[String],
+    max_len: &AtomicUsize,
+    order: u64,
+) -> Vec<Outcome> {
     let mut out: Vec<Option<Outcome>> = vec![None; addresses.len()];
     let mut work: Vec<Range<usize>> = Vec::new();
     work.push(0..addresses.len());
@@ -80,6 +86,7 @@ pub async fn submit(client: &Client, addresses: &[String], max_len: &AtomicUsize
         let list = &addresses[range.clone()];
         let req = endpoints::REMOVE_BOUNCES
             .request(&[])
+            .order(order)
             .json(&RemoveList {
                 email_addresses: list,
             })

@@ -188,6 +188,12 @@ pub enum ApiError {
         "{detail} (not retried: the request may have taken effect; check before running it again)"
     )]
     Unconfirmed { detail: String },
+    /// The org's TLS certificate was refused.
+    #[error(
+        "the TLS certificate of {host} was refused ({detail}): check the org URL; behind a proxy that \
+         inspects TLS, pass its CA certificate with --ca-cert FILE"
+    )]
+    Certificate { host: String, detail: String },
     /// The org's host name does not resolve.
     #[error("cannot resolve {host}: check the org URL{}", if *temporary { " (or this machine's network and DNS)" } else { "" })]
     Resolve { host: String, temporary: bool },
@@ -274,7 +280,7 @@ impl ApiError {
             ApiError::Resolve {
                 temporary: true, ..
             } => Failure::Retryable,
-            ApiError::Resolve { .. } => Failure::Usage,
+            ApiError::Resolve { .. } | ApiError::Certificate { .. } => Failure::Usage,
             ApiError::Stopped(r) => r.failure,
             ApiError::Decode(_) => Failure::Unexpected,
             ApiError::Auth(_) => Failure::Auth,

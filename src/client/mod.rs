@@ -108,11 +108,18 @@ pub struct Request {
     pub bucket: &'static str,
     /// More headers (sensitive ones marked so), e.g. the token endpoint's DPoP proof.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Its place in line at the gate: lower goes first (a batch's place in the input).
+    pub order: u64,
 }
 
 impl Request {
     pub fn json(mut self, value: &impl serde::Serialize) -> Request {
         self.body = Body::Json(serde_json::to_vec(value).expect("serialisable body"));
+        self
+    }
+
+    pub fn order(mut self, order: u64) -> Request {
+        self.order = order;
         self
     }
 
@@ -409,7 +416,12 @@ impl Client {
                     .pause_until(Instant::now() + backoff)
                     .ok()
                     .map(|()| Duration::ZERO),
-                _ => Some(backoff),
+                // A network error or a 5xx holds the whole bucket too: every batch backing off on its
+                // own would flood a host that is down.
+                _ => {
+                    pacer.back_off(Instant::now() + backoff);
+                    Some(Duration::ZERO)
+                }
             }
         })
         .notify(|e, wait| {
@@ -418,10 +430,9 @@ impl Client {
                 Attempt::Throttled { until: Some(t), .. } => {
                     t.saturating_duration_since(Instant::now())
                 }
-                Attempt::Throttled { until: None, .. } => pacer
-                    .holding()
-                    .map_or(wait, |(_, t)| t.saturating_duration_since(Instant::now())),
-                _ => wait,
+                _ => pacer
+                    .paused_until()
+                    .map_or(wait, |t| t.saturating_duration_since(Instant::now())),
             };
             let n = attempts.load(Ordering::Relaxed);
             warn!(
@@ -467,7 +478,7 @@ impl Client {
         }
         let url = self.url(&req.path).map_err(Attempt::Fatal)?;
         let permit = pacer
-            .acquire()
+            .acquire(req.order)
             .await
             .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
         let mut builder = self
@@ -517,7 +528,13 @@ impl Client {
             r = builder.send() => r,
             _ = self.control.abandoned().cancelled() => return Err(abandoned()),
         };
-        let resp = sent.map_err(|e| transport_failure(&e, &url))?;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                permit.fail();
+                return Err(transport_failure(&e, &url));
+            }
+        };
         let received = Instant::now();
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -526,6 +543,7 @@ impl Client {
         let answer = match status {
             StatusCode::TOO_MANY_REQUESTS => Answer::TooMany,
             StatusCode::SERVICE_UNAVAILABLE => Answer::Unavailable,
+            s if s.is_server_error() => Answer::ServerError,
             _ => Answer::Normal,
         };
         // One step: the budget, the in-flight limit and any pause, before this request's place is freed.
@@ -553,7 +571,7 @@ impl Client {
             rate_note(&pacing)
         );
         let body = body.to_vec();
-        if answer != Answer::Normal {
+        if matches!(answer, Answer::TooMany | Answer::Unavailable) {
             return Err(Attempt::Throttled {
                 status,
                 until,
@@ -583,6 +601,12 @@ fn auth_failure(e: ApiError) -> Attempt {
 }
 
 fn transport_failure(e: &reqwest::Error, url: &Url) -> Attempt {
+    if let Some(detail) = certificate_failure(e) {
+        return Attempt::Fatal(ApiError::Certificate {
+            host: url.host_str().unwrap_or_default().to_string(),
+            detail,
+        });
+    }
     if let Some(temporary) = dns_failure(e) {
         return Attempt::Fatal(ApiError::Resolve {
             host: url.host_str().unwrap_or_default().to_string(),
@@ -593,6 +617,24 @@ fn transport_failure(e: &reqwest::Error, url: &Url) -> Attempt {
         maybe_sent: !e.is_connect(),
         detail: transport_detail(e),
     }
+}
+
+/// The TLS certificate check's refusal, if that is what failed: trying again cannot help.
+fn certificate_failure(e: &reqwest::Error) -> Option<String> {
+    use std::error::Error;
+    let mut source = e.source();
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>()
+            && matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+        {
+            return Some(tls.to_string());
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// Whether the error is a failed name lookup, and if so whether the resolver called it temporary.

@@ -17,7 +17,7 @@
 //! Absolute server times (`X-Rate-Limit-Reset`, an HTTP-date `Retry-After`) are turned into local instants
 //! with [`ServerClock`], which learns the offset between Okta's `Date` header and the local clock.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -253,6 +253,8 @@ pub enum Hold {
     Window,
     /// `--rate`.
     RateCap,
+    /// A backoff after a network error or a 5xx.
+    Backoff,
 }
 
 impl std::fmt::Display for Hold {
@@ -261,6 +263,7 @@ impl std::fmt::Display for Hold {
             Hold::RetryAfter => "Okta's Retry-After",
             Hold::Window => "the rate-limit window",
             Hold::RateCap => "--rate",
+            Hold::Backoff => "a backoff after an error",
         })
     }
 }
@@ -283,6 +286,8 @@ struct Window {
 #[derive(Debug)]
 struct State {
     paused_until: Option<Instant>,
+    /// Why `paused_until` holds.
+    pause_cause: Hold,
     window: Option<Window>,
     /// Requests let through so far; a permit's sequence number is its index.
     sent: u64,
@@ -304,6 +309,12 @@ struct State {
     latency: Option<Duration>,
     /// When the latest answer (or transport failure) came in.
     last_answer: Option<Instant>,
+    /// When each request in flight left, by sequence number: the answers due soon.
+    issued: BTreeMap<u64, Instant>,
+    /// Requests waiting at the gate, by their order (a batch's place in the input) and arrival: the
+    /// first goes first.
+    queue: BTreeSet<(u64, u64)>,
+    arrivals: u64,
     /// Tests on tokio's paused clock see no latency; this stands in for it.
     #[cfg(test)]
     latency_floor: Duration,
@@ -325,6 +336,8 @@ pub struct Permit<'a> {
     pacer: &'a Pacer,
     seq: u64,
     issued: Instant,
+    /// Requests in flight when this one left, itself included.
+    crowd: u32,
     done: bool,
 }
 
@@ -341,9 +354,41 @@ impl Drop for Permit<'_> {
         }
         let mut st = self.pacer.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
+        st.issued.remove(&self.seq);
         st.last_answer = Some(Instant::now());
         drop(st);
         self.pacer.changed.notify_waiters();
+    }
+}
+
+impl Permit<'_> {
+    /// The request failed without an answer (a network error): its place is freed, and fewer requests
+    /// go out at once until answers come again.
+    pub fn fail(mut self) {
+        self.done = true;
+        let mut st = self.pacer.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        st.issued.remove(&self.seq);
+        st.last_answer = Some(Instant::now());
+        st.allowed = (st.allowed / 2).max(1);
+        st.grow = 0;
+        drop(st);
+        self.pacer.changed.notify_waiters();
+    }
+}
+
+/// A place in line at the gate; leaving (with a permit, an error, or a dropped future) frees it.
+struct InLine<'a> {
+    pacer: &'a Pacer,
+    key: (u64, u64),
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        let removed = self.pacer.lock().queue.remove(&self.key);
+        if removed {
+            self.pacer.changed.notify_waiters();
+        }
     }
 }
 
@@ -356,6 +401,8 @@ pub enum Answer {
     TooMany,
     /// 503 Service Unavailable.
     Unavailable,
+    /// Another 5xx.
+    ServerError,
 }
 
 impl Permit<'_> {
@@ -375,6 +422,7 @@ impl Permit<'_> {
         let control = &pacer.control;
         let mut st = pacer.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
+        st.issued.remove(&self.seq);
         st.last_answer = Some(received.max(st.last_answer.unwrap_or(received)));
         let took = received.saturating_duration_since(self.issued);
         #[cfg(test)]
@@ -388,12 +436,15 @@ impl Permit<'_> {
             // Okta's concurrency limit: as many as were in flight besides this one is what it took,
             // and the most this run asks for from now on (the limit is the org's, and other clients
             // share it).
+            // What the org took: the requests in flight when this one left, not counting it. (Not the
+            // number in flight now: the ones the org took may have answered first.)
             Answer::TooMany if concurrency_limit => {
-                st.allowed = st.allowed.min(st.in_flight).max(1);
-                st.ceiling = st.ceiling.min(st.allowed);
+                let took = self.crowd.saturating_sub(1).max(1);
+                st.ceiling = st.ceiling.min(took);
+                st.allowed = st.allowed.min(st.ceiling);
                 st.grow = 0;
             }
-            Answer::TooMany | Answer::Unavailable => {
+            Answer::TooMany | Answer::Unavailable | Answer::ServerError => {
                 st.allowed = (st.allowed / 2).max(1);
                 st.grow = 0;
             }
@@ -408,7 +459,7 @@ impl Permit<'_> {
         if !concurrency_limit {
             pacer.take_window(&mut st, p);
         }
-        let result = if answer == Answer::Normal {
+        let result = if matches!(answer, Answer::Normal | Answer::ServerError) {
             Ok(None)
         } else {
             let named = match p.retry_after {
@@ -500,6 +551,7 @@ impl Pacer {
             control,
             state: Mutex::new(State {
                 paused_until: None,
+                pause_cause: Hold::RetryAfter,
                 window: None,
                 sent: 0,
                 waiting: 0,
@@ -512,6 +564,9 @@ impl Pacer {
                 grow: 0,
                 latency: None,
                 last_answer: None,
+                issued: BTreeMap::new(),
+                queue: BTreeSet::new(),
+                arrivals: 0,
                 #[cfg(test)]
                 latency_floor: Duration::ZERO,
             }),
@@ -530,8 +585,17 @@ impl Pacer {
         &self.control
     }
 
-    /// Waits until a request may go out, or returns why the run stopped.
-    pub async fn acquire(&self) -> Result<Permit<'_>, StopReason> {
+    /// Waits until a request may go out, or returns why the run stopped. Requests go in `order` (the
+    /// lowest first; among equals, first come first served), so batches leave in input order.
+    pub async fn acquire(&self, order: u64) -> Result<Permit<'_>, StopReason> {
+        let key = {
+            let mut st = self.lock();
+            st.arrivals += 1;
+            let key = (order, st.arrivals);
+            st.queue.insert(key);
+            key
+        };
+        let _in_line = InLine { pacer: self, key };
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -543,7 +607,9 @@ impl Pacer {
                     return Err(r);
                 }
                 let now = Instant::now();
-                match self.blocked(&mut st, now) {
+                let first = st.queue.first() == Some(&key);
+                match self.blocked(&mut st, now).filter(|_| first) {
+                    None if !first => None,
                     None => {
                         if let Some(w) = &mut st.window {
                             w.budget -= 1;
@@ -551,11 +617,18 @@ impl Pacer {
                         let seq = st.sent;
                         st.sent += 1;
                         st.in_flight += 1;
+                        st.issued.insert(seq, now);
                         st.hold = None;
+                        st.queue.remove(&key);
+                        let crowd = st.in_flight;
+                        drop(st);
+                        // The next in line looks again.
+                        self.changed.notify_waiters();
                         return Ok(Permit {
                             pacer: self,
                             seq,
                             issued: now,
+                            crowd,
                             done: false,
                         });
                     }
@@ -600,7 +673,7 @@ impl Pacer {
     fn blocked(&self, st: &mut State, now: Instant) -> Option<Blocked> {
         if let Some(p) = st.paused_until {
             if p > now {
-                return Some(Blocked::Until(p, Hold::RetryAfter));
+                return Some(Blocked::Until(p, st.pause_cause));
             }
             st.paused_until = None;
         }
@@ -612,6 +685,23 @@ impl Pacer {
             && now < t + SETTLE
         {
             return Some(Blocked::Settle(t + SETTLE));
+        }
+        // Nor while an answer is due: a request let out just as one arrives could land inside the
+        // Retry-After window that answer opens. From a quarter of the latency before an answer is due
+        // until it comes (or, should it be late, a latency after).
+        if let Some(latency) = st.latency {
+            let early = (latency / 4).max(Duration::from_millis(50));
+            let late = latency.max(Duration::from_millis(500));
+            let due_soon = st
+                .issued
+                .values()
+                .map(|&left| left + latency)
+                .filter(|&due| now + early >= due && now < due + late)
+                .map(|due| due + late)
+                .min();
+            if let Some(until) = due_soon {
+                return Some(Blocked::Settle(until));
+            }
         }
         let in_flight = i64::from(st.in_flight);
         match &mut st.window {
@@ -731,6 +821,18 @@ impl Pacer {
         r
     }
 
+    /// Holds every worker of this bucket until `until` after a network error or a 5xx (a backoff of this
+    /// tool's choosing, so `--max-wait` does not apply).
+    pub fn back_off(&self, until: Instant) {
+        let mut st = self.lock();
+        if st.paused_until.is_none_or(|p| p < until) {
+            st.paused_until = Some(until);
+            st.pause_cause = Hold::Backoff;
+        }
+        drop(st);
+        self.changed.notify_waiters();
+    }
+
     fn pause_locked(&self, st: &mut State, until: Instant, now: Instant) -> Result<(), StopReason> {
         if let Some(max) = self.max_wait
             && until.saturating_duration_since(now) > max
@@ -739,7 +841,10 @@ impl Pacer {
             self.control.stop(reason.clone());
             return Err(reason);
         }
-        st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
+        if st.paused_until.is_none_or(|p| p < until) {
+            st.paused_until = Some(until);
+            st.pause_cause = Hold::RetryAfter;
+        }
         Ok(())
     }
 
@@ -752,6 +857,11 @@ impl Pacer {
             Duration::ZERO
         };
         st.waited + current
+    }
+
+    /// When the bucket's current pause (a Retry-After, a backoff) ends, if one is in force.
+    pub fn paused_until(&self) -> Option<Instant> {
+        self.lock().paused_until.filter(|&p| p > Instant::now())
     }
 
     /// What holds requests back now, and until when, if it is a timed wait.
@@ -817,16 +927,16 @@ mod tests {
     async fn spends_the_window_budget_then_waits_for_the_reset() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        let first = p.acquire().await.unwrap();
+        let first = p.acquire(0).await.unwrap();
         ok(first, &pacing(3, 2, now + 10, now));
         let start = Instant::now();
         let mut held = Vec::new();
         for _ in 0..2 {
-            held.push(p.acquire().await.unwrap());
+            held.push(p.acquire(0).await.unwrap());
         }
         assert!(start.elapsed() <= SETTLE + Duration::from_millis(1));
         drop(held);
-        p.acquire().await.unwrap();
+        p.acquire(0).await.unwrap();
         let waited = start.elapsed();
         assert!(waited >= Duration::from_secs(9), "{waited:?}");
         assert!(waited <= Duration::from_secs(11), "{waited:?}");
@@ -836,25 +946,25 @@ mod tests {
     async fn counts_requests_still_in_flight() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        let a = p.acquire().await.unwrap();
+        let a = p.acquire(0).await.unwrap();
         ok(a, &pacing(10, 2, now + 5, now));
-        let b = p.acquire().await.unwrap();
-        let _c = p.acquire().await.unwrap();
+        let b = p.acquire(0).await.unwrap();
+        let _c = p.acquire(0).await.unwrap();
         // b's answer says 1 left, but c went out after b: nothing is left.
         ok(b, &pacing(10, 1, now + 5, now));
         let start = Instant::now();
-        p.acquire().await.unwrap();
+        p.acquire(0).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(4));
     }
 
     #[tokio::test(start_paused = true)]
     async fn without_a_known_budget_requests_go_one_at_a_time() {
         let p = pacer(PacerOptions::default());
-        let a = p.acquire().await.unwrap();
+        let a = p.acquire(0).await.unwrap();
         let p2 = p.clone();
         let second = tokio::spawn(async move {
             let started = Instant::now();
-            p2.acquire().await.map(|_| started.elapsed())
+            p2.acquire(0).await.map(|_| started.elapsed())
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!second.is_finished());
@@ -873,12 +983,12 @@ mod tests {
             ..PacerOptions::default()
         });
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 60, now));
         let held: Vec<_> = futures_now(&p, 4).await;
         assert_eq!(held.len(), 4);
         assert_eq!(p.in_flight(), (4, 4));
         let p2 = p.clone();
-        let fifth = tokio::spawn(async move { p2.acquire().await.is_ok() });
+        let fifth = tokio::spawn(async move { p2.acquire(0).await.is_ok() });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(
             !fifth.is_finished(),
@@ -891,7 +1001,7 @@ mod tests {
     async fn futures_now(p: &Pacer, n: usize) -> Vec<Permit<'_>> {
         let mut v = Vec::new();
         for _ in 0..n {
-            v.push(p.acquire().await.unwrap());
+            v.push(p.acquire(0).await.unwrap());
         }
         v
     }
@@ -902,9 +1012,9 @@ mod tests {
         p.lock().latency_floor = Duration::from_millis(5);
         let now = epoch_now();
         // 60 a minute at 5 ms an answer: one request in flight spends the budget in well under a second.
-        ok(p.acquire().await.unwrap(), &pacing(60, 59, now + 60, now));
-        let _one = p.acquire().await.unwrap();
-        let second = tokio::time::timeout(Duration::from_millis(100), p.acquire()).await;
+        ok(p.acquire(0).await.unwrap(), &pacing(60, 59, now + 60, now));
+        let _one = p.acquire(0).await.unwrap();
+        let second = tokio::time::timeout(Duration::from_millis(100), p.acquire(0)).await;
         assert!(
             second.is_err(),
             "a second request went out to a fast server"
@@ -922,7 +1032,7 @@ mod tests {
             ..PacerOptions::default()
         });
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 60, now));
         let mut held = futures_now(&p, 8).await;
         let refused = held.pop().unwrap();
         let limit0 = pacing(0, 0, now + 1, now);
@@ -938,9 +1048,9 @@ mod tests {
     async fn a_throttle_pauses_every_worker_before_anyone_is_woken() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
-        let a = p.acquire().await.unwrap();
-        let b = p.acquire().await.unwrap();
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 60, now));
+        let a = p.acquire(0).await.unwrap();
+        let b = p.acquire(0).await.unwrap();
         // A worker waits behind the in-flight limit: make it 2.
         {
             p.lock().allowed = 2;
@@ -948,7 +1058,7 @@ mod tests {
         let p2 = p.clone();
         let waiter = tokio::spawn(async move {
             let t = Instant::now();
-            p2.acquire().await.unwrap();
+            p2.acquire(0).await.unwrap();
             t.elapsed()
         });
         tokio::task::yield_now().await;
@@ -966,13 +1076,13 @@ mod tests {
     async fn a_freed_place_waits_for_the_other_answers_of_its_cohort() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 10, now));
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 10, now));
         let held = futures_now(&p, 2).await;
         p.lock().allowed = 2;
         let p2 = p.clone();
         let waiter = tokio::spawn(async move {
             let t = Instant::now();
-            p2.acquire().await.unwrap();
+            p2.acquire(0).await.unwrap();
             t.elapsed()
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -989,15 +1099,93 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn nothing_leaves_while_an_answer_is_due() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 10, now));
+        // Answers take a second: one request left at t0, due at t0 + 1 s.
+        let early = p.acquire(0).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let p2 = p.clone();
+        let next = tokio::spawn(async move {
+            let t = Instant::now();
+            p2.acquire(0).await.unwrap();
+            t.elapsed()
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!next.is_finished(), "a request left as an answer was due");
+        ok(early, &pacing(100, 98, now + 10, now));
+        let waited = next.await.unwrap();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(400),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_concurrency_429_counts_those_in_flight_when_it_left() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 60, now));
+        let mut held = futures_now(&p, 6).await;
+        let refused = held.pop().unwrap();
+        // The five the org took answer first.
+        for permit in held {
+            ok(permit, &pacing(100, 90, now + 60, now));
+        }
+        refused
+            .finish(Instant::now(), &pacing(0, 0, now + 1, now), Answer::TooMany)
+            .unwrap();
+        assert_eq!(p.in_flight(), (0, 5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_leave_in_their_order() {
+        let p = pacer(PacerOptions::default());
+        let now = epoch_now();
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 60, now));
+        p.pause_until(Instant::now() + Duration::from_secs(1))
+            .unwrap();
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for n in [5u64, 2, 9, 1] {
+            let (p, order) = (p.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let permit = p.acquire(n).await.unwrap();
+                order.lock().unwrap().push(n);
+                ok(permit, &pacing(100, 90, now + 60, now));
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![1, 2, 5, 9]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backoff_holds_every_worker_whatever_max_wait_says() {
+        let p = pacer(PacerOptions {
+            max_wait: Some(Duration::from_secs(1)),
+            ..PacerOptions::default()
+        });
+        p.back_off(Instant::now() + Duration::from_secs(3));
+        let start = Instant::now();
+        p.acquire(0).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_secs(3));
+        assert_eq!(p.control().stopped(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_answer_without_headers_does_not_stall_the_next_window() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(1, 0, now + 1, now));
+        ok(p.acquire(0).await.unwrap(), &pacing(1, 0, now + 1, now));
         // After the reset, one request goes; its answer (a 401, say) carries no rate-limit headers.
-        let b = p.acquire().await.unwrap();
+        let b = p.acquire(0).await.unwrap();
         ok(b, &Pacing::default());
         let start = Instant::now();
-        p.acquire().await.unwrap();
+        p.acquire(0).await.unwrap();
         assert!(
             start.elapsed() < Duration::from_millis(10),
             "{:?}",
@@ -1009,8 +1197,8 @@ mod tests {
     async fn a_late_answer_from_a_passed_window_does_not_refill_the_budget() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(3, 2, now + 2, now));
-        let old = p.acquire().await.unwrap();
+        ok(p.acquire(0).await.unwrap(), &pacing(3, 2, now + 2, now));
+        let old = p.acquire(0).await.unwrap();
         tokio::time::sleep(Duration::from_secs(3)).await;
         // The window has passed: the new one is guessed to hold 3, less the one still in flight (Okta
         // may count it in the new window), and 2 go out...
@@ -1018,7 +1206,7 @@ mod tests {
         // ...then the old window's answer arrives, saying 1 left of the old window.
         ok(old, &pacing(3, 1, now + 2, now));
         let p2 = p.clone();
-        let fourth = tokio::spawn(async move { p2.acquire().await.is_ok() });
+        let fourth = tokio::spawn(async move { p2.acquire(0).await.is_ok() });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!fourth.is_finished(), "a stale answer refilled the budget");
         // Answers without headers: with none in flight, one goes out to learn the new window.
@@ -1030,7 +1218,7 @@ mod tests {
     async fn answers_in_any_order_leave_the_budget_the_server_has() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(10, 9, now + 5, now));
+        ok(p.acquire(0).await.unwrap(), &pacing(10, 9, now + 5, now));
         let sent = futures_now(&p, 5).await;
         // The server took them in the opposite order: the first sent was counted last.
         for (k, permit) in sent.into_iter().enumerate() {
@@ -1038,7 +1226,7 @@ mod tests {
         }
         // 10 - 6 = 4 left: four go at once, the fifth waits for the reset.
         let four = futures_now(&p, 4).await;
-        let fifth = tokio::time::timeout(Duration::from_millis(500), p.acquire()).await;
+        let fifth = tokio::time::timeout(Duration::from_millis(500), p.acquire(0)).await;
         assert!(fifth.is_err(), "more than the budget went out");
         drop(four);
     }
@@ -1047,11 +1235,11 @@ mod tests {
     async fn a_pause_holds_every_worker() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        ok(p.acquire().await.unwrap(), &pacing(100, 99, now + 60, now));
+        ok(p.acquire(0).await.unwrap(), &pacing(100, 99, now + 60, now));
         p.pause_until(Instant::now() + Duration::from_secs(3))
             .unwrap();
         let start = Instant::now();
-        let (a, b) = tokio::join!(p.acquire(), p.acquire());
+        let (a, b) = tokio::join!(p.acquire(0), p.acquire(0));
         a.unwrap();
         b.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(3));
@@ -1068,7 +1256,7 @@ mod tests {
             .pause_until(Instant::now() + Duration::from_secs(600))
             .unwrap_err();
         assert!(err.to_string().contains("retry after"), "{err}");
-        let stop = p.acquire().await.unwrap_err();
+        let stop = p.acquire(0).await.unwrap_err();
         assert_eq!(stop.failure, super::super::Failure::Retryable);
     }
 
@@ -1081,7 +1269,7 @@ mod tests {
         });
         let start = Instant::now();
         for _ in 0..5 {
-            p.acquire().await.unwrap();
+            p.acquire(0).await.unwrap();
         }
         let t = start.elapsed();
         assert!(
@@ -1094,10 +1282,10 @@ mod tests {
     async fn stale_responses_do_not_roll_the_window_back() {
         let p = pacer(PacerOptions::default());
         let now = epoch_now();
-        let a = p.acquire().await.unwrap();
+        let a = p.acquire(0).await.unwrap();
         ok(a, &pacing(5, 4, now + 5, now));
-        let b = p.acquire().await.unwrap();
-        let c = p.acquire().await.unwrap();
+        let b = p.acquire(0).await.unwrap();
+        let c = p.acquire(0).await.unwrap();
         ok(c, &pacing(5, 2, now + 5, now));
         ok(b, &pacing(5, 3, now + 5, now));
         // Budget from c, the newest: 2 left; two go at once, then the window is spent.

@@ -233,6 +233,18 @@ impl SourceReader {
         &self.name
     }
 
+    /// The first word holding an `@` in any field of the current record.
+    fn address_elsewhere(&self) -> Option<String> {
+        (0..records::MAX_FIELDS)
+            .map_while(|i| self.records.field(i))
+            .find_map(|bytes| {
+                cell_text(bytes)
+                    .split(|c: char| c.is_whitespace() || matches!(c, '"' | ',' | ';' | '|' | '\t'))
+                    .find(|w| w.contains('@'))
+                    .map(str::to_string)
+            })
+    }
+
     /// The next data row.
     pub fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
         let start = loop {
@@ -250,7 +262,25 @@ impl SourceReader {
             }
         };
         let column = self.layout.column;
+        let shown = |text: &str| text.contains('@');
         let cell = match self.records.field(column) {
+            // A row cut short at a stray quote may hold its address elsewhere on the line (the quote opened
+            // before the address column): the report shows it.
+            found if start.unclosed.is_some() && !found.is_some_and(|b| shown(&cell_text(b))) => {
+                match self.address_elsewhere() {
+                    Some(a) => Cell::Value {
+                        len: a.len(),
+                        text: Cow::Owned(a),
+                    },
+                    None => match found {
+                        Some(bytes) => Cell::Value {
+                            text: cell_text(bytes),
+                            len: self.records.field_len(column),
+                        },
+                        None => Cell::Missing,
+                    },
+                }
+            }
             None => Cell::Missing,
             Some(bytes) => {
                 let text = cell_text(bytes);

@@ -232,6 +232,8 @@ impl<R: Read> Records<R> {
                 break Runaway::TooFar;
             }
             let had_address = column.is_some_and(|c| self.fields.s.nend > c);
+            // The quoted field is field `nend`; the cells after it on this line come after that.
+            let first_new = self.fields.s.nend + 1;
             let text = &self.src.buf[self.src.pos..self.src.pos + len];
             let whole = &self.src.buf[self.src.pos..self.src.pos + len + term];
             let closes = inside_quote(text).len() < text.len();
@@ -243,6 +245,7 @@ impl<R: Read> Records<R> {
                 cfg: &self.cfg,
                 record: &self.fields,
                 had_address,
+                first_new,
             };
             let alone_core = self.alone_core.get_or_insert_with(|| self.cfg.core());
             if row.is_swallowed_by(text, &mut self.alone, alone_core) {
@@ -324,6 +327,8 @@ struct Row<'a> {
     record: &'a Fields,
     /// The record's address cell was complete before this line.
     had_address: bool,
+    /// The first of the record's fields that this line's cells after the closing quote became.
+    first_new: usize,
 }
 
 impl Row<'_> {
@@ -331,7 +336,9 @@ impl Row<'_> {
     /// only when the quote closes on it the way a closing quote does (right before a delimiter or the line
     /// end), or not at all; when the part of it inside the quotes holds no address between delimiters; and
     /// when, read on its own, it gives no address in the address column, unless the record takes that very
-    /// address from it (`note","a@x.com`: a note over two lines, then the address).
+    /// address from it (`note","a@x.com`: a note over two lines, then the address); and when no address
+    /// among the cells after its closing quote lands in another column than the address column (an address
+    /// that would end up in a note's place is a row's own).
     fn is_swallowed_by(&self, line: &[u8], alone: &mut Fields, core: &mut Core) -> bool {
         let delimiter = self.cfg.delimiter;
         let inside = inside_quote(line);
@@ -339,9 +346,16 @@ impl Row<'_> {
         if !well_closed || inside.split(|&b| b == delimiter).any(looks_like_address) {
             return true;
         }
+        // (Before the address column is known, as while the layout is worked out, nothing is misplaced.)
         let Some(column) = self.cfg.address_column else {
             return false;
         };
+        let misplaced = (self.first_new..self.record.s.nend)
+            .filter(|&i| i != column)
+            .any(|i| self.record.get(i).is_some_and(looks_like_address));
+        if misplaced {
+            return true;
+        }
         core.reset();
         alone.clear();
         alone.feed(core, line);
