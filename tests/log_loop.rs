@@ -242,7 +242,7 @@ async fn find_reads_every_page_of_a_rate_limited_log() {
     let mut events = Vec::new();
     for i in 0..users {
         events.push(bounce_event(&format!("user{i}@example.com"), 30, i));
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             events.push(bounce_event(&format!("USER{i}@example.com"), 20, i + 1));
         }
     }
@@ -259,7 +259,7 @@ async fn find_reads_every_page_of_a_rate_limited_log() {
             .parse()
             .unwrap();
         assert_eq!(r["kind"], "bounce");
-        assert_eq!(r["events"], if n % 4 == 0 { "2" } else { "1" }, "{r:?}");
+        assert_eq!(r["events"], if n.is_multiple_of(4) { "2" } else { "1" }, "{r:?}");
         assert_eq!(r["reason"], "550 5.1.1 no such user");
     }
     assert!(!out.stdout.contains("okta.com"));
