@@ -259,7 +259,11 @@ async fn find_reads_every_page_of_a_rate_limited_log() {
             .parse()
             .unwrap();
         assert_eq!(r["kind"], "bounce");
-        assert_eq!(r["events"], if n.is_multiple_of(4) { "2" } else { "1" }, "{r:?}");
+        assert_eq!(
+            r["events"],
+            if n.is_multiple_of(4) { "2" } else { "1" },
+            "{r:?}"
+        );
         assert_eq!(r["reason"], "550 5.1.1 no such user");
     }
     assert!(!out.stdout.contains("okta.com"));
