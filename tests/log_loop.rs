@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::*;
+use okta_org_simulator::Simulator;
 
 /// A `--max-wait` stop leaves rows `failed`; `--retry-failed` sends exactly those, with their lines and
 /// sources, and reports just them.
@@ -177,5 +178,281 @@ async fn find_refuses_a_window_past_180_days() {
         .await;
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("180 days"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+/// Runs `okta-org ARGS --org-url SIM` with the test token, `stdin` fed in.
+async fn okta(sim: &Simulator, sb: &Sandbox, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let url = sim.url();
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--org-url", &url]);
+    sb.run(&all, &[("OKTA_CLIENT_TOKEN", TOKEN)], stdin).await
+}
+
+fn rows_of(csv_text: &str) -> Vec<HashMap<String, String>> {
+    let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// An event as the notes say Okta writes one, `hours_ago` hours back.
+fn bounce_event(to: &str, hours_ago: u64, shape: usize) -> serde_json::Value {
+    let published = humantime::format_rfc3339_millis(
+        std::time::SystemTime::now() - Duration::from_secs(hours_ago * 3600),
+    )
+    .to_string();
+    let mut e = serde_json::json!({
+        "uuid": format!("ev-{to}-{hours_ago}"),
+        "published": published,
+        "eventType": "system.email.delivery",
+        "displayMessage": "An email's delivery status was updated",
+        "outcome": {"result": "FAILURE", "reason": "Email delivery FAILURE: Bounce"},
+        "actor": {"id": "0oa1", "type": "SystemPrincipal", "alternateId": "system@okta.com"},
+        "target": [],
+        "debugContext": {"debugData": {"sender": "noreply@okta.com", "smtpResponse": "550 5.1.1 no such user"}}
+    });
+    match shape % 3 {
+        0 => e["target"] = serde_json::json!([{"id": "00uX", "type": "User", "alternateId": to}]),
+        1 => e["debugContext"]["debugData"]["recipient"] = serde_json::json!(to),
+        _ => e["displayMessage"] = serde_json::json!(format!("Email to {to} bounced")),
+    }
+    e
+}
+
+/// `find` over many pages of a rate-limited log bucket: every bounced recipient once, with its count,
+/// whatever shape its events take; never a sender's or the actor's address; nothing sent inside a
+/// Retry-After window.
+#[tokio::test]
+async fn find_reads_every_page_of_a_rate_limited_log() {
+    let users = 1200;
+    let config = org(users, |c| {
+        (c.logs_rate_limit, c.window_secs) = (1, 2);
+        c.advertise_limits = false;
+    });
+    let sim = simulator(config).await;
+    let mut events = Vec::new();
+    for i in 0..users {
+        events.push(bounce_event(&format!("user{i}@example.com"), 30, i));
+        if i.is_multiple_of(4) {
+            events.push(bounce_event(&format!("USER{i}@example.com"), 20, i + 1));
+        }
+    }
+    sim.add_log_events(events);
+    let sb = Sandbox::new("find-pages");
+    let out = okta(&sim, &sb, &["bounces", "find", "--since", "2d"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = rows_of(&out.stdout);
+    assert_eq!(rows.len(), users, "{}", out.stderr);
+    for r in &rows {
+        let n: usize = r["email"]
+            .trim_start_matches("user")
+            .trim_end_matches("@example.com")
+            .parse()
+            .unwrap();
+        assert_eq!(r["kind"], "bounce");
+        assert_eq!(
+            r["events"],
+            if n.is_multiple_of(4) { "2" } else { "1" },
+            "{r:?}"
+        );
+        assert_eq!(r["reason"], "550 5.1.1 no such user");
+    }
+    assert!(!out.stdout.contains("okta.com"));
+    let record = sim.record();
+    let pages = record
+        .requests
+        .iter()
+        .filter(|r| r.path == "/api/v1/logs" && r.status == 200)
+        .count();
+    assert!(pages >= 2, "{pages} pages");
+    assert!(record.requests.iter().any(|r| r.status == 429));
+    assert!(record.violations.is_empty(), "{:?}", record.violations);
+}
+
+/// The demo org's events in all their shapes; `find | remove -` reads find's CSV as it is.
+#[tokio::test]
+async fn find_feeds_remove() {
+    let sim = simulator(okta_org_simulator::SimConfig::demo(TOKEN)).await;
+    let sb = Sandbox::new("find-remove");
+    let found = okta(&sim, &sb, &["bounces", "find"], None).await;
+    assert_eq!(found.code, 0, "{}", found.stderr);
+    let rows = rows_of(&found.stdout);
+    let emails: Vec<&str> = rows.iter().map(|r| r["email"].as_str()).collect();
+    for who in [
+        "ben.baker",
+        "chloe.chen",
+        "daniel.diaz",
+        "elena.evans",
+        "jonas.jones",
+        "liam.lopez",
+    ] {
+        assert!(
+            emails.contains(&format!("{who}@acme.example").as_str()),
+            "{who} not found: {emails:?}"
+        );
+    }
+    for sender in ["okta.com", "it-noreply@acme.example", "okta.admin@"] {
+        assert!(
+            !found.stdout.contains(sender),
+            "{sender} in {}",
+            found.stdout
+        );
+    }
+    let elena = rows
+        .iter()
+        .find(|r| r["email"].starts_with("elena"))
+        .unwrap();
+    assert_eq!(elena["removal_requested"], "true");
+    assert!(
+        found.stderr.contains("named no recipient"),
+        "{}",
+        found.stderr
+    );
+    let removed = okta(
+        &sim,
+        &sb,
+        &["bounces", "remove", "-"],
+        Some(found.stdout.as_bytes()),
+    )
+    .await;
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let report = parse_report(&removed.stdout);
+    assert_eq!(report.len(), rows.len());
+    assert!(report.iter().all(|r| r.status == "accepted"));
+}
+
+/// `verify` after a run: removals logged late and split over several events; without --wait the ones
+/// not logged yet say so (4); --wait polls one cursor until they all are; deliveries and bounces after
+/// the removal decide.
+#[tokio::test]
+async fn verify_waits_for_removals_logged_late() {
+    let config = org(2200, |c| {
+        c.removal_delay = Duration::from_secs(2);
+        c.bounce_again = vec!["user5@example.com".into()];
+        c.removal_skips = vec!["user6@example.com".into()];
+    });
+    let sim = simulator(config).await;
+    let sb = Sandbox::new("verify");
+    sb.write("in.csv", user_list(0..2200));
+    let removed = okta(
+        &sim,
+        &sb,
+        &["bounces", "remove", "in.csv", "--report", "r.csv"],
+        None,
+    )
+    .await;
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    // At once: nothing logged yet.
+    let now = okta(&sim, &sb, &["bounces", "verify", "r.csv"], None).await;
+    assert_eq!(now.code, 4, "{}", now.stderr);
+    let rows = rows_of(&now.stdout);
+    assert_eq!(rows.len(), 2200);
+    assert!(rows.iter().all(|r| r["verdict"] == "not-yet-logged"));
+    // Waiting: 44 removal events (50 addresses each) arrive; user5 bounces again, user6 is never logged.
+    let started = Instant::now();
+    let waited = okta(
+        &sim,
+        &sb,
+        &["bounces", "verify", "r.csv", "--wait", "20s", "-o", "v.csv"],
+        None,
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(40));
+    assert_eq!(waited.code, 3, "{}", waited.stderr);
+    let rows = rows_of(&std::fs::read_to_string(sb.path("v.csv")).unwrap());
+    let verdict = |who: &str| {
+        rows.iter()
+            .find(|r| r["email"] == who)
+            .map(|r| r["verdict"].clone())
+            .unwrap()
+    };
+    assert_eq!(verdict("user5@example.com"), "bounced-again");
+    assert_eq!(verdict("user6@example.com"), "not-yet-logged");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["verdict"] == "removal-logged")
+            .count(),
+        2198
+    );
+    assert!(
+        waited.stderr.contains("2198 removal-logged"),
+        "{}",
+        waited.stderr
+    );
+    // The wait was one polling query: its later pages follow the first one's cursor.
+    let record = sim.record();
+    let log_queries: Vec<&str> = record
+        .requests
+        .iter()
+        .filter(|r| r.path == "/api/v1/logs")
+        .filter_map(|r| r.query.as_deref())
+        .collect();
+    assert!(
+        log_queries.iter().any(|q| q.contains("after=")),
+        "{log_queries:?}"
+    );
+    assert!(record.violations.is_empty(), "{:?}", record.violations);
+}
+
+/// `remove --verify` checks at the end of the run, until every address has a verdict: its removal logged,
+/// or (with mail since) delivered.
+#[tokio::test]
+async fn remove_verify_checks_at_the_end_of_the_run() {
+    let config = org(1500, |c| {
+        c.removal_delay = Duration::from_millis(500);
+        c.deliver_after_removal = true;
+    });
+    let sim = simulator(config).await;
+    let sb = Sandbox::new("remove-verify");
+    sb.write("in.csv", user_list(0..1500));
+    let out = okta(
+        &sim,
+        &sb,
+        &[
+            "bounces",
+            "remove",
+            "in.csv",
+            "--verify=30s",
+            "--report",
+            "r.csv",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("verified 1500 addresses") && out.stderr.contains("0 not-yet-logged"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Without `okta.logs.read`, a 403 names the scope.
+#[tokio::test]
+async fn find_without_the_logs_scope_names_it() {
+    let config = org(10, |c| {
+        c.scoped_tokens = vec![("only-orgs".into(), vec!["okta.orgs.manage".into()])];
+    });
+    let sim = simulator(config).await;
+    let sb = Sandbox::new("find-403");
+    let url = sim.url();
+    let out = sb
+        .run(
+            &["bounces", "find", "--org-url", &url],
+            &[("OKTA_CLIENT_TOKEN", "only-orgs")],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stderr.contains("okta.logs.read"), "{}", out.stderr);
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Admission, BounceAnswer, Shared, error_response, rfc3696, too_many_in_flight};
+use super::{Admission, BounceAnswer, Shared, error_response, logs, rfc3696, too_many_in_flight};
 
 pub const REASON_INVALID: &str =
     "Invalid email address. The provided email address failed validation against RFC 3696.";
@@ -25,13 +25,20 @@ pub(crate) async fn remove_list(
     body: Bytes,
 ) -> Response {
     let (in_flight, admitted) = s.enter();
-    let (resp, batch) = if admitted {
+    let (resp, batch, accepted) = if admitted {
         answer(&s, &headers, &body)
     } else {
         s.check_window("bounces");
-        (too_many_in_flight(), None)
+        (too_many_in_flight(), None, Vec::new())
     };
     s.log("POST", PATH, resp.status(), batch, &headers);
+    if !accepted.is_empty() {
+        let agent = headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        logs::schedule_removal(&s, accepted, s.principal(&headers), agent);
+    }
     if !s.config.latency.is_zero() {
         tokio::time::sleep(s.config.latency).await;
     }
@@ -39,9 +46,10 @@ pub(crate) async fn remove_list(
     resp
 }
 
-fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usize>) {
+/// The answer, the number of addresses asked for, and those accepted for removal.
+fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usize>, Vec<String>) {
     if let Some(resp) = s.refuse_scope("POST", PATH, headers, "okta.orgs.manage") {
-        return (resp, None);
+        return (resp, None, Vec::new());
     }
     let list: Option<Vec<String>> = serde_json::from_slice::<Value>(body)
         .ok()
@@ -51,7 +59,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
     let inject = s.inject(false);
     let rate_headers = match s.admit("bounces", s.config.rate_limit, inject) {
         Admission::Go(h) => h,
-        Admission::Throttled(resp) => return (resp, batch),
+        Admission::Throttled(resp) => return (resp, batch, Vec::new()),
     };
     let with_headers = |mut resp: Response| {
         resp.headers_mut().extend(rate_headers.clone());
@@ -66,6 +74,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
                 &[],
             )),
             None,
+            Vec::new(),
         );
     };
     if list.is_empty() {
@@ -77,6 +86,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
                 &["emailAddresses: The field must contain at least one element"],
             )),
             batch,
+            Vec::new(),
         );
     }
     if list.len() > s.config.max_list {
@@ -94,6 +104,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
         return (
             with_headers((StatusCode::BAD_REQUEST, axum::Json(body)).into_response()),
             batch,
+            Vec::new(),
         );
     }
     let poisoned = list
@@ -108,9 +119,11 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
                 &["emailAddresses: The request contains an address that cannot be processed"],
             )),
             batch,
+            Vec::new(),
         );
     }
     let mut errors = Vec::new();
+    let mut accepted = Vec::new();
     let mut inner = s.lock();
     for addr in &list {
         *inner
@@ -127,7 +140,10 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
         };
         match reason {
             Some(reason) => errors.push(json!({ "emailAddress": addr, "reason": reason })),
-            None => inner.record.accepted.push(addr.clone()),
+            None => {
+                inner.record.accepted.push(addr.clone());
+                accepted.push(addr.clone());
+            }
         }
     }
     drop(inner);
@@ -145,7 +161,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
         )
             .into_response(),
     };
-    (with_headers(resp), batch)
+    (with_headers(resp), batch, accepted)
 }
 
 fn thousands(n: usize) -> String {

@@ -1,5 +1,6 @@
-//! An Okta simulator: an axum server on 127.0.0.1 that answers the Org API as Okta's documents describe it,
-//! with rate-limit windows, `Retry-After`, injected failures and the documented error envelopes.
+//! An Okta simulator: an axum server on 127.0.0.1 that answers the Org API and the System Log as Okta's
+//! documents describe them, with rate-limit windows, `Retry-After`, injected failures and the documented
+//! error envelopes.
 //! `okta-org simulate` runs it on its own; `--simulate` starts it inside a run; okta-org's tests start it
 //! on an ephemeral port and read back what it received.
 //!
@@ -9,6 +10,7 @@
 
 mod bounces;
 pub mod jws;
+mod logs;
 mod oauth;
 mod org;
 pub mod rfc3696;
@@ -117,6 +119,18 @@ pub struct SimConfig {
     pub fail_org: bool,
     /// Accepted bounce answers also name an address that was not in the request.
     pub stray_error: bool,
+    /// Requests allowed per window on the System Log (`GET /api/v1/logs`), a bucket of its own.
+    pub logs_rate_limit: u32,
+    /// How long after an accepted `remove-list` call its `system.email.bounce.removal` events are stored.
+    pub removal_delay: Duration,
+    /// Addresses whose removal is never logged (no removal event, nor any delivery after it).
+    pub removal_skips: Vec<String>,
+    /// A moment after each removal event, a `system.email.delivery` SUCCESS for every address it lists.
+    pub deliver_after_removal: bool,
+    /// For these addresses, a bounce (`FAILURE`, `Bounce`) after the removal instead of a delivery.
+    pub bounce_again: Vec<String>,
+    /// System Log events stored at start, as given (stored as of their `published` time, oldest first).
+    pub log_events: Vec<serde_json::Value>,
 }
 
 impl SimConfig {
@@ -146,13 +160,23 @@ impl SimConfig {
             token_faults: None,
             fail_org: false,
             stray_error: false,
+            logs_rate_limit: 60,
+            removal_delay: Duration::from_secs(1),
+            removal_skips: Vec::new(),
+            deliver_after_removal: false,
+            bounce_again: Vec::new(),
+            log_events: Vec::new(),
         }
     }
 
-    /// The demo org of `samples/`.
+    /// The demo org of `samples/`, with a System Log of the last days: bounces, drops, deferrals and
+    /// deliveries for some of its users (in every shape that names the recipient), a removal, events that
+    /// name no recipient, sign-ins, and a bounce older than the 90 days Okta keeps.
     pub fn demo(token: impl Into<String>) -> SimConfig {
         let mut c = SimConfig::new(token);
         c.users = parse_users(DEMO_USERS);
+        let ids: Vec<String> = (0..c.users.len()).map(user_id).collect();
+        c.log_events = logs::events::demo(&c.users, &ids, logs::time::now_ms());
         c
     }
 }
@@ -179,6 +203,8 @@ pub struct Seen {
     pub authorization_scheme: Option<String>,
     /// The request body (settings endpoints only; at most 8 KiB).
     pub body: Option<String>,
+    /// The query string as received (System Log only), to tell its pages apart.
+    pub query: Option<String>,
 }
 
 /// Everything tests may want to check afterwards.
@@ -235,6 +261,7 @@ pub(crate) struct Shared {
     state: Mutex<Inner>,
     org: Mutex<org::OrgState>,
     oauth: Mutex<oauth::OAuthState>,
+    logs: Mutex<logs::EventStore>,
 }
 
 #[derive(Default)]
@@ -316,7 +343,7 @@ impl Shared {
             .find(|(t, _)| given == Some(format!("SSWS {t}").as_str()));
         match scoped {
             Some((_, scopes)) if scopes.iter().any(|s| s == scope) => None,
-            Some(_) => Some(forbidden(scope)),
+            Some(_) => Some(forbidden(path, scope)),
             None => self.refuse(headers),
         }
     }
@@ -343,7 +370,22 @@ impl Shared {
             batch,
             authorization_scheme: scheme,
             body: None,
+            query: None,
         });
+    }
+
+    pub(crate) fn log_query(
+        &self,
+        method: &str,
+        path: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        query: Option<String>,
+    ) {
+        self.log(method, path, status, None, headers);
+        if let Some(last) = self.lock().record.requests.last_mut() {
+            last.query = query;
+        }
     }
 
     pub(crate) fn violation(&self, what: String) {
@@ -566,7 +608,7 @@ pub(crate) fn too_many_in_flight() -> Response {
     resp
 }
 
-pub(crate) fn forbidden(scope: &str) -> Response {
+pub(crate) fn forbidden(path: &str, scope: &str) -> Response {
     let mut resp = error_response(
         StatusCode::FORBIDDEN,
         "E0000006",
@@ -576,7 +618,7 @@ pub(crate) fn forbidden(scope: &str) -> Response {
     let challenge = format!(
         "Bearer authorization_uri=\"/oauth2/v1/authorize\", error=\"insufficient_scope\", \
          error_description=\"The access token provided does not contain the required scopes.\", \
-         resource=\"/api/v1/org\", scope=\"{scope}\""
+         resource=\"{path}\", scope=\"{scope}\""
     );
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert("www-authenticate", v);
@@ -618,6 +660,7 @@ impl Simulator {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let user_ids: Vec<String> = (0..config.users.len()).map(user_id).collect();
+        let config_log_events = config.log_events.clone();
         let shared = Arc::new(Shared {
             users: config.users.iter().map(|u| u.to_lowercase()).collect(),
             org: Mutex::new(org::OrgState::new(&user_ids)),
@@ -633,12 +676,17 @@ impl Simulator {
                 ..Inner::default()
             }),
             oauth: Mutex::default(),
+            logs: Mutex::new(logs::EventStore::seeded(
+                &config_log_events,
+                logs::time::now_ms(),
+            )),
         });
         let app = org::routes()
             .route(
                 "/api/v1/org/email/bounces/remove-list",
                 post(bounces::remove_list),
             )
+            .route(logs::PATH, get(logs::list))
             .route("/oauth2/v1/token", post(oauth::token))
             .route("/__simulator/record", get(record))
             .with_state(shared.clone());
@@ -659,6 +707,17 @@ impl Simulator {
     /// A copy of what the simulator has seen so far.
     pub fn record(&self) -> Record {
         self.shared.lock().record.clone()
+    }
+
+    /// Stores System Log events now, in the order given and as given (their `published` may be earlier:
+    /// an event that arrives late).
+    pub fn add_log_events(&self, events: Vec<serde_json::Value>) {
+        self.shared.add_events(events);
+    }
+
+    /// Every System Log event stored so far, in persistence order.
+    pub fn log_events(&self) -> Vec<serde_json::Value> {
+        self.shared.stored_events()
     }
 }
 

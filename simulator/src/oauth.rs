@@ -27,6 +27,8 @@ pub struct ServiceApp {
 }
 
 struct Issued {
+    /// The service app it was issued to.
+    client_id: String,
     scopes: Vec<String>,
     expires_at: f64,
     /// RFC 7638 thumbprint of the DPoP key the token is bound to.
@@ -115,6 +117,27 @@ impl Shared {
         Ok((jkt, claims))
     }
 
+    /// Who a request acts as, as a System Log `actor`: the service app of an access token, or the
+    /// administrator an API token belongs to.
+    pub(crate) fn principal(&self, headers: &HeaderMap) -> Value {
+        let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let token = given
+            .and_then(|g| g.split_once(' '))
+            .filter(|(scheme, _)| *scheme == "Bearer" || *scheme == "DPoP")
+            .map(|(_, t)| t.trim());
+        let app = token.and_then(|t| {
+            self.oauth_state()
+                .tokens
+                .get(t)
+                .map(|i| i.client_id.clone())
+        });
+        match app {
+            Some(id) => json!({"id": id, "type": "PublicClientApp", "alternateId": id,
+                               "displayName": "okta-org service app", "detailEntry": null}),
+            None => crate::logs::events::token_admin(),
+        }
+    }
+
     /// The 401/403 for an OAuth access token that may not call `method path` needing `scope`, if any.
     pub(crate) fn refuse_access_token(
         &self,
@@ -182,7 +205,7 @@ impl Shared {
             _ => return Some(invalid_token(scheme, "The token type does not match.")),
         }
         if !scopes.iter().any(|s| s == scope) {
-            return Some(forbidden(scope));
+            return Some(forbidden(path, scope));
         }
         None
     }
@@ -365,6 +388,7 @@ fn issue(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
     s.oauth_state().tokens.insert(
         token.clone(),
         Issued {
+            client_id: app.client_id.clone(),
             scopes: requested.clone(),
             expires_at: now + lifetime,
             jkt: jkt.clone(),

@@ -33,6 +33,15 @@ pub struct Args {
     /// Requests allowed per window on the bounce endpoint
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub rate_limit: u32,
+    /// Requests allowed per window on the System Log (GET /api/v1/logs), a bucket of its own
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub logs_rate_limit: u32,
+    /// How long after an accepted remove-list call its removal events reach the System Log (e.g. 1s, 250ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub removal_delay: Duration,
+    /// Log a successful delivery to each removed address a moment after its removal event
+    #[arg(long)]
+    pub deliver_after_removal: bool,
     /// Rate-limit window, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub window: u64,
@@ -64,7 +73,7 @@ pub struct Args {
     #[arg(
         long = "app-scopes",
         value_name = "SCOPES",
-        default_value = "okta.orgs.read,okta.orgs.manage"
+        default_value = "okta.orgs.read,okta.orgs.manage,okta.logs.read"
     )]
     pub app_scopes: String,
     /// The service app must use DPoP-bound tokens
@@ -178,15 +187,19 @@ pub async fn run(_: Args) -> Result<Exit, CmdError> {
 
 #[cfg(feature = "simulator")]
 pub async fn run(args: Args) -> Result<Exit, CmdError> {
-    let mut config = SimConfig::new(args.token.clone());
-    config.users = match &args.users {
-        Some(path) => match std::fs::read_to_string(path) {
+    // The demo org, System Log and all; another org of users has an empty log.
+    let mut config = SimConfig::demo(args.token.clone());
+    if let Some(path) = &args.users {
+        config.users = match std::fs::read_to_string(path) {
             Ok(text) => simulator::parse_users(&text),
             Err(e) => return Err(usage(format!("cannot read {}: {e}", path.display()))),
-        },
-        None => simulator::parse_users(simulator::DEMO_USERS),
-    };
+        };
+        config.log_events.clear();
+    }
     config.rate_limit = args.rate_limit;
+    config.logs_rate_limit = args.logs_rate_limit;
+    config.removal_delay = args.removal_delay;
+    config.deliver_after_removal = args.deliver_after_removal;
     config.window_secs = args.window.max(1);
     config.retry_after = match args.retry_after {
         RetryAfter::Auto => simulator::RetryAfterMode::Auto,
@@ -245,12 +258,14 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
         .await
         .map_err(|e| usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
     crate::say(format_args!(
-        "okta-org simulator: listening on {} with {users} users, {} requests per {} s on the bounce endpoint\n\
+        "okta-org simulator: listening on {} with {users} users, {} requests per {} s on the bounce endpoint, \
+         {} on the System Log\n\
          try:  OKTA_CLIENT_TOKEN={} okta-org bounces remove samples/sendgrid-bounces.csv --org-url {}\n\
          what it received: {}/__simulator/record    (Ctrl-C stops it)",
         sim.url(),
         args.rate_limit,
         args.window,
+        args.logs_rate_limit,
         args.token,
         sim.url(),
         sim.url()

@@ -70,6 +70,12 @@ impl Finder {
         }
         let Some(r) = email::recipient(&e) else {
             self.unattributed += 1;
+            tracing::debug!(
+                "event {} ({}, {}): no recipient found",
+                e.uuid.as_deref().unwrap_or("without uuid"),
+                e.published_text,
+                e.reason
+            );
             return;
         };
         let reason = email::provider_text(&e);
