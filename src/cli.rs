@@ -63,6 +63,17 @@ pub struct ConnectArgs {
     pub simulate: bool,
 }
 
+/// An org command group: its subcommands, and the connection and output flags every one of them takes.
+#[derive(Debug, Args)]
+pub struct OrgGroup<C: clap::Subcommand> {
+    #[command(subcommand)]
+    pub command: C,
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
 /// How commands that print an object print it.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct OutputArgs {

@@ -4,23 +4,16 @@
 use serde_json::json;
 
 use super::{CmdError, Org};
-use crate::cli::{ConnectArgs, Global, OutputArgs};
+use crate::cli::{Global, OrgGroup};
 use crate::endpoints::{self, Endpoint};
 use crate::exit::Exit;
 use crate::models::Flag;
 
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  okta-org admin third-party get\n  okta-org admin client-privileges set false"
-)]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org admin --help`.
+pub const EXAMPLES: &str =
+    "Examples:\n  okta-org admin third-party get\n  okta-org admin client-privileges set false";
+
+pub type Group = OrgGroup<Command>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

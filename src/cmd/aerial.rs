@@ -3,24 +3,16 @@
 use serde::Serialize;
 
 use super::{CmdError, Org, usage, write_stdout};
-use crate::cli::{ConnectArgs, Global, Output, OutputArgs};
+use crate::cli::{Global, OrgGroup, Output};
 use crate::client::ApiError;
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::AerialConsent;
 
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  okta-org aerial get\n  okta-org aerial grant --account-id 0200bs0617vvhv2v675mch1cukp"
-)]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org aerial --help`.
+pub const EXAMPLES: &str = "Examples:\n  okta-org aerial get\n  okta-org aerial grant --account-id 0200bs0617vvhv2v675mch1cukp";
+
+pub type Group = OrgGroup<Command>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

@@ -2,21 +2,16 @@
 //! emails (/api/v1/org/privacy/oktaCommunication[/optIn,/optOut]).
 
 use super::{CmdError, Org};
-use crate::cli::{ConnectArgs, Global, OutputArgs};
+use crate::cli::{Global, OrgGroup};
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::CommunicationSetting;
 
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  okta-org communication get\n  okta-org communication opt-out")]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org communication --help`.
+pub const EXAMPLES: &str =
+    "Examples:\n  okta-org communication get\n  okta-org communication opt-out";
+
+pub type Group = OrgGroup<Command>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

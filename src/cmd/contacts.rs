@@ -4,21 +4,15 @@
 use serde_json::json;
 
 use super::{CmdError, Org, usage};
-use crate::cli::{ConnectArgs, Global, OutputArgs};
+use crate::cli::{Global, OrgGroup};
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::{ContactTypeObj, ContactUser};
 
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  okta-org contacts list\n  okta-org contacts get billing")]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org contacts --help`.
+pub const EXAMPLES: &str = "Examples:\n  okta-org contacts list\n  okta-org contacts get billing";
+
+pub type Group = OrgGroup<Command>;
 
 /// The contact type: `BILLING`/`TECHNICAL` in the OpenAPI spec, lowercase in the reference's links;
 /// either is accepted, and the spec's uppercase is sent.

@@ -6,21 +6,15 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::{CmdError, Org, usage, write_stdout};
-use crate::cli::{ConnectArgs, Global, Output, OutputArgs};
+use crate::cli::{Global, OrgGroup, Output};
 use crate::client::Body;
 use crate::endpoints;
 use crate::exit::Exit;
 
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  okta-org logo upload acme-logo.png")]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org logo --help`.
+pub const EXAMPLES: &str = "Example:\n  okta-org logo upload acme-logo.png";
+
+pub type Group = OrgGroup<Command>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

@@ -81,20 +81,28 @@ pub enum Command {
     /// Email bounce list operations
     Bounces(bounces::Group),
     /// The org's general settings (name, address, phone, website)
+    #[command(after_help = settings::EXAMPLES)]
     Settings(settings::Group),
     /// The org's billing and technical contacts
+    #[command(after_help = contacts::EXAMPLES)]
     Contacts(contacts::Group),
     /// The org's logo
+    #[command(after_help = logo::EXAMPLES)]
     Logo(logo::Group),
     /// Okta Support access to the org
+    #[command(after_help = support::EXAMPLES)]
     Support(support::Group),
     /// Okta Aerial consent
+    #[command(after_help = aerial::EXAMPLES)]
     Aerial(aerial::Group),
     /// Whether the org's users receive Okta communication emails
+    #[command(after_help = communication::EXAMPLES)]
     Communication(communication::Group),
     /// End-user dashboard preferences
+    #[command(after_help = preferences::EXAMPLES)]
     Preferences(preferences::Group),
     /// Org admin settings
+    #[command(after_help = admin::EXAMPLES)]
     Admin(admin::Group),
     /// The org's public metadata (/.well-known/okta-organization; needs no token)
     Metadata(metadata::Args),

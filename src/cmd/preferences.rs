@@ -2,21 +2,16 @@
 //! (/api/v1/org/preferences[/showEndUserFooter,/hideEndUserFooter]).
 
 use super::{CmdError, Org};
-use crate::cli::{ConnectArgs, Global, OutputArgs};
+use crate::cli::{Global, OrgGroup};
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::Preferences;
 
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  okta-org preferences get\n  okta-org preferences hide-footer")]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org preferences --help`.
+pub const EXAMPLES: &str =
+    "Examples:\n  okta-org preferences get\n  okta-org preferences hide-footer";
+
+pub type Group = OrgGroup<Command>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

@@ -7,23 +7,16 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::{CmdError, Org, usage};
-use crate::cli::{ConnectArgs, Global, OutputArgs};
+use crate::cli::{ConnectArgs, Global, OrgGroup, OutputArgs};
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::{OrgSetting, READ_ONLY_FIELDS, WRITABLE_FIELDS};
 
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  okta-org settings get\n  okta-org settings update --set city=Paris"
-)]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org settings --help`.
+pub const EXAMPLES: &str =
+    "Examples:\n  okta-org settings get\n  okta-org settings update --set city=Paris";
+
+pub type Group = OrgGroup<Command>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

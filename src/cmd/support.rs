@@ -7,24 +7,16 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value, json};
 
 use super::{CmdError, Org, usage};
-use crate::cli::{ConnectArgs, Global, OutputArgs};
+use crate::cli::{Global, OrgGroup};
 use crate::client::ApiError;
 use crate::endpoints::{self, Endpoint};
 use crate::exit::Exit;
 use crate::models::{SupportCase, SupportCases, SupportSettings};
 
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  okta-org support get\n  okta-org support cases update 1000002 --impersonation enabled"
-)]
-pub struct Group {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub conn: ConnectArgs,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
+/// The examples of `okta-org support --help`.
+pub const EXAMPLES: &str = "Examples:\n  okta-org support get\n  okta-org support cases update 1000002 --impersonation enabled";
+
+pub type Group = OrgGroup<Command>;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
