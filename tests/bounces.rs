@@ -3,7 +3,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use okta_org_simulator::{RetryAfterFormat, RetryAfterMode, SimConfig};
@@ -583,35 +583,13 @@ async fn bad_input_is_one_line_and_status_2() {
 /// SIGINT: stop sending, finish the report with the rest `failed` (interrupted), exit non-zero.
 #[tokio::test]
 async fn sigint_finishes_the_report() {
-    let mut config = org_with_users(5000);
-    config.rate_limit = 1;
-    config.window_secs = 60;
-    let sim = simulator(config).await;
+    let sim = simulator(org(5000, |c| (c.rate_limit, c.window_secs) = (1, 60))).await;
     let sb = Sandbox::new("sigint");
     let input = sb.write("in.csv", user_list(0..5000));
-    let url = sim.url();
-    let mut cmd = sb.command(&[
-        "bounces",
-        "remove",
-        input.to_str().unwrap(),
-        "--org-url",
-        &url,
-        "--report",
-        "r.csv",
-    ]);
-    cmd.env("OKTA_CLIENT_TOKEN", TOKEN);
-    let child = cmd.spawn().unwrap();
-    let pid = child.id().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sim.record().requests.is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let child = sb.spawn_remove(&sim, &[input.to_str().unwrap(), "--report", "r.csv"]);
+    wait_for_requests(&sim, 1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    kill(child.id().unwrap(), "-INT");
     let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
         .await
         .expect("exits promptly after SIGINT")

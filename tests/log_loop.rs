@@ -92,18 +92,7 @@ async fn resume_finishes_a_run_that_was_killed() {
     // Some rows that are not sent, so carried rows of every status are seen.
     text.push_str("not-an-address\nuser7@example.com\n");
     let input = sb.write("in.csv", &text);
-    let url = sim.url();
-    let mut cmd = sb.command(&[
-        "bounces",
-        "remove",
-        input.to_str().unwrap(),
-        "--org-url",
-        &url,
-        "--report",
-        "first.csv",
-    ]);
-    cmd.env("OKTA_CLIENT_TOKEN", TOKEN);
-    let mut child = cmd.spawn().unwrap();
+    let mut child = sb.spawn_remove(&sim, &[input.to_str().unwrap(), "--report", "first.csv"]);
     let deadline = Instant::now() + Duration::from_secs(15);
     while sim.record().accepted.len() < 2000 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
