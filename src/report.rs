@@ -206,11 +206,15 @@ impl ReportWriter {
     }
 }
 
-/// The csv crate's error as the I/O error beneath it, so a broken pipe is seen as one.
-fn csv_io(e: csv::Error) -> io::Error {
+/// The csv crate's error as the I/O error beneath it, so a broken pipe is seen as one; any other (a row
+/// that cannot be written as CSV) is kept whole as the source of an I/O error.
+pub fn csv_io(e: csv::Error) -> io::Error {
+    if !e.is_io_error() {
+        return io::Error::other(e);
+    }
     match e.into_kind() {
         csv::ErrorKind::Io(e) => e,
-        other => io::Error::other(format!("{other:?}")),
+        _ => unreachable!("is_io_error said so"),
     }
 }
 

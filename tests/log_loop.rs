@@ -445,3 +445,83 @@ async fn find_without_the_logs_scope_names_it() {
     assert!(out.stderr.contains("okta.logs.read"), "{}", out.stderr);
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 }
+
+/// A bounded `verify` reads to the last page: a bounce on the second page, after every address already has
+/// its removal logged on the first, still turns that address's verdict.
+#[tokio::test]
+async fn verify_reads_the_bounded_query_to_its_last_page() {
+    let config = org(60, |c| c.removal_delay = Duration::from_millis(100));
+    let sim = simulator(config).await;
+    let sb = Sandbox::new("verify-pages");
+    sb.write("in.csv", user_list(0..60));
+    let removed = okta(
+        &sim,
+        &sb,
+        &["bounces", "remove", "in.csv", "--report", "r.csv"],
+        None,
+    )
+    .await;
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    // Every removal logged, then 1,100 deliveries to someone else, then a bounce from user3.
+    let logged = Instant::now();
+    while sim
+        .log_events()
+        .iter()
+        .filter(|e| e["eventType"] == "system.email.bounce.removal")
+        .count()
+        < 2
+    {
+        assert!(
+            logged.elapsed() < Duration::from_secs(10),
+            "removals never logged"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let at = |ms: u64| {
+        humantime::format_rfc3339_millis(std::time::SystemTime::now() + Duration::from_millis(ms))
+            .to_string()
+    };
+    let delivery = |i: u64, to: &str, result: &str| {
+        serde_json::json!({
+            "uuid": format!("d-{i}"),
+            "published": at(i),
+            "eventType": "system.email.delivery",
+            "outcome": {"result": result, "reason": if result == "SUCCESS" { "" } else { "Bounce" }},
+            "target": [{"id": "00uX", "type": "User", "alternateId": to}]
+        })
+    };
+    let mut events: Vec<serde_json::Value> = (0..1100)
+        .map(|i| delivery(i, "someone.else@example.com", "SUCCESS"))
+        .collect();
+    events.push(delivery(1100, "user3@example.com", "FAILURE"));
+    sim.add_log_events(events);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let out = okta(&sim, &sb, &["bounces", "verify", "r.csv"], None).await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let rows = rows_of(&out.stdout);
+    assert_eq!(rows.len(), 60);
+    let user3 = rows.iter().find(|r| r["email"] == "user3@example.com");
+    assert_eq!(user3.unwrap()["verdict"], "bounced-again", "{rows:?}");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["verdict"] == "removal-logged")
+            .count(),
+        59
+    );
+}
+
+/// With nothing to list, `find` still writes its CSV header, so a script reading the file finds its
+/// columns (and `remove` reading it finds an empty export, not an unreadable one).
+#[tokio::test]
+async fn find_with_nothing_found_writes_the_header() {
+    let sim = simulator(org(10, |_| {})).await;
+    let sb = Sandbox::new("find-empty");
+    let out = okta(&sim, &sb, &["bounces", "find", "--since", "1h"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "email,kind,events,first_seen,last_seen,reason,user,removal_requested\n"
+    );
+    assert!(out.stderr.contains("0 recipients"), "{}", out.stderr);
+}

@@ -3,14 +3,13 @@
 //! for removal), one row per recipient; CSV that `bounces remove -` reads as it is.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::super::{CmdError, usage};
 use super::summary::summarised;
-use super::{ReportFormat, write_rows};
+use super::{ReportFormat, RowsArgs};
 use crate::cli::{ConnectArgs, Global};
 use crate::endpoints;
 use crate::exit::Exit;
@@ -56,15 +55,8 @@ pub struct FindArgs {
     /// Which failures to list
     #[arg(long, value_enum, default_value_t = KindChoice::Bounce)]
     pub kind: KindChoice,
-    /// Write the rows here instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Row format
-    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
-    pub format: ReportFormat,
-    /// Write the run's counts as one JSON object to FILE (`-`: stdout, when the rows go to a file)
-    #[arg(long, value_name = "FILE")]
-    pub summary: Option<PathBuf>,
+    #[command(flatten)]
+    pub rows: RowsArgs,
     #[command(flatten)]
     pub conn: ConnectArgs,
 }
@@ -140,6 +132,18 @@ fn kinds(kind: KindChoice) -> Vec<Kind> {
     }
 }
 
+/// The CSV header: [`Row`]'s fields.
+const HEADER: [&str; 8] = [
+    "email",
+    "kind",
+    "events",
+    "first_seen",
+    "last_seen",
+    "reason",
+    "user",
+    "removal_requested",
+];
+
 #[derive(Serialize)]
 struct Row<'a> {
     email: &'a str,
@@ -168,10 +172,10 @@ struct Body {
 
 pub async fn run(a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
     let body = Body {
-        output: a.output.as_ref().map(|p| p.display().to_string()),
+        output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()
     };
-    let (summary, rows_to) = (a.summary.as_deref(), a.output.as_deref());
+    let (summary, rows_to) = (a.rows.summary.as_deref(), a.rows.output.as_deref());
     summarised("bounces find", summary, rows_to, body, async |body| {
         find(&a, global, body).await
     })
@@ -220,7 +224,7 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
     (body.events, body.pages, body.unattributed) = (events, read, unattributed);
     body.recipients = found.len() as u64;
     body.removal_requested = found.iter().filter(|f| f.removal_requested).count() as u64;
-    let csv = a.format == ReportFormat::Csv;
+    let csv = a.rows.format == ReportFormat::Csv;
     let rows: Vec<Row<'_>> = found
         .iter()
         .map(|f| Row {
@@ -238,7 +242,7 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
             removal_requested: f.removal_requested,
         })
         .collect();
-    write_rows(a.output.as_deref(), a.format, &rows)?;
+    a.rows.write(&HEADER, &rows)?;
     if !global.quiet {
         let mut line = format!(
             "okta-org: {} from {} to {} ({}): {}",
@@ -276,15 +280,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_header_names_the_row_fields() {
+        let row = Row {
+            email: "a@x.com",
+            kind: "bounce",
+            events: 1,
+            first_seen: "",
+            last_seen: "",
+            reason: Cow::Borrowed(""),
+            user: "",
+            removal_requested: false,
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(row).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next(), Some(HEADER.join(",").as_str()));
+    }
+
+    #[test]
     fn windows_are_checked_before_any_request() {
         let now = humantime::parse_rfc3339("2026-11-28T12:00:00Z").unwrap();
         let args = |since: &str, until: Option<&str>| FindArgs {
             since: since.into(),
             until: until.map(str::to_string),
             kind: KindChoice::Bounce,
-            output: None,
-            format: ReportFormat::Csv,
-            summary: None,
+            rows: RowsArgs::default(),
             conn: ConnectArgs::default(),
         };
         let (s, u) = window(&args("7d", None), now).unwrap();

@@ -8,13 +8,18 @@ pub mod summary;
 pub mod verify;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::CmdError;
 use crate::cli::Global;
+use crate::client::{Client, StopReason};
 use crate::exit::Exit;
+use crate::interrupt::{Interrupt, Level, wait_for_signal};
+use crate::report::csv_io;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -50,58 +55,118 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
+    #[default]
     Csv,
     Jsonl,
 }
 
-/// Writes `rows` as CSV (with a header, a spreadsheet formula guard on `guarded` columns) or JSON lines, to
-/// `path` or stdout. A reader of stdout that went away is not an error.
-fn write_rows<T: Serialize>(
-    path: Option<&Path>,
-    format: ReportFormat,
-    rows: &[T],
-) -> Result<(), CmdError> {
-    let what = || match path {
-        Some(p) => format!("cannot write {}", p.display()),
-        None => "cannot write to stdout".into(),
-    };
-    let out: Box<dyn Write> = match path {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|source| CmdError::Io {
-            what: what(),
-            source,
-        })?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let result = match format {
-        ReportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            rows.iter()
-                .try_for_each(|r| w.serialize(r))
-                .and_then(|()| w.flush().map_err(csv::Error::from))
-                .map_err(|e| match e.into_kind() {
-                    csv::ErrorKind::Io(e) => e,
-                    other => std::io::Error::other(format!("{other:?}")),
-                })
+/// Where and how `find` and `verify` write their rows, and their summary.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RowsArgs {
+    /// Write the rows here instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Row format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+    /// Write the run's counts as one JSON object to FILE (`-`: stdout, when the rows go to a file)
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+}
+
+impl RowsArgs {
+    /// Writes `rows` as CSV (`header` first, even with no rows, so a script reading it finds its columns)
+    /// or JSON lines, to `--output` or stdout. A reader of stdout that went away is not an error.
+    fn write<T: Serialize>(&self, header: &[&str], rows: &[T]) -> Result<(), CmdError> {
+        let path = self.output.as_deref();
+        let what = || match path {
+            Some(p) => format!("cannot write {}", p.display()),
+            None => "cannot write to stdout".into(),
+        };
+        let out: Box<dyn Write> = match path {
+            Some(p) => Box::new(std::fs::File::create(p).map_err(|source| CmdError::Io {
+                what: what(),
+                source,
+            })?),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let result = match self.format {
+            ReportFormat::Csv => {
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                let mut all = || -> Result<(), csv::Error> {
+                    w.write_record(header)?;
+                    for r in rows {
+                        w.serialize(r)?;
+                    }
+                    Ok(w.flush()?)
+                };
+                all().map_err(csv_io)
+            }
+            ReportFormat::Jsonl => {
+                let mut w = std::io::BufWriter::new(out);
+                rows.iter()
+                    .try_for_each(|r| {
+                        serde_json::to_writer(&mut w, r)?;
+                        w.write_all(b"\n").map_err(serde_json::Error::io)
+                    })
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| w.flush())
+            }
+        };
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(source) => Err(CmdError::Io {
+                what: what(),
+                source,
+            }),
+            Ok(()) => Ok(()),
         }
-        ReportFormat::Jsonl => {
-            let mut w = std::io::BufWriter::new(out);
-            rows.iter()
-                .try_for_each(|r| {
-                    serde_json::to_writer(&mut w, r)?;
-                    w.write_all(b"\n").map_err(serde_json::Error::io)
-                })
-                .map_err(std::io::Error::from)
-                .and_then(|()| w.flush())
-        }
-    };
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(source) => Err(CmdError::Io {
-            what: what(),
-            source,
-        }),
-        Ok(()) => Ok(()),
     }
+}
+
+/// How long requests in flight may take to answer after the first interrupt.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// First SIGINT/SIGTERM: send nothing more, end the reading of pipes and terminals, give requests in
+/// flight a few seconds to answer (so what Okta took is reported `accepted`), then finish the report.
+/// Second: abandon what is in flight and finish the report at once (exit 128 + the signal). `output` names
+/// what is finished ("the report").
+fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output: &'static str) {
+    tokio::spawn(async move {
+        let sig = wait_for_signal().await;
+        // Ctrl-C is advice only for someone at a terminal who pressed it; a service manager or a cron
+        // wrapper that sent SIGTERM is told what a second signal does.
+        let at_terminal = sig == 2 && std::io::IsTerminal::is_terminal(&std::io::stdin());
+        let (what, again) = match (sig, at_terminal) {
+            (2, true) => ("interrupted", "press Ctrl-C again to stop at once"),
+            (15, _) => ("SIGTERM", "a second signal stops at once"),
+            _ => ("interrupted", "a second signal stops at once"),
+        };
+        crate::say(format_args!(
+            "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
+             then finishing {output} ({again})",
+            GRACE.as_secs()
+        ));
+        interrupt.raise(Level::Stopping, sig);
+        if let Some(c) = &client {
+            c.control().stop(StopReason::interrupted());
+            let c = c.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(GRACE).await;
+                c.control().abandon();
+            });
+        }
+        let sig = wait_for_signal().await;
+        crate::say(format_args!(
+            "okta-org: interrupted again: abandoning requests in flight; finishing {output} now"
+        ));
+        interrupt.raise(Level::Now, sig);
+        if let Some(c) = &client {
+            c.control().abandon();
+        }
+    });
 }

@@ -11,14 +11,13 @@ use serde::Serialize;
 
 use super::super::{CmdError, usage, write_stdout};
 use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
-use super::{ReportFormat, verify};
+use super::{ReportFormat, verify, watch_signals};
 use crate::bounces::{self, RemoveOptions, RemoveOutcome};
 use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
-use crate::client::{Client, StopReason};
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec, ReadOptions};
-use crate::interrupt::{Interrupt, Level, wait_for_signal};
+use crate::interrupt::Interrupt;
 use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
 
@@ -320,7 +319,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         Some(Session::connect(&args.conn, global.quiet, tuning, &needs).await?)
     };
     let client = session.as_ref().map(|s| s.client.clone());
-    watch_signals(client.clone(), opts.interrupt.clone());
+    watch_signals(client.clone(), opts.interrupt.clone(), "the report");
     let mut outcome = bounces::remove(&opts, client.clone()).await?;
     facts.reported = true;
     facts.stop = stop_of(&outcome, &opts);
@@ -394,46 +393,4 @@ fn exit_of(o: &RemoveOutcome) -> Exit {
         _ if flawed => Exit::Partial,
         _ => Exit::Ok,
     }
-}
-
-/// How long requests in flight may take to answer after the first interrupt.
-const GRACE: Duration = Duration::from_secs(5);
-
-/// First SIGINT/SIGTERM: send nothing more, end the reading of pipes and terminals, give requests in
-/// flight a few seconds to answer (so what Okta took is reported `accepted`), then finish the report.
-/// Second: abandon what is in flight and finish the report at once (exit 128 + the signal).
-fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>) {
-    tokio::spawn(async move {
-        let sig = wait_for_signal().await;
-        // Ctrl-C is advice only for someone at a terminal who pressed it; a service manager or a cron
-        // wrapper that sent SIGTERM is told what a second signal does.
-        let at_terminal = sig == 2 && std::io::IsTerminal::is_terminal(&std::io::stdin());
-        let (what, again) = match (sig, at_terminal) {
-            (2, true) => ("interrupted", "press Ctrl-C again to stop at once"),
-            (15, _) => ("SIGTERM", "a second signal stops at once"),
-            _ => ("interrupted", "a second signal stops at once"),
-        };
-        crate::say(format_args!(
-            "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
-             then finishing the report ({again})",
-            GRACE.as_secs()
-        ));
-        interrupt.raise(Level::Stopping, sig);
-        if let Some(c) = &client {
-            c.control().stop(StopReason::interrupted());
-            let c = c.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(GRACE).await;
-                c.control().abandon();
-            });
-        }
-        let sig = wait_for_signal().await;
-        crate::say(
-            "okta-org: interrupted again: abandoning requests in flight; finishing the report now",
-        );
-        interrupt.raise(Level::Now, sig);
-        if let Some(c) = &client {
-            c.control().abandon();
-        }
-    });
 }

@@ -3,6 +3,7 @@
 //! `--wait`, one bounded query up to now; with it, a polling query that keeps its cursor and asks again for
 //! what came since, until every address has a verdict or the time is up. Also run by `remove --verify`.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,14 +13,14 @@ use tokio::time::Instant;
 
 use super::super::{CmdError, usage};
 use super::summary::{VerifyCounts, summarised};
-use super::{ReportFormat, write_rows};
+use super::{ReportFormat, RowsArgs, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::client::{ApiError, Client};
 use crate::endpoints;
 use crate::exit::Exit;
-use crate::interrupt::{Interrupt, Level, wait_for_signal};
+use crate::interrupt::{Interrupt, Level};
 use crate::logs::verify::{Checked, Checker, Verdict};
-use crate::logs::{DELIVERY, MAX_AGE, PAGE_LIMIT, Pages, Query, REMOVAL};
+use crate::logs::{DELIVERY, MAX_AGE, Pages, Query, REMOVAL};
 use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
 use crate::term::count;
@@ -47,19 +48,20 @@ pub struct VerifyArgs {
     /// Keep looking until every address has a verdict, or this long has passed (e.g. 10m)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
-    /// Write the verdicts here instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Row format
-    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
-    pub format: ReportFormat,
-    /// Write the counts of each verdict as one JSON object to FILE (`-`: stdout, when the rows go to a
-    /// file)
-    #[arg(long, value_name = "FILE")]
-    pub summary: Option<PathBuf>,
+    #[command(flatten)]
+    pub rows: RowsArgs,
     #[command(flatten)]
     pub conn: ConnectArgs,
 }
+
+/// The CSV header: [`Row`]'s fields.
+const HEADER: [&str; 5] = [
+    "email",
+    "verdict",
+    "removal_logged",
+    "last_delivery",
+    "detail",
+];
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -67,7 +69,7 @@ struct Row<'a> {
     verdict: &'a str,
     removal_logged: &'a str,
     last_delivery: &'a str,
-    detail: &'a str,
+    detail: Cow<'a, str>,
 }
 
 /// The summary's fields of `bounces verify`.
@@ -84,10 +86,10 @@ struct Body {
 pub async fn run(a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
     let body = Body {
         report: a.report.display().to_string(),
-        output: a.output.as_ref().map(|p| p.display().to_string()),
+        output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()
     };
-    let (summary, rows_to) = (a.summary.as_deref(), a.output.as_deref());
+    let (summary, rows_to) = (a.rows.summary.as_deref(), a.rows.output.as_deref());
     summarised("bounces verify", summary, rows_to, body, async |body| {
         verify(&a, global, body).await
     })
@@ -116,18 +118,15 @@ async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit
     )
     .await?;
     let interrupt = Arc::new(Interrupt::default());
-    {
-        let interrupt = interrupt.clone();
-        tokio::spawn(async move {
-            let sig = wait_for_signal().await;
-            interrupt.raise(Level::Stopping, sig);
-            let sig = wait_for_signal().await;
-            std::process::exit(128 + sig);
-        });
-    }
+    watch_signals(
+        Some(session.client.clone()),
+        interrupt.clone(),
+        "the verdicts",
+    );
     let checked = check(&session.client, accepted, a.wait, &interrupt).await?;
     (body.events, body.pages) = (checked.events, checked.pages);
     body.verdicts = VerifyCounts::of(checked.results.iter().map(|c| c.verdict), checked.gave_up);
+    let csv = a.rows.format == ReportFormat::Csv;
     let rows: Vec<Row<'_>> = checked
         .results
         .iter()
@@ -136,10 +135,14 @@ async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit
             verdict: c.verdict.as_str(),
             removal_logged: &c.removal_logged,
             last_delivery: &c.last_delivery,
-            detail: &c.detail,
+            detail: if csv {
+                report::neutralise(&c.detail)
+            } else {
+                Cow::Borrowed(&c.detail)
+            },
         })
         .collect();
-    write_rows(a.output.as_deref(), a.format, &rows)?;
+    a.rows.write(&HEADER, &rows)?;
     if !global.quiet {
         crate::say(summary(&checked));
     }
@@ -153,6 +156,8 @@ pub struct Verified {
     pub pages: u64,
     /// The wait ran out (or was interrupted) with addresses still without a verdict.
     pub gave_up: bool,
+    /// Ended at once by a second signal (its number).
+    pub ended_by_signal: Option<i32>,
 }
 
 /// How long a polling check waits before asking again, at first and at most.
@@ -174,6 +179,7 @@ pub async fn check(
             events: 0,
             pages: 0,
             gave_up: false,
+            ended_by_signal: None,
         });
     };
     let filter = format!(
@@ -199,33 +205,58 @@ pub async fn check(
     let deadline = wait.map(|w| Instant::now() + w);
     let mut pause = POLL_FIRST;
     let mut gave_up = false;
-    while let Some(events) = pages.next().await? {
+    // A bounded query is read to its last page: a later event (a delivery, a bounce) changes a verdict
+    // even once every address has one. A polling query always has a next page; only an empty one means it
+    // has caught up (Okta may return short pages while more is coming).
+    loop {
+        let events = match pages.next().await {
+            Ok(Some(events)) => events,
+            Ok(None) => break,
+            // Interrupted while a page was asked for: the verdicts so far are still written.
+            Err(ApiError::Stopped(_)) if interrupt.stopping() => {
+                gave_up = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         for v in &events {
             checker.take(v);
+        }
+        if interrupt.stopping() {
+            gave_up = checker.pending() > 0;
+            break;
+        }
+        let Some(deadline) = deadline else { continue };
+        if !events.is_empty() {
+            if Instant::now() >= deadline {
+                gave_up = checker.pending() > 0;
+                break;
+            }
+            continue;
         }
         if checker.pending() == 0 {
             break;
         }
-        let Some(deadline) = deadline else { continue };
-        // A polling query always has a next page; a short one means it has caught up: wait before asking
-        // again, in small steps so an interrupt is heard.
-        if events.len() < PAGE_LIMIT as usize {
-            let until = (Instant::now() + pause).min(deadline);
-            while Instant::now() < until && !interrupt.stopping() {
-                tokio::time::sleep(Duration::from_millis(200).min(until - Instant::now())).await;
-            }
-            if Instant::now() >= deadline || interrupt.stopping() {
-                gave_up = checker.pending() > 0;
-                break;
-            }
-            pause = (pause * 3 / 2).min(POLL_MOST);
+        // Caught up with addresses still without a verdict: wait before asking again, in small steps so
+        // an interrupt is heard.
+        let until = (Instant::now() + pause).min(deadline);
+        while Instant::now() < until && !interrupt.stopping() {
+            tokio::time::sleep(Duration::from_millis(200).min(until - Instant::now())).await;
         }
+        if Instant::now() >= deadline || interrupt.stopping() {
+            gave_up = true;
+            break;
+        }
+        pause = (pause * 3 / 2).min(POLL_MOST);
     }
     Ok(Verified {
         results: checker.results(),
         events: checker.events,
         pages: pages.pages,
         gave_up,
+        ended_by_signal: (interrupt.level() == Level::Now)
+            .then(|| interrupt.signal())
+            .flatten(),
     })
 }
 
@@ -253,14 +284,37 @@ pub fn summary(v: &Verified) -> String {
     s
 }
 
-/// 3 when an address bounced again, 4 when one is not yet logged, else 0.
+/// 128 + the signal when a second one ended it, 3 when an address bounced again, 4 when one is not yet
+/// logged (or the read was cut short), else 0.
 pub fn exit_of(v: &Verified) -> Exit {
     let any = |x: Verdict| v.results.iter().any(|c| c.verdict == x);
-    if any(Verdict::BouncedAgain) {
+    if let Some(sig) = v.ended_by_signal {
+        Exit::Signal(sig)
+    } else if any(Verdict::BouncedAgain) {
         Exit::Partial
-    } else if any(Verdict::NotYetLogged) {
+    } else if any(Verdict::NotYetLogged) || v.gave_up {
         Exit::Retry
     } else {
         Exit::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_the_row_fields() {
+        let row = Row {
+            email: "a@x.com",
+            verdict: "delivered",
+            removal_logged: "",
+            last_delivery: "",
+            detail: Cow::Borrowed(""),
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(row).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next(), Some(HEADER.join(",").as_str()));
     }
 }
