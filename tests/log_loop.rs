@@ -525,3 +525,50 @@ async fn find_with_nothing_found_writes_the_header() {
     );
     assert!(out.stderr.contains("0 recipients"), "{}", out.stderr);
 }
+
+/// `--resume` carries rows only from the report of the same input: a report whose addresses are not the
+/// input's is refused before anything is sent (exit 2, naming the line); one whose sources are none of the
+/// inputs carries nothing, and says so.
+#[tokio::test]
+async fn resume_refuses_the_report_of_another_input() {
+    let sim = simulator(org(40, |_| {})).await;
+    let sb = Sandbox::new("resume-other");
+    sb.write("in.csv", user_list(0..20));
+    let first = sb.remove(&sim, &["in.csv", "--report", "first.csv"]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let sent = sim.record().requests.len();
+    // The same name, other addresses.
+    sb.write("in.csv", user_list(20..40));
+    let out = sb
+        .remove(
+            &sim,
+            &["in.csv", "--resume", "first.csv", "--report", "second.csv"],
+        )
+        .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("in.csv: line 2") && out.stderr.contains("--resume"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(sim.record().requests.len(), sent, "something was sent");
+    // Another name: nothing carried, every row sent, and a warning.
+    sb.write("other.csv", user_list(20..40));
+    let out = sb
+        .remove(
+            &sim,
+            &[
+                "other.csv",
+                "--resume",
+                "first.csv",
+                "--report",
+                "third.csv",
+            ],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("nothing is carried"), "{}", out.stderr);
+    let report = read_report(&sb.path("third.csv"));
+    assert_eq!(report.len(), 20);
+    assert!(report.iter().all(|r| r.status == "accepted"));
+}

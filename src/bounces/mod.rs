@@ -324,7 +324,18 @@ fn read_into(
             }
             // `--resume`: a row the earlier report settled is carried as it was (a `failed` one is sent
             // again); the addresses it sent still count for the duplicates that follow.
-            match carried.and_then(|c| c.get(&row.line)) {
+            let earlier = carried.and_then(|c| c.get(&row.line));
+            if let Some(rec) = earlier
+                && !is_reported_as(&row, &rec.email)
+            {
+                return Err(InputError::ResumeMismatch {
+                    name,
+                    line: row.line,
+                    earlier: rec.email.clone(),
+                    now: reported_value(&row).into_owned(),
+                });
+            }
+            match earlier {
                 Some(rec) if rec.status != Status::Failed => {
                     done.carried += 1;
                     if matches!(
@@ -431,6 +442,36 @@ fn push_row(
     };
     let shown = text.trim();
     push_invalid(seg, source, line, shown, len.max(shown.len()), reason);
+}
+
+/// What a report's email column says of a row: the address found in its cell, or else the cell itself
+/// (trimmed), as [`push_row`] reports it.
+fn reported_value<'r>(row: &'r InputRow<'_>) -> std::borrow::Cow<'r, str> {
+    match (&row.cell, row.unclosed) {
+        (Cell::Value { text, len }, None) if *len <= text.len() => {
+            let addr = address::extract(text);
+            if addr.is_empty() {
+                text.trim().into()
+            } else {
+                addr
+            }
+        }
+        (Cell::Value { text, .. }, _) => text.trim().into(),
+        _ => "".into(),
+    }
+}
+
+/// Whether an earlier report's `email` for this line is what this row would be reported as (a value cut
+/// to [`SHOWN_MAX`] bytes there is compared by its start): `--resume` carries a row only from the report
+/// of the same input.
+fn is_reported_as(row: &InputRow<'_>, earlier: &str) -> bool {
+    let now = reported_value(row);
+    now.eq_ignore_ascii_case(earlier)
+        || (now.len() > SHOWN_MAX
+            && now
+                .as_bytes()
+                .get(..earlier.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(earlier.as_bytes())))
 }
 
 /// An invalid row. A value longer than [`SHOWN_MAX`] bytes is cut, with its length added to `reason`.

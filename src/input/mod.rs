@@ -84,6 +84,17 @@ pub enum InputError {
     NotText { name: String, why: &'static str },
     #[error("{name}: empty (0 bytes); if no rows can be right, pass --allow-empty")]
     Empty { name: String },
+    /// `--resume` with a report of another input (or of this one before it was edited).
+    #[error(
+        "{name}: line {line} is {now:?}, but the report given to --resume has {earlier:?} there: it is \
+         not this input's report (or the input changed since); nothing from line {line} on was read"
+    )]
+    ResumeMismatch {
+        name: String,
+        line: u64,
+        earlier: String,
+        now: String,
+    },
 }
 
 /// The OS's wording made plain: "no such file", not "No such file or directory (os error 2)".

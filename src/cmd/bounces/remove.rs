@@ -226,6 +226,21 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         Some(earlier) => vec![earlier.display().to_string()],
         None => inputs.iter().map(InputSpec::name).collect(),
     };
+    // A report's rows are carried by their source's name; one whose sources are none of the inputs (a
+    // path given another way, another export) carries nothing, and every row would be sent again.
+    if let (Some(carried), Some(path)) = (&carry, &args.resume) {
+        let names: Vec<String> = inputs.iter().map(InputSpec::name).collect();
+        if !carried.is_empty() && !carried.keys().any(|k| names.contains(k)) {
+            let mut sources: Vec<&str> = carried.keys().map(String::as_str).collect();
+            sources.sort_unstable();
+            crate::say(format_args!(
+                "okta-org: warning: {} has rows of {}, none of which is an input of this run: \
+                 nothing is carried, every row is read and sent (name the inputs as that run did)",
+                path.display(),
+                sources.join(", ")
+            ));
+        }
+    }
     if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
         return Err(usage("stdin (-) can be read only once"));
     }
