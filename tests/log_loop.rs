@@ -35,8 +35,8 @@ async fn retry_failed_sends_what_a_max_wait_stop_left() {
     let before = read_report(&sb.path("first.csv"));
     let failed: Vec<&ReportRow> = before.iter().filter(|r| r.status == "failed").collect();
     assert_eq!(failed.len(), 2000);
-    // The window has passed: the retry goes through.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // At once: the retry holds back until the time Okta named (the simulator counts any request inside
+    // its Retry-After window as a violation).
     let again = sb
         .remove(
             &sim,
@@ -60,6 +60,11 @@ async fn retry_failed_sends_what_a_max_wait_stop_left() {
             .collect::<Vec<_>>()
     };
     assert_eq!(lines(&after.iter().collect::<Vec<_>>()), lines(&failed));
+    assert!(
+        again.stderr.contains("to retry after") && again.stderr.contains("holding back"),
+        "{}",
+        again.stderr
+    );
     assert!(
         again.stderr.contains("left failed, sent again"),
         "{}",

@@ -334,6 +334,24 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         Some(Session::connect(&args.conn, global.quiet, tuning, &needs).await?)
     };
     let client = session.as_ref().map(|s| s.client.clone());
+    // --retry-failed after a --max-wait stop: Okta named when to come back; nothing goes out before then
+    // (and a wait past --max-wait stops again at once, with the same time in the rows' reasons).
+    if let (Some(rows), Some(c), Some(path)) = (&opts.retry, &client, &args.retry_failed)
+        && let Some(at) = retry_after_of(rows)
+        && let Ok(left) = at.duration_since(SystemTime::now())
+    {
+        if !global.quiet {
+            crate::say(format_args!(
+                "okta-org: Okta told the run that wrote {} to retry after {}: holding back {} s",
+                path.display(),
+                humantime::format_rfc3339_seconds(at),
+                left.as_secs_f64().ceil()
+            ));
+        }
+        let _ = c
+            .pacer(endpoints::REMOVE_BOUNCES.bucket)
+            .pause_until(tokio::time::Instant::now() + left);
+    }
     watch_signals(client.clone(), opts.interrupt.clone(), "the report");
     let mut outcome = bounces::remove(&opts, client.clone()).await?;
     facts.reported = true;
@@ -376,6 +394,18 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         });
     }
     Ok(exit)
+}
+
+/// The latest "retry after TIME" in the reasons of an earlier report's failed rows (what a `--max-wait`
+/// stop writes).
+fn retry_after_of(rows: &[report::Record]) -> Option<SystemTime> {
+    rows.iter()
+        .filter_map(|r| {
+            let (_, rest) = r.reason.split_once("retry after ")?;
+            let time = rest.split([' ', ';', ')', ',']).next()?;
+            humantime::parse_rfc3339_weak(time).ok()
+        })
+        .max()
 }
 
 /// Why a run ended before the end of its inputs, for the summary.
