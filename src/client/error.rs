@@ -210,6 +210,10 @@ pub enum ApiError {
     /// No access token: the authorization server refused the client, its key or its scopes.
     #[error("{0}")]
     Auth(String),
+    /// A `Link: rel="next"` this tool does not follow: to another host (credentials go only to the org),
+    /// or not a URL.
+    #[error("the next page's link is not followed: {0}")]
+    Link(String),
 }
 
 fn secs(d: Duration) -> String {
@@ -286,7 +290,7 @@ impl ApiError {
             } => Failure::Retryable,
             ApiError::Resolve { .. } | ApiError::Certificate { .. } => Failure::Usage,
             ApiError::Stopped(r) => r.failure,
-            ApiError::Decode(_) => Failure::Unexpected,
+            ApiError::Decode(_) | ApiError::Link(_) => Failure::Unexpected,
             ApiError::Auth(_) => Failure::Auth,
         }
     }

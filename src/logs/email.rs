@@ -47,35 +47,52 @@ impl fmt::Display for Kind {
 }
 
 /// The kind of a `system.email.delivery` event: its outcome's result first (`SUCCESS`, `DEFERRED`), then the
-/// words of its outcome's reason and message, then what `debugData` says (an SMTP reply's class).
+/// words of its outcome's reason, then of its message, then what `debugData` says (its words, an SMTP
+/// reply's class). Words are matched whole, and never inside an address (`drop.box@x.com` is no drop).
 pub fn delivery_kind(e: &LogEvent) -> Kind {
     match e.result.to_ascii_uppercase().as_str() {
         "SUCCESS" => return Kind::Delivered,
         "DEFERRED" => return Kind::Deferred,
         _ => {}
     }
-    let said = format!("{} {}", e.reason, e.display_message).to_lowercase();
-    if let Some(k) = kind_in(&said) {
+    let debug = debug_text(e);
+    if let Some(k) = [e.reason.as_str(), &e.display_message, &debug]
+        .into_iter()
+        .find_map(kind_in)
+    {
         return k;
     }
-    let debug = debug_text(e).to_lowercase();
-    if let Some(k) = kind_in(&debug) {
-        return k;
-    }
-    match smtp_class(&debug) {
+    match smtp_class(&without_addresses(&debug)) {
         Some('5') => Kind::Bounce,
         Some('4') => Kind::Deferred,
         _ => Kind::Other,
     }
 }
 
+/// `text` with every word that holds an `@` left out.
+fn without_addresses(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| !w.contains('@'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The kind the words of `text` name: a drop before a deferral (a soft bounce) before a bounce.
 fn kind_in(text: &str) -> Option<Kind> {
-    if text.contains("drop") {
+    let text = without_addresses(text).to_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let any = |set: &[&str]| words.iter().any(|w| set.contains(w));
+    let soft = words
+        .windows(2)
+        .any(|p| p[0] == "soft" && matches!(p[1], "bounce" | "bounced" | "bounces"));
+    if any(&["drop", "dropped", "drops"]) {
         Some(Kind::Dropped)
-    } else if text.contains("defer") || text.contains("soft bounce") || text.contains("softbounce")
-    {
+    } else if soft || any(&["defer", "deferred", "deferral", "deferrals", "softbounce"]) {
         Some(Kind::Deferred)
-    } else if text.contains("bounce") {
+    } else if any(&["bounce", "bounced", "bounces", "hardbounce"]) {
         Some(Kind::Bounce)
     } else {
         None
@@ -112,6 +129,19 @@ fn collect_strings(v: &Value, out: &mut String) {
         Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
         Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
         _ => {}
+    }
+}
+
+/// The strings of `v`, leaving out the values of sender keys at any depth (an `envelope` object's
+/// `from`, say).
+fn collect_recipient_strings(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !is_sender_key(k))
+            .for_each(|(_, x)| collect_recipient_strings(x, out)),
+        Value::Array(a) => a.iter().for_each(|x| collect_recipient_strings(x, out)),
+        other => collect_strings(other, out),
     }
 }
 
@@ -163,19 +193,43 @@ const RECIPIENT_KEYS: [&str; 10] = [
     "useremail",
 ];
 
-/// `debugData` keys whose addresses are never the recipient.
+/// `debugData` keys whose addresses are never the recipient (`from`, `sender`, `envelopeFrom`,
+/// `replyTo`, ...; not `envelopeTo`).
 fn is_sender_key(k: &str) -> bool {
     let k = normal(k);
+    ["sender", "from", "replyto", "returnpath"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+/// The strings under sender keys of `debugData`, at any depth.
+fn sender_strings(key: &str, v: &Value, out: &mut String) {
+    if is_sender_key(key) {
+        return collect_strings(v, out);
+    }
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, x)| sender_strings(k, x, out)),
+        Value::Array(a) => a.iter().for_each(|x| sender_strings(key, x, out)),
+        _ => {}
+    }
+}
+
+/// Mailboxes that send bounces and replies, never a recipient of Okta's mail: found in free text, they
+/// are the sender.
+fn is_system_mailbox(addr: &str) -> bool {
+    let local = addr.rsplit_once('@').map_or(addr, |(l, _)| l);
+    let local = local.to_ascii_lowercase();
     [
-        "sender",
-        "from",
-        "replyto",
-        "returnpath",
-        "envelope",
-        "mailfrom",
+        "mailer-daemon",
+        "postmaster",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "bounce",
+        "bounces",
     ]
-    .iter()
-    .any(|s| k.contains(s))
+    .contains(&local.as_str())
 }
 
 /// Okta's own sending domains: an address there is the sender, never a recipient.
@@ -199,19 +253,91 @@ fn is_okta_sender(addr: &str) -> bool {
 /// Every valid address in `text`, in order.
 pub fn addresses_in(text: &str) -> Vec<String> {
     text.split(|c: char| {
-        c.is_whitespace()
-            || matches!(
-                c,
-                ',' | ';' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}'
-            )
+        c.is_whitespace() || matches!(c, ',' | ';' | '"' | '(' | ')' | '[' | ']' | '{' | '}')
     })
     .filter(|w| w.contains('@'))
     .filter_map(|w| {
-        let w = w.trim_matches(|c: char| matches!(c, '.' | ':' | '<' | '>' | '`'));
+        // Quotes around an address go, one inside it stays (o'brien@x.com).
+        let w = w.trim_matches(|c: char| matches!(c, '.' | ':' | '<' | '>' | '`' | '\''));
         let a = address::extract(w);
         address::validate(&a).is_ok().then(|| a.into_owned())
     })
     .collect()
+}
+
+/// What the words before an address in free text say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// After "to", "for", "recipient", "Final-Recipient: rfc822;", ...
+    Recipient,
+    /// After "from", "sender", "by", "reply-to", ...
+    Sender,
+    Unsaid,
+}
+
+/// Every valid address in free text, with what the word before it says it is.
+fn addresses_with_roles(text: &str) -> Vec<(String, Role)> {
+    let mut out = Vec::new();
+    let mut before: Vec<String> = Vec::new();
+    let tokens = text.split(|c: char| {
+        c.is_whitespace() || matches!(c, ':' | ';' | ',' | '<' | '>' | '(' | ')' | '[' | ']' | '"')
+    });
+    for word in tokens.filter(|w| !w.is_empty()) {
+        let found = addresses_in(word);
+        if found.is_empty() {
+            let w: String = word
+                .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                .to_ascii_lowercase();
+            if !w.is_empty() {
+                before.push(w);
+            }
+            continue;
+        }
+        // "Final-Recipient: rfc822; bob@x" and "to: <bob@x>": the address type is not the role.
+        let role_word = before
+            .iter()
+            .rev()
+            .find(|w| !matches!(w.as_str(), "rfc822" | "smtp" | "address" | "addr" | "user"));
+        let role = match role_word.map(String::as_str) {
+            Some(
+                "to"
+                | "for"
+                | "recipient"
+                | "recipients"
+                | "rcpt"
+                | "final-recipient"
+                | "original-recipient"
+                | "x-failed-recipients"
+                | "bounced"
+                | "deliver",
+            ) => Role::Recipient,
+            Some(
+                "from" | "sender" | "by" | "reply-to" | "return-path" | "via" | "envelope-from"
+                | "mail",
+            ) => Role::Sender,
+            _ => Role::Unsaid,
+        };
+        out.extend(found.into_iter().map(|a| (a, role)));
+        before.clear();
+    }
+    out
+}
+
+/// The recipient that free text names: an address said to be one, or else the one address that is not
+/// said to be a sender. Several addresses with nothing said of them name no one for sure.
+fn recipient_in_text(text: &str, usable: impl Fn(&String) -> bool) -> Option<String> {
+    let found: Vec<(String, Role)> = addresses_with_roles(text)
+        .into_iter()
+        .filter(|(a, role)| *role != Role::Sender && usable(a) && !is_system_mailbox(a))
+        .collect();
+    if let Some((a, _)) = found.iter().find(|(_, r)| *r == Role::Recipient) {
+        return Some(a.clone());
+    }
+    let mut unsaid = found.into_iter().map(|(a, _)| a);
+    let first = unsaid.next()?;
+    unsaid
+        .all(|a| a.eq_ignore_ascii_case(&first))
+        .then_some(first)
 }
 
 /// Whom a delivery event was for, and the Okta user when the event names one.
@@ -237,10 +363,9 @@ pub fn recipient(e: &LogEvent) -> Option<Recipient> {
     let senders: Vec<String> = e
         .debug
         .iter()
-        .filter(|(k, _)| is_sender_key(k))
-        .flat_map(|(_, v)| {
+        .flat_map(|(k, v)| {
             let mut s = String::new();
-            collect_strings(v, &mut s);
+            sender_strings(k, v, &mut s);
             addresses_in(&s)
         })
         .map(|a| a.to_lowercase())
@@ -250,35 +375,48 @@ pub fn recipient(e: &LogEvent) -> Option<Recipient> {
         !is_okta_sender(a) && !actor.contains(&l) && !senders.contains(&l)
     };
     let first = |text: &str| addresses_in(text).into_iter().find(|a| usable(a));
-    let user_target = e
+    let user_targets: Vec<&super::Party> = e
         .targets
         .iter()
-        .find(|t| t.kind.eq_ignore_ascii_case("User"));
-    let user = user_target.map(|t| {
-        if t.id.is_empty() {
-            t.alternate_id.clone()
-        } else {
-            t.id.clone()
-        }
-    });
-    let found = |email: String| {
-        Some(Recipient {
-            email,
-            user: user.clone().filter(|u| !u.is_empty()),
-        })
+        .filter(|t| t.kind.eq_ignore_ascii_case("User"))
+        .collect();
+    let named = |t: &super::Party| {
+        let mut all = addresses_in(&t.alternate_id);
+        all.extend(addresses_in(&t.display_name));
+        all
     };
-    // 1. The User target.
-    if let Some(t) = user_target
-        && let Some(a) = first(&t.alternate_id).or_else(|| first(&t.display_name))
-    {
-        return found(a);
+    // The Okta user is the User target that names the address, or the only User target when it names no
+    // address at all (a login that is not one); never a User who is someone else.
+    let found = |email: String| {
+        let user = user_targets
+            .iter()
+            .find(|t| named(t).iter().any(|a| a.eq_ignore_ascii_case(&email)))
+            .or(match user_targets.as_slice() {
+                [only] if named(only).is_empty() => Some(only),
+                _ => None,
+            })
+            .map(|t| {
+                if t.id.is_empty() {
+                    t.alternate_id.clone()
+                } else {
+                    t.id.clone()
+                }
+            })
+            .filter(|u| !u.is_empty());
+        Some(Recipient { email, user })
+    };
+    // 1. A User target.
+    for t in &user_targets {
+        if let Some(a) = first(&t.alternate_id).or_else(|| first(&t.display_name)) {
+            return found(a);
+        }
     }
     // 2. A recipient field of debugData.
     for key in RECIPIENT_KEYS {
         for (k, v) in &e.debug {
             if normal(k) == key {
                 let mut s = String::new();
-                collect_strings(v, &mut s);
+                collect_recipient_strings(v, &mut s);
                 if let Some(a) = first(&s) {
                     return found(a);
                 }
@@ -295,14 +433,14 @@ pub fn recipient(e: &LogEvent) -> Option<Recipient> {
             return found(a);
         }
     }
-    // 4. The event's words.
-    let mut rest = format!("{} {} ", e.display_message, e.reason);
-    for (k, v) in &e.debug {
-        if !is_sender_key(k) {
-            collect_strings(v, &mut rest);
-        }
-    }
-    first(&rest).and_then(found)
+    // 4. The event's words: the outcome's reason, the message, then the rest of debugData, each read for
+    //    what the words around an address say it is.
+    let mut rest = String::new();
+    collect_recipient_strings(&Value::Object(e.debug.clone()), &mut rest);
+    [e.reason.as_str(), &e.display_message, &rest]
+        .into_iter()
+        .find_map(|text| recipient_in_text(text, usable))
+        .and_then(found)
 }
 
 /// The addresses a `system.email.bounce.removal` names: its targets' lists (up to 50 each; one request
@@ -325,11 +463,7 @@ pub fn removal_addresses(e: &LogEvent) -> Vec<String> {
     if found.is_empty() {
         let mut rest = e.display_message.clone();
         rest.push(' ');
-        for (k, v) in &e.debug {
-            if !is_sender_key(k) {
-                collect_strings(v, &mut rest);
-            }
-        }
+        collect_recipient_strings(&Value::Object(e.debug.clone()), &mut rest);
         found = addresses_in(&rest)
             .into_iter()
             .filter(|a| !is_okta_sender(a))
@@ -420,6 +554,80 @@ mod tests {
             "displayMessage": "An email bounced for admin@acme.example, sent from noreply@okta.com",
         })))
         .is_none());
+    }
+
+    #[test]
+    fn kinds_are_whole_words_outside_addresses() {
+        let k = |reason: &str, message: &str| {
+            delivery_kind(&event(
+                json!({"outcome": {"result": "FAILURE", "reason": reason},
+                                        "displayMessage": message}),
+            ))
+        };
+        assert_eq!(k("Bounce", "mail to drop.box@x.com failed"), Kind::Bounce);
+        assert_eq!(k("", "Email to bounce.desk@x.com: dropped"), Kind::Dropped);
+        assert_eq!(k("Soft bounce", ""), Kind::Deferred);
+        assert_eq!(k("undroppable bounces", ""), Kind::Bounce);
+        // The outcome's reason before the message.
+        assert_eq!(k("Bounce", "Email dropped"), Kind::Bounce);
+        assert_eq!(k("", "airdrop failed"), Kind::Other);
+    }
+
+    #[test]
+    fn free_text_names_the_recipient_by_the_words_around_it() {
+        let r =
+            |message: &str| recipient(&event(json!({"displayMessage": message}))).map(|r| r.email);
+        let some = |a: &str| Some(a.to_string());
+        assert_eq!(
+            r("Delivery to bob@x.com failed; reported by mailer-daemon@mx.x.com"),
+            some("bob@x.com")
+        );
+        assert_eq!(
+            r("Message from it-noreply@acme.example to carol@acme.example bounced"),
+            some("carol@acme.example")
+        );
+        assert_eq!(r("Final-Recipient: rfc822; dan@x.com"), some("dan@x.com"));
+        assert_eq!(r("to:<erin@x.com> bounced"), some("erin@x.com"));
+        assert_eq!(r("o'brien@x.com bounced"), some("o'brien@x.com"));
+        assert_eq!(
+            r("MAILER-DAEMON@mx.x.com returned mail for frank@x.com"),
+            some("frank@x.com")
+        );
+        // Only a sender, or two addresses with nothing said of them: no one for sure.
+        assert_eq!(r("Mail from sender@acme.example bounced"), None);
+        assert_eq!(r("a@x.com, b@x.com bounced"), None);
+        assert_eq!(r("postmaster@x.com: undeliverable"), None);
+    }
+
+    #[test]
+    fn debug_data_senders_at_any_depth_and_the_user_who_was_meant() {
+        let r = recipient(&event(json!({
+            "target": [{"id": "00uA", "type": "User", "alternateId": "jdoe"}],
+            "debugContext": {"debugData": {"envelope": {"from": "s@acme.example", "to": "r@acme.example"}}}
+        })))
+        .unwrap();
+        assert_eq!(
+            (r.email.as_str(), r.user.as_deref()),
+            ("r@acme.example", Some("00uA"))
+        );
+        let r = recipient(&event(json!({
+            "target": [{"id": "00uB", "type": "User", "alternateId": "admin@acme.example"},
+                       {"type": "User", "id": "00uC", "alternateId": "kim@acme.example"}],
+            "actor": {"alternateId": "admin@acme.example"},
+            "debugContext": {"debugData": {"envelopeTo": "kim@acme.example"}}
+        })))
+        .unwrap();
+        assert_eq!(
+            (r.email.as_str(), r.user.as_deref()),
+            ("kim@acme.example", Some("00uC"))
+        );
+        // The recipient from debugData, the User target someone else: no user named.
+        let r = recipient(&event(json!({
+            "target": [{"id": "00uD", "type": "User", "alternateId": "okta.admin@okta.com"}],
+            "debugContext": {"debugData": {"recipient": "lee@acme.example"}}
+        })))
+        .unwrap();
+        assert_eq!((r.email.as_str(), r.user), ("lee@acme.example", None));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! failure, how many events, when first and last seen, the provider's words, the Okta user, and whether a
 //! removal was requested after the last one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -32,6 +32,8 @@ pub struct Finder {
     recipients: HashMap<String, Found>,
     /// The latest removal logged for each address (lowercase).
     removals: HashMap<String, Option<SystemTime>>,
+    /// The ids of the events taken.
+    uuids: HashSet<String>,
     /// Events read, and of those: delivery failures of a chosen kind whose recipient was not found,
     /// and values that were not events at all.
     pub events: u64,
@@ -49,11 +51,18 @@ impl Finder {
     }
 
     pub fn take(&mut self, v: &Value) {
-        self.events += 1;
         let Some(e) = LogEvent::from_value(v) else {
+            self.events += 1;
             self.unreadable += 1;
             return;
         };
+        // An event seen before (pages that overlap, a polling query asked again) is counted once.
+        if let Some(id) = &e.uuid
+            && !self.uuids.insert(id.clone())
+        {
+            return;
+        }
+        self.events += 1;
         if e.event_type == REMOVAL {
             for a in email::removal_addresses(&e) {
                 let slot = self.removals.entry(a.to_lowercase()).or_insert(None);
@@ -138,6 +147,7 @@ mod tests {
 
     fn bounce(to: &str, at: &str) -> Value {
         json!({
+            "uuid": format!("{to}-{at}"),
             "eventType": "system.email.delivery", "published": at,
             "outcome": {"result": "FAILURE", "reason": "Email delivery FAILURE: Bounce"},
             "target": [{"id": "00u9", "type": "User", "alternateId": to}],
@@ -150,6 +160,8 @@ mod tests {
         let mut f = Finder::new(&[Kind::Bounce]);
         f.take(&bounce("a@x.com", "2026-11-20T10:00:00.000Z"));
         f.take(&bounce("A@x.com", "2026-11-21T10:00:00.000Z"));
+        f.take(&bounce("b@x.com", "2026-11-21T11:00:00.000Z"));
+        // The same event again (an overlapping page) counts once.
         f.take(&bounce("b@x.com", "2026-11-21T11:00:00.000Z"));
         f.take(&json!({"eventType": "system.email.delivery", "outcome": {"result": "FAILURE", "reason": "Bounce"}}));
         f.take(
@@ -169,6 +181,7 @@ mod tests {
         assert_eq!(rows[0].reason, "550 5.1.1 no such user");
         assert!(rows[0].removal_requested);
         assert!(!rows[1].removal_requested);
+        assert_eq!(rows[1].events, 1);
         assert_eq!(rows[1].user.as_deref(), Some("00u9"));
     }
 }

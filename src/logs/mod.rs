@@ -82,19 +82,23 @@ impl<'a> Pages<'a> {
             return Ok(None);
         };
         let mut req = endpoints::LIST_LOGS.request(&[]);
-        req.path = path;
+        req.path = path.clone();
         req = req.note("System Log page");
         let resp = self.client.send(&req).await?;
         self.pages += 1;
-        self.next = next_link(&resp, self.client.base())?;
+        self.next = next_link(&resp, self.client.base(), &path)?;
         let events: Vec<Value> = resp.json()?;
         Ok(Some(events))
     }
 }
 
-/// The path and query of the `rel="next"` link of an answer, if it has one. A link to another host is
-/// refused: credentials go only to the org.
-fn next_link(resp: &Response, base: &Url) -> Result<Option<String>, ApiError> {
+/// The path and query of the `rel="next"` link of the answer to `asked` (a path and query under `base`),
+/// if it has one. A relative link is resolved against the page asked for, as RFC 8288 says; a link to
+/// another host is refused: credentials go only to the org.
+fn next_link(resp: &Response, base: &Url, asked: &str) -> Result<Option<String>, ApiError> {
+    let current = base
+        .join(asked)
+        .map_err(|e| ApiError::Link(format!("{asked}: {e}")))?;
     for value in resp.headers.get_all(reqwest::header::LINK) {
         let Ok(text) = value.to_str() else { continue };
         for link in split_links(text) {
@@ -108,12 +112,12 @@ fn next_link(resp: &Response, base: &Url) -> Result<Option<String>, ApiError> {
             if !is_next {
                 continue;
             }
-            let url = base.join(target).map_err(|e| {
-                ApiError::Decode(format!("a next link that is not a URL ({e}): {target}"))
-            })?;
+            let url = current
+                .join(target)
+                .map_err(|e| ApiError::Link(format!("not a URL ({e}): {target}")))?;
             if url.origin() != base.origin() {
-                return Err(ApiError::Decode(format!(
-                    "the System Log's next page is on another host ({}); it is not followed",
+                return Err(ApiError::Link(format!(
+                    "it points to another host ({}), and the token goes only to the org",
                     url.host_str().unwrap_or("?")
                 )));
             }
@@ -263,6 +267,8 @@ mod tests {
         }
     }
 
+    const ASKED: &str = "/api/v1/logs?since=2026-11-01T00%3A00%3A00Z&limit=1000";
+
     #[test]
     fn follows_only_the_next_link_of_the_org() {
         let base = Url::parse("https://acme.okta.com").unwrap();
@@ -270,7 +276,7 @@ mod tests {
             "<https://acme.okta.com/api/v1/logs?limit=1000>; rel=\"self\", <https://acme.okta.com/api/v1/logs?after=1_2%2C3&limit=1000>; rel=\"next\"",
         ]);
         assert_eq!(
-            next_link(&r, &base).unwrap().as_deref(),
+            next_link(&r, &base, ASKED).unwrap().as_deref(),
             Some("/api/v1/logs?after=1_2%2C3&limit=1000")
         );
         // Two Link headers, next in the second.
@@ -279,12 +285,25 @@ mod tests {
             "</api/v1/logs?after=x>; rel=next",
         ]);
         assert_eq!(
-            next_link(&r, &base).unwrap().as_deref(),
+            next_link(&r, &base, ASKED).unwrap().as_deref(),
             Some("/api/v1/logs?after=x")
         );
-        assert_eq!(next_link(&resp(&[]), &base).unwrap(), None);
+        assert_eq!(next_link(&resp(&[]), &base, ASKED).unwrap(), None);
+        // A link relative to the page asked for, not to the org's root.
+        let r = resp(&["<?after=y&limit=1000>; rel=\"next\""]);
+        assert_eq!(
+            next_link(&r, &base, ASKED).unwrap().as_deref(),
+            Some("/api/v1/logs?after=y&limit=1000")
+        );
+        let r = resp(&["<logs?after=z>; rel=\"next\""]);
+        assert_eq!(
+            next_link(&r, &base, ASKED).unwrap().as_deref(),
+            Some("/api/v1/logs?after=z")
+        );
         let r = resp(&["<https://evil.example/api/v1/logs?after=x>; rel=\"next\""]);
-        assert!(next_link(&r, &base).is_err());
+        let e = next_link(&r, &base, ASKED).unwrap_err();
+        assert!(matches!(e, ApiError::Link(_)), "{e}");
+        assert!(e.to_string().contains("evil.example"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! on to the email provider (`removal-logged`), or nothing yet (`not-yet-logged`). The latest delivery
 //! since the removal decides between the first two; a removal alone gives the third.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -77,6 +77,8 @@ pub struct Checked {
 pub struct Checker {
     tracked: HashMap<String, Tracked>,
     order: Vec<String>,
+    /// The ids of the events taken.
+    uuids: HashSet<String>,
     pub events: u64,
     pub unreadable: u64,
 }
@@ -119,11 +121,18 @@ impl Checker {
     }
 
     pub fn take(&mut self, v: &Value) {
-        self.events += 1;
         let Some(e) = LogEvent::from_value(v) else {
+            self.events += 1;
             self.unreadable += 1;
             return;
         };
+        // An event seen before (pages that overlap, a polling query asked again) is counted once.
+        if let Some(id) = &e.uuid
+            && !self.uuids.insert(id.clone())
+        {
+            return;
+        }
+        self.events += 1;
         let Some(at) = e.published else {
             return;
         };

@@ -61,11 +61,28 @@ pub struct FindArgs {
     pub conn: ConnectArgs,
 }
 
-/// A point in time given as a time (RFC 3339, or a date: midnight UTC) or as how long before `now`.
-pub fn parse_when(s: &str, now: SystemTime) -> Result<SystemTime, String> {
+/// A `--since`/`--until` that is neither a time nor a duration.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0:?} is neither a time (2026-11-01, 2026-11-01T08:00:00Z, 2026-11-01T09:00:00+01:00) nor how long \
+     ago (36h, 7d)"
+)]
+pub struct WhenError(String);
+
+/// A point in time given as a time (RFC 3339, with `Z` or an offset; or a date: midnight UTC) or as how
+/// long before `now`.
+pub fn parse_when(s: &str, now: SystemTime) -> Result<SystemTime, WhenError> {
     let s = s.trim();
-    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
-        return Ok(t);
+    let (local, offset) = split_offset(s);
+    if let Ok(t) = humantime::parse_rfc3339_weak(local) {
+        // 09:00+01:00 is 08:00 UTC.
+        let shift = Duration::from_secs(offset.unsigned_abs());
+        let utc = if offset >= 0 {
+            t.checked_sub(shift)
+        } else {
+            t.checked_add(shift)
+        };
+        return utc.ok_or_else(|| WhenError(s.to_string()));
     }
     if s.len() == 10
         && let Ok(t) = humantime::parse_rfc3339_weak(&format!("{s}T00:00:00"))
@@ -74,10 +91,41 @@ pub fn parse_when(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     }
     match humantime::parse_duration(s) {
         Ok(d) => Ok(now.checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH)),
-        Err(_) => Err(format!(
-            "{s:?} is neither a time (2026-11-01, 2026-11-01T08:00:00Z) nor how long ago (36h, 7d)"
-        )),
+        Err(_) => Err(WhenError(s.to_string())),
     }
+}
+
+/// A time's UTC offset (`+01:00`, `-0530`) split off, in seconds east of UTC; 0 when it has none.
+fn split_offset(s: &str) -> (&str, i64) {
+    let has_time = s.len() > 10 && matches!(s.as_bytes()[10], b'T' | b't' | b' ');
+    for len in [6, 5] {
+        let Some(at) = s.len().checked_sub(len) else {
+            continue;
+        };
+        let (Some(head), Some(tail)) = (s.get(..at), s.get(at..)) else {
+            continue;
+        };
+        let b = tail.as_bytes();
+        let sign = match b[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => continue,
+        };
+        let digits: String = tail[1..].chars().filter(|c| *c != ':').collect();
+        let shaped = if len == 6 { b[3] == b':' } else { true };
+        if !has_time || !shaped || digits.len() != 4 || !digits.bytes().all(|d| d.is_ascii_digit())
+        {
+            continue;
+        }
+        let (h, m): (i64, i64) = (
+            digits[..2].parse().unwrap_or(0),
+            digits[2..].parse().unwrap_or(0),
+        );
+        if h < 24 && m < 60 {
+            return (head, sign * (h * 3600 + m * 60));
+        }
+    }
+    (s, 0)
 }
 
 /// The window, checked the way Okta would refuse it, before any request.
@@ -107,8 +155,15 @@ fn window(a: &FindArgs, now: SystemTime) -> Result<(SystemTime, SystemTime), Cmd
     if until > now + Duration::from_secs(60) {
         return Err(usage("--until is in the future"));
     }
+    // `--since 180d` is at the edge of what Okta answers, and the request goes out a little later (on a
+    // clock that may be ahead): start a few minutes inside it. Okta keeps 90 days of events, so nothing
+    // is missed.
+    let since = since.max(now - (MAX_AGE - EDGE));
     Ok((since, until))
 }
+
+/// How far inside Okta's 180 days a query starts at the most.
+const EDGE: Duration = Duration::from_secs(300);
 
 /// The filter: the failures asked for, and the removals (in disjunctive form, no parentheses: `and`
 /// binds first).
@@ -319,6 +374,23 @@ mod tests {
         assert!(e.contains("180 days"), "{e}");
         assert!(window(&args("1d", Some("2d")), now).is_err());
         assert!(window(&args("soon", None), now).is_err());
+        // 180 days is allowed, and starts a few minutes inside Okta's limit.
+        let (s, _) = window(&args("180d", None), now).unwrap();
+        assert_eq!(now.duration_since(s).unwrap(), MAX_AGE - EDGE);
+    }
+
+    #[test]
+    fn times_with_offsets() {
+        let now = humantime::parse_rfc3339("2026-11-28T12:00:00Z").unwrap();
+        let utc = |s: &str| logs::time_text(parse_when(s, now).unwrap());
+        assert_eq!(utc("2026-11-01T09:00:00+01:00"), "2026-11-01T08:00:00.000Z");
+        assert_eq!(utc("2026-11-01T08:00:00-0530"), "2026-11-01T13:30:00.000Z");
+        assert_eq!(utc("2026-11-01T08:00:00.250Z"), "2026-11-01T08:00:00.250Z");
+        assert_eq!(utc("2026-11-01"), "2026-11-01T00:00:00.000Z");
+        assert_eq!(utc("2026-11-01 08:00:00"), "2026-11-01T08:00:00.000Z");
+        let e = parse_when("2026-11-01T08:00:00+25:00", now).unwrap_err();
+        assert!(e.to_string().contains("neither a time"), "{e}");
+        assert!(parse_when("2026-11-0", now).is_err());
     }
 
     #[test]
