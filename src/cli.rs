@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::config;
+use crate::session::Connect;
+
 /// What every command takes; listed after each command's own options.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
@@ -61,6 +64,59 @@ pub struct ConnectArgs {
     /// Run against the embedded Okta simulator (a demo org whose users match samples/); no org needed
     #[arg(long, global = true)]
     pub simulate: bool,
+}
+
+impl ConnectArgs {
+    /// The connection these flags describe.
+    pub fn connect(&self) -> Connect {
+        Connect {
+            flags: config::Flags {
+                org_url: self.org_url.clone(),
+                token_file: self.token_file.clone(),
+                profile: self.profile.clone(),
+                authorization_mode: self.authorization_mode.clone(),
+                client_id: self.client_id.clone(),
+                scopes: self.scopes.clone(),
+                private_key: self.private_key.clone(),
+                private_key_id: self.private_key_id.clone(),
+                dpop: self.dpop,
+            },
+            simulate: self.simulate,
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
+}
+
+/// Where the org is, for a command that sends no credentials (`metadata`): no sign-in flags.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct PublicConnectArgs {
+    /// The org's URL, e.g. https://acme.okta.com [env: OKTA_CLIENT_ORGURL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub org_url: Option<String>,
+    /// Use the org URL of okta.profiles.NAME.client of okta.yaml [env: OKTA_CLIENT_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Also trust this CA certificate (PEM), e.g. of a corporate TLS-inspecting proxy
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Run against the embedded Okta simulator; no org needed
+    #[arg(long, global = true)]
+    pub simulate: bool,
+}
+
+impl PublicConnectArgs {
+    pub fn connect(&self) -> Connect {
+        Connect {
+            flags: config::Flags {
+                org_url: self.org_url.clone(),
+                profile: self.profile.clone(),
+                ..config::Flags::default()
+            },
+            simulate: self.simulate,
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
 }
 
 /// An org command group: its subcommands, and the connection and output flags every one of them takes.

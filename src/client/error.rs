@@ -240,11 +240,13 @@ fn status_line(
         401 => s.push_str(
             " (authentication failed: check the token in OKTA_CLIENT_TOKEN, --token-file or okta.yaml)",
         ),
-        403 => s.push_str(&format!(
-            " (permission denied: this call needs the {} scope, or an API token of an admin with the \
-             Super Admin role)",
-            scope.unwrap_or("okta.orgs.manage")
-        )),
+        403 => s.push_str(&match scope {
+            Some(scope) => format!(
+                " (permission denied: this call needs the {scope} scope, or an API token of {})",
+                who_may(scope)
+            ),
+            None => " (permission denied: the token's admin lacks a role this call needs)".into(),
+        }),
         _ => {}
     }
     if status.is_redirection() {
@@ -263,6 +265,19 @@ fn status_line(
         s = format!("{s} (Location: {l})");
     }
     s
+}
+
+/// Whose API token may make a call of `scope`.
+fn who_may(scope: &str) -> &'static str {
+    match scope {
+        "okta.logs.read" => {
+            "an admin who may read the System Log (a Read-Only or Report Admin will do)"
+        }
+        s if s.ends_with(".read") => {
+            "an admin who may read the org's settings (Read-Only Admin or above)"
+        }
+        _ => "an admin whose role may change the org's settings (such as Super Admin)",
+    }
 }
 
 impl ApiError {

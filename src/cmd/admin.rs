@@ -76,6 +76,6 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         FlagCommand::Get => (get, get.request(&[])),
         FlagCommand::Set { value } => (set, set.request(&[]).json(&json!({ field: value }))),
     };
-    let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+    let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
     org.show::<Flag>(req).await
 }

@@ -75,7 +75,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         }
         req = req.json(&Consent { account_id });
     }
-    let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+    let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
     let resp = match org.send(req).await {
         Err(CmdError::Api(err)) if matches!(g.command, Command::Get) && no_consent(&err) => {
             return write_stdout(match org.output {

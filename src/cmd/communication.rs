@@ -32,6 +32,6 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         Command::OptIn => &endpoints::OPT_IN_COMMUNICATION,
         Command::OptOut => &endpoints::OPT_OUT_COMMUNICATION,
     };
-    let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+    let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
     org.show::<CommunicationSetting>(e.request(&[])).await
 }

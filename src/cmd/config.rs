@@ -46,7 +46,7 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
     let c = if conn.simulate {
         Config::default()
     } else {
-        session::load_config(conn, global.quiet)?
+        session::load_config(&conn.connect().flags, global.quiet)?
     };
     let mut rows = c.rows();
     if conn.simulate {
@@ -126,7 +126,7 @@ async fn check(conn: &ConnectArgs, global: &Global) -> Result<Exit, CmdError> {
         ..Tuning::default()
     };
     let e = &endpoints::GET_ORG;
-    let session = Session::connect(conn, global.quiet, tuning, &[e]).await?;
+    let session = Session::connect(&conn.connect(), global.quiet, tuning, &[e]).await?;
     let mut said = String::new();
     if let Some(oauth) = &session.oauth {
         let t = oauth.token(&session.client).await?;

@@ -60,12 +60,12 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
     match g.command {
         Command::List => {
             let e = &endpoints::LIST_CONTACT_TYPES;
-            let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+            let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
             org.show::<Vec<ContactTypeObj>>(e.request(&[])).await
         }
         Command::Get { contact_type } => {
             let e = &endpoints::GET_CONTACT;
-            let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+            let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
             org.show::<ContactUser>(e.request(&[contact_type.api_name()]))
                 .await
         }
@@ -77,7 +77,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
                 return Err(usage("--user-id must not be empty"));
             }
             let e = &endpoints::SET_CONTACT;
-            let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+            let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
             let req = e
                 .request(&[contact_type.api_name()])
                 .json(&json!({ "userId": user_id.trim() }));

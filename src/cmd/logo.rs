@@ -33,7 +33,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
     let e = &endpoints::UPLOAD_LOGO;
     let mut req = e.request(&[]).note("logo upload");
     req.body = logo_part(&file)?;
-    let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+    let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
     let resp = org.send(req).await?;
     let location = resp
         .headers

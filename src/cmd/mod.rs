@@ -28,13 +28,14 @@ use std::io::{self, IsTerminal, Write};
 use serde::de::DeserializeOwned;
 
 use crate::bounces::RemoveError;
-use crate::cli::{ConnectArgs, Global, Output};
+use crate::cli::{Global, Output};
 use crate::client::{ApiError, Failure, Request, Response};
 use crate::config::ConfigError;
 use crate::endpoints::Endpoint;
 use crate::exit::{EXIT_STATUS_HELP, Exit};
 use crate::input::InputError;
 use crate::models::Render;
+use crate::session::Connect;
 use crate::session::{Session, SessionError, Tuning};
 
 /// `okta-org --version`: the version and the commit it was built from (`build.rs`).
@@ -266,7 +267,7 @@ pub struct Org {
 impl Org {
     /// Connects for a command that calls `endpoints`.
     pub async fn connect(
-        conn: &ConnectArgs,
+        conn: &Connect,
         output: Output,
         global: &Global,
         endpoints: &[&Endpoint],

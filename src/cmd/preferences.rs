@@ -32,6 +32,6 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         Command::ShowFooter => &endpoints::SHOW_FOOTER,
         Command::HideFooter => &endpoints::HIDE_FOOTER,
     };
-    let org = Org::connect(&g.conn, g.out.output, global, &[e]).await?;
+    let org = Org::connect(&g.conn.connect(), g.out.output, global, &[e]).await?;
     org.show::<Preferences>(e.request(&[])).await
 }

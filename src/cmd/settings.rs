@@ -73,14 +73,25 @@ pub struct ReplaceArgs {
 pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
     match g.command {
         Command::Get => {
-            let org = Org::connect(&g.conn, g.out.output, global, &[&endpoints::GET_ORG]).await?;
+            let org = Org::connect(
+                &g.conn.connect(),
+                g.out.output,
+                global,
+                &[&endpoints::GET_ORG],
+            )
+            .await?;
             org.show::<OrgSetting>(endpoints::GET_ORG.request(&[]))
                 .await
         }
         Command::Update(a) => {
             let body = update_body(&a)?;
-            let org =
-                Org::connect(&g.conn, g.out.output, global, &[&endpoints::UPDATE_ORG]).await?;
+            let org = Org::connect(
+                &g.conn.connect(),
+                g.out.output,
+                global,
+                &[&endpoints::UPDATE_ORG],
+            )
+            .await?;
             org.show::<OrgSetting>(endpoints::UPDATE_ORG.request(&[]).json(&body))
                 .await
         }
@@ -233,7 +244,7 @@ async fn replace(
         ));
     }
     let org = Org::connect(
-        conn,
+        &conn.connect(),
         out.output,
         global,
         &[&endpoints::GET_ORG, &endpoints::REPLACE_ORG],

@@ -87,7 +87,8 @@ pub struct CaseUpdateArgs {
 
 pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
     let (conn, output) = (&g.conn, g.out.output);
-    let connect = async |e: &'static Endpoint| Org::connect(conn, output, global, &[e]).await;
+    let connect =
+        async |e: &'static Endpoint| Org::connect(&conn.connect(), output, global, &[e]).await;
     let (e, op, instead): (&'static Endpoint, _, _) = match g.command {
         Command::Get => {
             let e = &endpoints::GET_SUPPORT;

@@ -251,7 +251,7 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
         },
     );
     let session = Session::connect(
-        &a.conn,
+        &a.conn.connect(),
         global.quiet,
         Tuning::default(),
         &[&endpoints::LIST_LOGS],

@@ -331,7 +331,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         if args.verify.is_some() {
             needs.push(&endpoints::LIST_LOGS);
         }
-        Some(Session::connect(&args.conn, global.quiet, tuning, &needs).await?)
+        Some(Session::connect(&args.conn.connect(), global.quiet, tuning, &needs).await?)
     };
     let client = session.as_ref().map(|s| s.client.clone());
     // --retry-failed after a --max-wait stop: Okta named when to come back; nothing goes out before then

@@ -111,7 +111,7 @@ async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit
         )));
     }
     let session = Session::connect(
-        &a.conn,
+        &a.conn.connect(),
         global.quiet,
         Tuning::default(),
         &[&endpoints::LIST_LOGS],
