@@ -175,6 +175,19 @@ async fn find_refuses_a_window_past_180_days() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 }
 
+/// Removes users 0..n (written to in.csv), with the report in r.csv; every one accepted.
+async fn removed_to_report(sim: &Simulator, sb: &Sandbox, n: usize) {
+    sb.write("in.csv", user_list(0..n));
+    let removed = okta(
+        sim,
+        sb,
+        &["bounces", "remove", "in.csv", "--report", "r.csv"],
+        None,
+    )
+    .await;
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+}
+
 /// Runs `okta-org ARGS --org-url SIM` with the test token, `stdin` fed in.
 async fn okta(sim: &Simulator, sb: &Sandbox, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let url = sim.url();
@@ -336,15 +349,7 @@ async fn verify_waits_for_removals_logged_late() {
     });
     let sim = simulator(config).await;
     let sb = Sandbox::new("verify");
-    sb.write("in.csv", user_list(0..2200));
-    let removed = okta(
-        &sim,
-        &sb,
-        &["bounces", "remove", "in.csv", "--report", "r.csv"],
-        None,
-    )
-    .await;
-    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    removed_to_report(&sim, &sb, 2200).await;
     // At once: nothing logged yet.
     let now = okta(&sim, &sb, &["bounces", "verify", "r.csv"], None).await;
     assert_eq!(now.code, 4, "{}", now.stderr);
@@ -458,15 +463,7 @@ async fn verify_reads_the_bounded_query_to_its_last_page() {
     let config = org(60, |c| c.removal_delay = Duration::from_millis(100));
     let sim = simulator(config).await;
     let sb = Sandbox::new("verify-pages");
-    sb.write("in.csv", user_list(0..60));
-    let removed = okta(
-        &sim,
-        &sb,
-        &["bounces", "remove", "in.csv", "--report", "r.csv"],
-        None,
-    )
-    .await;
-    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    removed_to_report(&sim, &sb, 60).await;
     // Every removal logged, then 1,100 deliveries to someone else, then a bounce from user3.
     let logged = Instant::now();
     while sim

@@ -170,3 +170,13 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
         }
     });
 }
+
+/// The CSV header serde writes for `row` (for the tests that keep each command's `HEADER` in step with its
+/// row type).
+#[cfg(test)]
+fn header_of(row: impl Serialize) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(row).expect("a row serialises");
+    let text = String::from_utf8(w.into_inner().expect("flushed")).expect("UTF-8");
+    text.lines().next().unwrap_or_default().to_string()
+}
