@@ -2,13 +2,13 @@
 //! failure, how many events, when first and last seen, the provider's words, the Okta user, and whether a
 //! removal was requested after the last one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::email::{self, Kind};
-use super::{DELIVERY, LogEvent, REMOVAL};
+use super::{DELIVERY, Intake, REMOVAL};
 
 /// One recipient's failures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,13 +32,10 @@ pub struct Finder {
     recipients: HashMap<String, Found>,
     /// The latest removal logged for each address (lowercase).
     removals: HashMap<String, Option<SystemTime>>,
-    /// The ids of the events taken.
-    uuids: HashSet<String>,
-    /// Events read, and of those: delivery failures of a chosen kind whose recipient was not found,
-    /// and values that were not events at all.
-    pub events: u64,
+    /// Every answer taken, each event once.
+    pub intake: Intake,
+    /// Delivery failures of a chosen kind whose recipient was not found.
     pub unattributed: u64,
-    pub unreadable: u64,
 }
 
 impl Finder {
@@ -51,18 +48,9 @@ impl Finder {
     }
 
     pub fn take(&mut self, v: &Value) {
-        let Some(e) = LogEvent::from_value(v) else {
-            self.events += 1;
-            self.unreadable += 1;
+        let Some(e) = self.intake.admit(v) else {
             return;
         };
-        // An event seen before (pages that overlap, a polling query asked again) is counted once.
-        if let Some(id) = &e.uuid
-            && !self.uuids.insert(id.clone())
-        {
-            return;
-        }
-        self.events += 1;
         if e.event_type == REMOVAL {
             for a in email::removal_addresses(&e) {
                 let slot = self.removals.entry(a.to_lowercase()).or_insert(None);
@@ -171,7 +159,10 @@ mod tests {
         f.take(&json!({"eventType": "system.email.bounce.removal", "published": "2026-11-22T00:00:00.000Z",
                        "target": [{"type": "EmailList", "displayName": "a@x.com"}]}));
         f.take(&json!(42));
-        assert_eq!((f.events, f.unattributed, f.unreadable), (7, 1, 1));
+        assert_eq!(
+            (f.intake.events, f.unattributed, f.intake.unreadable),
+            (7, 1, 1)
+        );
         let rows = f.rows();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].email, "a@x.com");

@@ -7,6 +7,7 @@ pub mod email;
 pub mod find;
 pub mod verify;
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
@@ -165,6 +166,33 @@ fn parse_link(link: &str) -> Option<(&str, Vec<(&str, &str)>)> {
         })
         .collect();
     Some((target, params))
+}
+
+/// The log's answers as they are taken in: each event once (pages that overlap, a polling query asked
+/// again), with a count of the events and of the values that were not events at all.
+#[derive(Debug, Default)]
+pub struct Intake {
+    uuids: HashSet<String>,
+    pub events: u64,
+    pub unreadable: u64,
+}
+
+impl Intake {
+    /// The event `v` holds, unless it is none (counted as unreadable) or one taken before.
+    pub fn admit(&mut self, v: &Value) -> Option<LogEvent> {
+        let Some(e) = LogEvent::from_value(v) else {
+            self.events += 1;
+            self.unreadable += 1;
+            return None;
+        };
+        if let Some(id) = &e.uuid
+            && !self.uuids.insert(id.clone())
+        {
+            return None;
+        }
+        self.events += 1;
+        Some(e)
+    }
 }
 
 /// A System Log event, read leniently: every field may be missing or of another shape than documented.

@@ -3,14 +3,14 @@
 //! on to the email provider (`removal-logged`), or nothing yet (`not-yet-logged`). The latest delivery
 //! since the removal decides between the first two; a removal alone gives the third.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
 use super::email::{self, Kind};
-use super::{DELIVERY, LogEvent, REMOVAL};
+use super::{DELIVERY, Intake, REMOVAL};
 
 /// How far before an address was accepted its events still count: Okta's clock and this machine's may
 /// differ a little.
@@ -77,10 +77,8 @@ pub struct Checked {
 pub struct Checker {
     tracked: HashMap<String, Tracked>,
     order: Vec<String>,
-    /// The ids of the events taken.
-    uuids: HashSet<String>,
-    pub events: u64,
-    pub unreadable: u64,
+    /// Every answer taken, each event once.
+    pub intake: Intake,
 }
 
 impl Checker {
@@ -121,18 +119,9 @@ impl Checker {
     }
 
     pub fn take(&mut self, v: &Value) {
-        let Some(e) = LogEvent::from_value(v) else {
-            self.events += 1;
-            self.unreadable += 1;
+        let Some(e) = self.intake.admit(v) else {
             return;
         };
-        // An event seen before (pages that overlap, a polling query asked again) is counted once.
-        if let Some(id) = &e.uuid
-            && !self.uuids.insert(id.clone())
-        {
-            return;
-        }
-        self.events += 1;
         let Some(at) = e.published else {
             return;
         };

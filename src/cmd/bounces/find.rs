@@ -270,9 +270,9 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
         }
     }
     let (events, unattributed, unreadable, read) = (
-        finder.events,
+        finder.intake.events,
         finder.unattributed,
-        finder.unreadable,
+        finder.intake.unreadable,
         pages.pages,
     );
     let found = finder.rows();

@@ -251,7 +251,7 @@ pub async fn check(
     }
     Ok(Verified {
         results: checker.results(),
-        events: checker.events,
+        events: checker.intake.events,
         pages: pages.pages,
         gave_up,
         ended_by_signal: (interrupt.level() == Level::Now)
