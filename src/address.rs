@@ -17,6 +17,8 @@ pub enum Invalid {
     Empty,
     NoAt,
     ControlCharacter,
+    /// U+FFFD: a byte sequence of the input that could not be decoded (a broken UTF-16 surrogate).
+    Undecodable,
     Whitespace,
     LocalPartEmpty,
     LocalPartTooLong(usize),
@@ -36,6 +38,9 @@ impl fmt::Display for Invalid {
             Invalid::Empty => f.write_str("empty value"),
             Invalid::NoAt => f.write_str("not an email address (no @)"),
             Invalid::ControlCharacter => f.write_str("contains a control character"),
+            Invalid::Undecodable => f.write_str(
+                "holds a character the input's encoding could not give (U+FFFD): not sent as it reads",
+            ),
             Invalid::Whitespace => f.write_str("contains whitespace outside quotes"),
             Invalid::LocalPartEmpty => f.write_str("nothing before the @"),
             Invalid::LocalPartTooLong(n) => {
@@ -117,6 +122,9 @@ pub fn validate(addr: &str) -> Result<(), Invalid> {
             Invalid::NoAt
         });
     };
+    if addr.contains('\u{FFFD}') {
+        return Err(Invalid::Undecodable);
+    }
     let (local, domain) = (&addr[..at], &addr[at + 1..]);
     // The common case, a dot-atom local part, is settled here; it holds no whitespace or control
     // characters by construction.
@@ -335,6 +343,7 @@ mod tests {
             ("jane doe@example.com", Invalid::Whitespace),
             ("jane@exam ple.com", Invalid::Whitespace),
             ("jane\u{7}@example.com", Invalid::ControlCharacter),
+            ("\u{fffd}b@example.com", Invalid::Undecodable),
             ("jane\t@example.com", Invalid::ControlCharacter),
             (".jane@example.com", Invalid::Syntax),
             ("jane.@example.com", Invalid::Syntax),

@@ -7,6 +7,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
+/// How long requests in flight may take to answer after the first interrupt (or the report's reader
+/// going away).
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The stages of stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

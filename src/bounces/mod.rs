@@ -253,6 +253,7 @@ fn read_retry(
             cell: Cell::Value {
                 text: std::borrow::Cow::Borrowed(&r.email),
                 len: r.email.len(),
+                cut: false,
             },
             unclosed: None,
         };
@@ -284,8 +285,33 @@ fn read_into(
     let (options, warn) = (&job.options, &job.warn);
     let mut done = ReadDone::default();
     let mut reason = String::new();
+    let not_read = |spec: &InputSpec| {
+        Some(format!(
+            "{} was not read: the rows of inputs from it on are not in the report",
+            spec.name()
+        ))
+    };
+    // Opens one input; `None` when the run is stopping (a pipe the interrupt ended while its start was
+    // read looks empty: that is not the input's fault).
+    let open = |spec: &InputSpec| -> Result<Option<SourceReader>, InputError> {
+        let finite = spec.size().is_some();
+        if interrupt.level() == Level::Now || (interrupt.stopping() && !finite) {
+            return Ok(None);
+        }
+        match SourceReader::open(spec, options, bytes_read.clone(), Some(interrupt)) {
+            Err(_) if interrupt.stopping() && !finite => Ok(None),
+            opened => opened.map(Some),
+        }
+    };
+    // Files were checked before the run (`preflight`); pipes and stdin after the first input are opened
+    // here, before any row is read, so that one that is not text (or empty) stops the run before anything
+    // is sent.
+    let mut early: Vec<Option<SourceReader>> = Vec::with_capacity(job.inputs.len());
+    for (i, spec) in job.inputs.iter().enumerate() {
+        let pipe = i > 0 && spec.size().is_none() && spec.path.as_ref().is_none_or(|p| !p.is_dir());
+        early.push(if pipe { open(spec)? } else { None });
+    }
     for (source, spec) in job.inputs.iter().enumerate() {
-        let source = source as u32;
         let finite = spec.size().is_some();
         let stopped_at = |line: u64| {
             Some(format!(
@@ -293,14 +319,15 @@ fn read_into(
                 spec.name()
             ))
         };
-        if interrupt.level() == Level::Now || (interrupt.stopping() && !finite) {
-            done.end = Some(format!(
-                "{} was not read: the rows of inputs from it on are not in the report",
-                spec.name()
-            ));
+        let opened = match early[source].take() {
+            Some(reader) => Some(reader),
+            None => open(spec)?,
+        };
+        let source = source as u32;
+        let Some(mut reader) = opened else {
+            done.end = not_read(spec);
             return Ok(done);
-        }
-        let mut reader = SourceReader::open(spec, options, bytes_read.clone(), Some(interrupt))?;
+        };
         tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
         let name = reader.name().to_string();
         let column_label = reader.layout.column_label();
@@ -405,9 +432,9 @@ fn push_row(
     use std::fmt::Write as _;
     let line = row.line;
     reason.clear();
-    let (text, len) = match &row.cell {
-        Cell::Value { text, len } => (text.as_ref(), *len),
-        _ => ("", 0),
+    let (text, input_len) = match &row.cell {
+        Cell::Value { text, len, cut } => (text.as_ref(), cut.then_some(*len)),
+        _ => ("", None),
     };
     let _ = match (&row.cell, row.unclosed) {
         (_, Some(u)) => write!(
@@ -419,13 +446,15 @@ fn push_row(
         ),
         (Cell::Missing, None) => write!(reason, "row has no {column_label}"),
         (Cell::RepeatedHeader, None) => write!(reason, "repeated header row"),
-        (Cell::Value { .. }, None) if len > text.len() => write!(reason, "longer than any address"),
+        (Cell::Value { .. }, None) if input_len.is_some() => {
+            write!(reason, "longer than any address")
+        }
         (Cell::Value { .. }, None) => {
             let addr = address::extract(text);
             if let Err(why) = address::validate(&addr) {
                 let shown = if addr.is_empty() { text.trim() } else { &addr };
                 let _ = write!(reason, "{why}");
-                return push_invalid(seg, source, line, shown, shown.len(), reason);
+                return push_invalid(seg, source, line, shown, None, reason);
             }
             match seen.insert(&addr, RowRef { source, line }) {
                 Some(first) => {
@@ -441,14 +470,19 @@ fn push_row(
         }
     };
     let shown = text.trim();
-    push_invalid(seg, source, line, shown, len.max(shown.len()), reason);
+    push_invalid(seg, source, line, shown, input_len, reason);
 }
 
 /// What a report's email column says of a row: the address found in its cell, or else the cell itself
 /// (trimmed), as [`push_row`] reports it.
 fn reported_value<'r>(row: &'r InputRow<'_>) -> std::borrow::Cow<'r, str> {
     match (&row.cell, row.unclosed) {
-        (Cell::Value { text, len }, None) if *len <= text.len() => {
+        (
+            Cell::Value {
+                text, cut: false, ..
+            },
+            None,
+        ) => {
             let addr = address::extract(text);
             if addr.is_empty() {
                 text.trim().into()
@@ -474,27 +508,36 @@ fn is_reported_as(row: &InputRow<'_>, earlier: &str) -> bool {
                 .is_some_and(|start| start.eq_ignore_ascii_case(earlier.as_bytes())))
 }
 
-/// An invalid row. A value longer than [`SHOWN_MAX`] bytes is cut, with its length added to `reason`.
+/// An invalid row. A value longer than [`SHOWN_MAX`] bytes is cut, its length added to `reason`: in
+/// characters, or in the input's bytes when only its start was kept (`input_len`).
 fn push_invalid(
     seg: &mut Segment,
     source: u32,
     line: u64,
     shown: &str,
-    len: usize,
+    input_len: Option<usize>,
     reason: &mut String,
 ) {
     use std::fmt::Write as _;
     let mut cut = shown;
-    if len > SHOWN_MAX {
+    if shown.len() > SHOWN_MAX || input_len.is_some() {
         let mut end = SHOWN_MAX.min(shown.len());
         while !shown.is_char_boundary(end) {
             end -= 1;
         }
         cut = &shown[..end];
-        let _ = write!(
-            reason,
-            "; the value is {len} bytes, cut to {SHOWN_MAX} here"
-        );
+        let n = cut.chars().count();
+        let _ = match input_len {
+            Some(bytes) => write!(
+                reason,
+                "; the value is {bytes} bytes in the input, cut to its first {n} characters here"
+            ),
+            None => write!(
+                reason,
+                "; the value is {} characters, cut to its first {n} here",
+                shown.chars().count()
+            ),
+        };
     }
     seg.push(source, line, cut, Some(Status::Invalid), reason);
 }
@@ -653,7 +696,7 @@ pub async fn remove(
                 .store(counts.get(Status::Failed), Ordering::Relaxed);
             if writer.is_closed() && !report_cut {
                 report_cut = true;
-                report_reader_gone(opts, client.as_deref());
+                report_reader_gone(opts, client.as_ref());
             }
         }
         if reader_done && inflight.is_empty() {
@@ -759,16 +802,21 @@ pub async fn remove(
     })
 }
 
-/// The report's reader went away (`| head`): nothing more can be reported, so nothing more is sent, and
-/// requests in flight are not waited for.
-fn report_reader_gone(opts: &RemoveOptions, client: Option<&Client>) {
+/// The report's reader went away (`| head`): nothing more can be reported, so nothing more is sent and
+/// nothing more is read; requests in flight get the grace of a first interrupt, so that the summary
+/// counts what Okta took as `accepted`.
+fn report_reader_gone(opts: &RemoveOptions, client: Option<&Arc<Client>>) {
     if let Some(c) = client {
         c.control().stop(StopReason {
             failure: Failure::Retryable,
             message: "not sent: the report's reader went away".into(),
             retry_at: None,
         });
-        c.control().abandon();
+        let c = c.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(crate::interrupt::GRACE).await;
+            c.control().abandon();
+        });
     }
     opts.interrupt.raise(Level::Now, 0);
 }

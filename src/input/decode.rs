@@ -76,15 +76,24 @@ fn detect(head: &[u8]) -> Encoding {
     if head.starts_with(&[0xFE, 0xFF]) {
         return Encoding::Utf16Be;
     }
-    // No BOM: text in UTF-16 has a zero byte in nearly every other position (ASCII letters are 0x00XX).
+    // A zip, .xls or gzip file is refused as it is (see `not_text`), not read as UTF-16.
+    if BINARY_SIGNATURES
+        .iter()
+        .any(|(sig, _)| head.starts_with(sig))
+    {
+        return Encoding::Utf8;
+    }
+    // No BOM: text in UTF-16 has zero bytes on one side of its pairs only (ASCII is 0x00XX), and the
+    // addresses, digits and delimiters of an export are ASCII even when its names are Cyrillic or Greek; a
+    // binary file has them on both sides.
     let pairs = head.len() / 2;
     if pairs >= 1 {
         let even_zero = head.iter().step_by(2).filter(|&&b| b == 0).count();
         let odd_zero = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        if odd_zero * 10 >= pairs * 7 && even_zero * 10 < pairs {
+        if odd_zero * 10 >= pairs * 3 && even_zero * 20 < pairs {
             return Encoding::Utf16Le;
         }
-        if even_zero * 10 >= pairs * 7 && odd_zero * 10 < pairs {
+        if even_zero * 10 >= pairs * 3 && odd_zero * 20 < pairs {
             return Encoding::Utf16Be;
         }
     }
@@ -105,24 +114,29 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// The starts of files that are not text, and what each is.
+const BINARY_SIGNATURES: [(&[u8], &str); 3] = [
+    (
+        b"PK\x03\x04",
+        "not text but a zip archive (an .xlsx workbook? save the sheet as CSV)",
+    ),
+    (
+        b"\xD0\xCF\x11\xE0",
+        "not text but an Excel .xls workbook (save the sheet as CSV)",
+    ),
+    (
+        b"\x1F\x8B",
+        "not text but gzip-compressed (gunzip it first)",
+    ),
+];
+
 /// Why the decoded start of an input is not text, if it is not: the signature of a compressed file or a
 /// workbook, a NUL byte (executables, images, archives), or more than one control byte in ten.
 pub fn not_text(sample: &[u8]) -> Option<&'static str> {
-    const SIGNATURES: [(&[u8], &str); 3] = [
-        (
-            b"PK\x03\x04",
-            "not text but a zip archive (an .xlsx workbook? save the sheet as CSV)",
-        ),
-        (
-            b"\xD0\xCF\x11\xE0",
-            "not text but an Excel .xls workbook (save the sheet as CSV)",
-        ),
-        (
-            b"\x1F\x8B",
-            "not text but gzip-compressed (gunzip it first)",
-        ),
-    ];
-    if let Some((_, why)) = SIGNATURES.iter().find(|(sig, _)| sample.starts_with(sig)) {
+    if let Some((_, why)) = BINARY_SIGNATURES
+        .iter()
+        .find(|(sig, _)| sample.starts_with(sig))
+    {
         return Some(why);
     }
     if sample.contains(&0) {
@@ -184,6 +198,25 @@ mod tests {
                 "{le} {bom}"
             );
         }
+    }
+
+    #[test]
+    fn utf16_without_a_bom_whose_names_are_not_latin() {
+        let text =
+            "email\tимя\r\nivan@example.ru\tИван Петров\r\nolga@example.ru\tОльга Смирнова\r\n";
+        for le in [true, false] {
+            let want = if le {
+                Encoding::Utf16Le
+            } else {
+                Encoding::Utf16Be
+            };
+            assert_eq!(decoded(utf16(text, le, false)), (text.into(), want));
+        }
+        // A binary file has zero bytes on both sides.
+        assert_eq!(
+            detect(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"),
+            Encoding::Utf8
+        );
     }
 
     #[test]

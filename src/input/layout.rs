@@ -35,6 +35,8 @@ pub struct Layout {
     pub header: Option<Vec<String>>,
     /// 0-based index of the address column.
     pub column: usize,
+    /// How many columns a row has: the header's, or else the most common width of the sampled rows.
+    pub width: usize,
     pub how: &'static str,
 }
 
@@ -44,6 +46,7 @@ impl Layout {
         records::Config {
             delimiter: self.delimiter,
             address_column: Some(self.column),
+            width: Some(self.width),
             comments: self.delimiter == SINGLE_COLUMN,
             skip_lines: self.preamble_lines,
         }
@@ -86,12 +89,16 @@ pub const SINGLE_COLUMN: u8 = 0x1F;
 
 const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 
+/// How many rows of the sample the layout is worked out from.
+const SNIFF_ROWS: usize = 200;
+
 /// Header names that hold the recipient address, best first, lowercased with spaces, `_`, `-` and `.`
 /// removed. Sender columns (`sender_address`, `from`, `return_path`) are deliberately absent.
 const ADDRESS_HEADERS: &[&str] = &[
     "email",
     "emailaddress",
     "recipient",
+    "recipients",
     "recipientaddress",
     "recipientemail",
     "recipientemailaddress",
@@ -133,8 +140,19 @@ pub enum LayoutError {
     NoHeader(String),
     #[error("--column numbers start at 1")]
     ColumnZero,
-    #[error("--column {number}: no row has that many columns (the widest has {width})")]
-    ColumnBeyond { number: usize, width: usize },
+    #[error(
+        "--column {number}: {} has that many columns (the widest has {width})",
+        match looked_at {
+            Some(n) => format!("none of the first {n} rows"),
+            None => "no row".to_string(),
+        }
+    )]
+    ColumnBeyond {
+        number: usize,
+        width: usize,
+        /// How many rows were looked at, when they are not the whole input.
+        looked_at: Option<usize>,
+    },
 }
 
 /// Decides the layout from the first bytes of the (decoded) input. `complete` says whether `sample` is the
@@ -152,7 +170,7 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
     let delimiter = forced_delimiter
         .or_else(|| header_delimiter(body))
         .unwrap_or_else(|| pick_delimiter(body));
-    let records = parse(body, delimiter, 200);
+    let records = parse(body, delimiter, SNIFF_ROWS);
     let first = records.first().map(|r| r.as_slice()).unwrap_or(&[]);
     // A row with an address in it is data, whatever its other cells say.
     let first_has_at = first.iter().any(|c| c.contains('@'));
@@ -167,7 +185,12 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
         ColumnChoice::Number(n) => {
             let width = records.iter().map(Vec::len).max().unwrap_or(0);
             if width > 0 && *n > width {
-                return Err(LayoutError::ColumnBeyond { number: *n, width });
+                let looked_at = (!complete || records.len() == SNIFF_ROWS).then_some(records.len());
+                return Err(LayoutError::ColumnBeyond {
+                    number: *n,
+                    width,
+                    looked_at,
+                });
             }
             let header = named.is_some() || guessed_header(first, &records, delimiter);
             (n - 1, header, "--column")
@@ -192,16 +215,26 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
             Some((_, i)) => (i, true, "by header name"),
             None => {
                 let header = guessed_header(first, &records, delimiter);
-                let data = if header { &records[1..] } else { &records[..] };
-                (by_content(data), header, "by content")
+                let (data, names) = if header {
+                    (&records[1..], first)
+                } else {
+                    (&records[..], &[][..])
+                };
+                (by_content(data, names), header, "by content")
             }
         },
+    };
+    let width = if has_header {
+        first.len()
+    } else {
+        mode(&records.iter().map(Vec::len).collect::<Vec<_>>()).max(1)
     };
     Ok(Layout {
         delimiter,
         preamble_lines,
         header: has_header.then(|| first.to_vec()),
         column,
+        width,
         how,
     })
 }
@@ -226,16 +259,50 @@ fn preamble(sample: &[u8]) -> (u64, Option<u8>, &[u8]) {
     let mut lines = 0;
     let mut delimiter = None;
     let mut rest = sample;
+    // Blank lines before a preamble line are passed over with it (they are never rows anyway).
+    let mut blank = 0;
     loop {
         let (line, next) = records::split_line(rest);
-        if line.len() == 5 && line[..4].eq_ignore_ascii_case(b"sep=") {
-            delimiter = Some(line[4]);
-        } else if !line.starts_with(b"#TYPE ") {
+        if rest.is_empty() {
             return (lines, delimiter, rest);
         }
-        lines += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            blank += 1;
+        } else if let Some(d) = sep_line(line) {
+            delimiter = Some(d);
+            (lines, blank) = (lines + blank + 1, 0);
+        } else if line.starts_with(b"#TYPE ") {
+            (lines, blank) = (lines + blank + 1, 0);
+        } else {
+            return (lines, delimiter, after_lines(sample, lines));
+        }
         rest = next;
     }
+}
+
+/// The delimiter an Excel `sep=X` line names, in the forms spreadsheets write it: `sep=;`, quoted as a
+/// cell (`"sep=,"`), or padded with the delimiter to the width of the rows (`sep=;;;`, LibreOffice).
+fn sep_line(line: &[u8]) -> Option<u8> {
+    let (delimiter, rest) = match line {
+        [s, e, p, b'=', d, rest @ ..] if [*s, *e, *p].eq_ignore_ascii_case(b"sep") => (*d, rest),
+        [b'"', s, e, p, b'=', d, b'"', rest @ ..] if [*s, *e, *p].eq_ignore_ascii_case(b"sep") => {
+            (*d, rest)
+        }
+        _ => return None,
+    };
+    let fits = !delimiter.is_ascii_alphanumeric()
+        && delimiter != b'"'
+        && rest.iter().all(|&b| b == delimiter);
+    fits.then_some(delimiter)
+}
+
+/// `sample` after its first `n` lines.
+fn after_lines(sample: &[u8], n: u64) -> &[u8] {
+    let mut rest = sample;
+    for _ in 0..n {
+        rest = records::split_line(rest).1;
+    }
+    rest
 }
 
 /// The delimiter that splits the first row into two or more cells, one of them a known address header
@@ -296,6 +363,7 @@ fn parse(body: &[u8], delimiter: u8, limit: usize) -> Vec<Vec<String>> {
         records::Config {
             delimiter,
             address_column: None,
+            width: None,
             comments: delimiter == SINGLE_COLUMN,
             skip_lines: 0,
         },
@@ -333,23 +401,36 @@ fn any_at(records: &[Vec<String>]) -> bool {
     records.iter().any(|r| r.iter().any(|c| c.contains('@')))
 }
 
-/// The column where the most values hold exactly one `@` (leftmost on a tie); column 1 when none does.
-fn by_content(records: &[Vec<String>]) -> usize {
+/// The column where the most values are an address and nothing else (`Name <addr>` and `mailto:` count),
+/// then where the most hold exactly one `@` somewhere (an SMTP reply quoting the address counts only
+/// there); leftmost on a tie; column 1 when none holds an `@`. A column whose header names a sender is
+/// never chosen.
+fn by_content(records: &[Vec<String>], names: &[String]) -> usize {
     let width = records.iter().map(Vec::len).max().unwrap_or(0);
-    let mut best = (0, 0);
-    for col in 0..width {
-        let score = records
-            .iter()
-            .filter(|r| {
-                r.get(col)
-                    .is_some_and(|c| address::extract(c).matches('@').count() == 1)
-            })
-            .count();
-        if score > best.0 {
-            best = (score, col);
+    let mut best = ((0, 0), 0);
+    for col in (0..width).filter(|&c| !names.get(c).is_some_and(|n| is_sender_header(n))) {
+        let (mut whole, mut some) = (0, 0);
+        for cell in records.iter().filter_map(|r| r.get(col)) {
+            let addr = address::extract(cell);
+            if addr.matches('@').count() == 1 {
+                some += 1;
+                whole += usize::from(!addr.chars().any(char::is_whitespace));
+            }
+        }
+        if (whole, some) > best.0 {
+            best = ((whole, some), col);
         }
     }
     best.1
+}
+
+/// A header name of a column of senders (`From`, `Sender`, `sender_address`, `Return-Path`, `MailFrom`,
+/// `Reply-To`): never the addresses to clear.
+fn is_sender_header(name: &str) -> bool {
+    let n = normalize_header(name);
+    ["from", "sender", "returnpath", "replyto"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 #[cfg(test)]
@@ -416,6 +497,40 @@ mod tests {
     }
 
     #[test]
+    fn spreadsheet_sep_lines_in_every_form() {
+        for text in [
+            "sep=;;;\nReceived;SenderAddress;RecipientAddress;Status\n1;n@corp.example;a@y.com;Failed\n",
+            "\"sep=;\"\nReceived;SenderAddress;RecipientAddress;Status\n1;n@corp.example;a@y.com;Failed\n",
+            "\r\n\"sep=;\";;;\r\nReceived;SenderAddress;RecipientAddress;Status\r\n1;n@c.example;a@y.com;F\r\n",
+        ] {
+            let l = auto(text);
+            let lines = if text.starts_with('\r') { 2 } else { 1 };
+            assert_eq!(
+                (l.preamble_lines, l.delimiter, l.column, l.width),
+                (lines, b';', 2, 4),
+                "{text:?}"
+            );
+        }
+        // Not a preamble: a data row that happens to start so, or a blank line before data.
+        assert_eq!(auto("sep=a\nb@x.com\n").preamble_lines, 0);
+        assert_eq!(auto("\nemail\na@x.com\n").preamble_lines, 0);
+    }
+
+    #[test]
+    fn by_content_prefers_whole_addresses_and_never_a_sender_column() {
+        let l = auto("Sender,Recipients,Status\nnoreply@corp.example,a@x.com,hard\n");
+        assert_eq!(l.column, 1);
+        let l = auto("Sender,Rcpt,Status\nnoreply@corp.example,a@x.com,hard\n");
+        assert_eq!(l.column, 1);
+        // A headerless SendGrid export: the SMTP reply quotes an address too.
+        let l = auto(
+            "bounce,\"550 5.1.1 <alias@x.com>: Recipient address rejected\",a@x.com,1700000000\n\
+             bounce,\"550 5.1.1 <b2@x.com>: Recipient address rejected\",b@x.com,1700000000\n",
+        );
+        assert_eq!((l.column, l.width), (2, 4));
+    }
+
+    #[test]
     fn column_overrides() {
         let s = b"a,b,c\n1,x@y.com,z@w.com\n";
         let l = sniff(s, true, &ColumnChoice::Number(3)).unwrap();
@@ -429,6 +544,13 @@ mod tests {
         assert_eq!(
             sniff(s, true, &ColumnChoice::Number(0)),
             Err(LayoutError::ColumnZero)
+        );
+        let beyond = sniff(s, true, &ColumnChoice::Number(4)).unwrap_err();
+        assert!(beyond.to_string().contains("no row has"), "{beyond}");
+        let beyond = sniff(s, false, &ColumnChoice::Number(4)).unwrap_err();
+        assert!(
+            beyond.to_string().contains("none of the first 2 rows"),
+            "{beyond}"
         );
     }
 

@@ -82,8 +82,8 @@ pub enum InputError {
     },
     #[error("{name}: {why}")]
     NotText { name: String, why: &'static str },
-    #[error("{name}: empty (0 bytes); if no rows can be right, pass --allow-empty")]
-    Empty { name: String },
+    #[error("{name}: {}; if no rows can be right, pass --allow-empty", emptiness(*bytes))]
+    Empty { name: String, bytes: u64 },
     /// `--resume` with a report of another input (or of this one before it was edited).
     #[error(
         "{name}: line {line} is {now:?}, but the report given to --resume has {earlier:?} there: it is \
@@ -95,6 +95,14 @@ pub enum InputError {
         earlier: String,
         now: String,
     },
+}
+
+/// What an input with no text held: nothing, or only a byte-order mark.
+fn emptiness(bytes: u64) -> String {
+    match bytes {
+        0 => "empty (0 bytes)".to_string(),
+        n => format!("empty (nothing after its {n}-byte byte-order mark)"),
+    }
 }
 
 /// The OS's wording made plain: "no such file", not "No such file or directory (os error 2)".
@@ -128,8 +136,13 @@ pub struct Row<'a> {
 /// The address cell of one data row.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cell<'a> {
-    /// `text` holds at most [`records::FIELD_KEEP`] bytes of the value; `len` is its length in the input.
-    Value { text: Cow<'a, str>, len: usize },
+    /// `text` holds at most [`records::FIELD_KEEP`] bytes of the value; `len` is its length in the input
+    /// (decoded from UTF-16, not yet from Windows-1252), and `cut` says that `text` is only its start.
+    Value {
+        text: Cow<'a, str>,
+        len: usize,
+        cut: bool,
+    },
     /// The row is shorter than the address column.
     Missing,
     /// The row repeats the header (files concatenated with `cat`).
@@ -200,9 +213,11 @@ impl SourceReader {
             name: name.clone(),
             source,
         };
+        // (The count is shared by the inputs of a run: this one's bytes are what it adds.)
+        let before = bytes_read.load(Ordering::Relaxed);
         let counted: DynRead = Box::new(Counting {
             inner: raw,
-            count: bytes_read,
+            count: bytes_read.clone(),
             ended: false,
         });
         let (decoded, encoding) = decode::decode(counted).map_err(io_err)?;
@@ -210,7 +225,8 @@ impl SourceReader {
         source.fill_to(SAMPLE_BYTES).map_err(io_err)?;
         let buffered = source.buffered();
         if buffered.is_empty() && !options.allow_empty {
-            return Err(InputError::Empty { name });
+            let bytes = bytes_read.load(Ordering::Relaxed) - before;
+            return Err(InputError::Empty { name, bytes });
         }
         let sample = &buffered[..buffered.len().min(SAMPLE_BYTES)];
         if let Some(why) = decode::not_text(sample) {
@@ -244,16 +260,58 @@ impl SourceReader {
         &self.name
     }
 
-    /// The first word holding an `@` in any field of the current record.
-    fn address_elsewhere(&self) -> Option<String> {
+    /// The first word holding an `@` in a field of the current record (`which` picks the fields), and the
+    /// field.
+    fn address_elsewhere(&self, which: impl Fn(usize, &str) -> bool) -> Option<(usize, String)> {
         (0..records::MAX_FIELDS)
-            .map_while(|i| self.records.field(i))
-            .find_map(|bytes| {
-                cell_text(bytes)
-                    .split(|c: char| c.is_whitespace() || matches!(c, '"' | ',' | ';' | '|' | '\t'))
+            .map_while(|i| self.records.field(i).map(|b| (i, cell_text(b))))
+            .filter(|(i, text)| which(*i, text))
+            .find_map(|(i, text)| {
+                text.split(|c: char| c.is_whitespace() || matches!(c, '"' | ',' | ';' | '|' | '\t'))
                     .find(|w| w.contains('@'))
-                    .map(str::to_string)
+                    .map(|w| (i, w.to_string()))
             })
+    }
+
+    /// A row whose address cell holds no `@` while another field holds an address and the delimiter or a
+    /// quote (`"550 cut,"a@x.com","170"`): a quote that closed in the middle of its field took in the
+    /// cells after it. The field, and the address.
+    fn closed_mid_field(&self) -> Option<(usize, String)> {
+        let column = self.layout.column;
+        let delimiter = char::from(self.layout.delimiter);
+        if self
+            .records
+            .field(column)
+            .is_some_and(|b| b.contains(&b'@'))
+        {
+            return None;
+        }
+        self.address_elsewhere(|i, text| {
+            i != column && (text.contains(delimiter) || text.contains('"'))
+        })
+    }
+
+    /// Whether every cell of the current record is empty or white space.
+    fn is_blank(&self) -> bool {
+        self.records.width() <= records::MAX_FIELDS
+            && (0..self.records.width()).all(|i| {
+                self.records.field_len(i) <= records::FIELD_KEEP
+                    && self
+                        .records
+                        .field(i)
+                        .is_none_or(|b| b.iter().all(u8::is_ascii_whitespace))
+            })
+    }
+
+    /// The address cell's value: at most [`records::FIELD_KEEP`] bytes, not cut inside a UTF-8 character.
+    fn value<'b>(&self, bytes: &'b [u8], column: usize) -> (Cow<'b, str>, usize, bool) {
+        let len = self.records.field_len(column);
+        let cut = len > bytes.len();
+        let bytes = match std::str::from_utf8(bytes) {
+            Err(e) if cut && e.error_len().is_none() => &bytes[..e.valid_up_to()],
+            _ => bytes,
+        };
+        (cell_text(bytes), len, cut)
     }
 
     /// The next data row.
@@ -269,50 +327,62 @@ impl SourceReader {
             match start {
                 None => return Ok(None),
                 Some(_) if self.skip_header => self.skip_header = false,
+                // A row of empty cells (`;;;` of a spreadsheet, spaces) is a blank line, not a row.
+                Some(start) if start.unclosed.is_none() && self.is_blank() => {}
                 Some(start) => break start,
             }
         };
         let column = self.layout.column;
-        let shown = |text: &str| text.contains('@');
+        let mut unclosed = start.unclosed;
+        let mut elsewhere = None;
+        if unclosed.is_none()
+            && let Some((field, address)) = self.closed_mid_field()
+        {
+            unclosed = Some(Unclosed {
+                column: field,
+                line: start.line,
+                why: Runaway::ClosedMidField,
+            });
+            elsewhere = Some(address);
+        }
+        let has_at = |b: &[u8]| b.contains(&b'@');
         let cell = match self.records.field(column) {
             // A row cut short at a stray quote may hold its address elsewhere on the line (the quote opened
             // before the address column): the report shows it.
-            found if start.unclosed.is_some() && !found.is_some_and(|b| shown(&cell_text(b))) => {
-                match self.address_elsewhere() {
+            found if unclosed.is_some() && !found.is_some_and(has_at) => {
+                match elsewhere.or_else(|| self.address_elsewhere(|_, _| true).map(|(_, a)| a)) {
                     Some(a) => Cell::Value {
                         len: a.len(),
                         text: Cow::Owned(a),
+                        cut: false,
                     },
                     None => match found {
-                        Some(bytes) => Cell::Value {
-                            text: cell_text(bytes),
-                            len: self.records.field_len(column),
-                        },
+                        Some(bytes) => {
+                            let (text, len, cut) = self.value(bytes, column);
+                            Cell::Value { text, len, cut }
+                        }
                         None => Cell::Missing,
                     },
                 }
             }
             None => Cell::Missing,
             Some(bytes) => {
-                let text = cell_text(bytes);
-                let repeated = start.unclosed.is_none()
+                let (text, len, cut) = self.value(bytes, column);
+                let repeated = unclosed.is_none()
                     && self.header_cell.as_ref().is_some_and(|h| {
                         !text.contains('@') && *h == layout::normalize_header(&text)
                     });
                 if repeated {
                     Cell::RepeatedHeader
                 } else {
-                    Cell::Value {
-                        text,
-                        len: self.records.field_len(column),
-                    }
+                    Cell::Value { text, len, cut }
                 }
             }
         };
         Ok(Some(Row {
             line: start.line,
             cell,
-            unclosed: start.unclosed,
+            unclosed,
         }))
     }
 }
@@ -406,6 +476,43 @@ mod tests {
             plain(&io::Error::from_raw_os_error(5)),
             "input/output error"
         );
+    }
+
+    #[test]
+    fn a_quote_closed_inside_its_field_shows_the_address_it_took_in() {
+        let got = rows(
+            b"\"status\",\"reason\",\"email\",\"created\"\n\"bounce\",\"550 cut,\"a@x.com\",\"17\"\n\"bounce\",\"ok\",\"b@x.com\",\"1\"\n",
+        );
+        assert_eq!(got, vec![(2, "<unclosed>".into()), (3, "b@x.com".into())]);
+    }
+
+    #[test]
+    fn rows_of_empty_cells_are_blank_lines() {
+        let got = rows(b"email;name;x\na@x.com;A;1\n;;\n   \n\"\";;\nb@x.com;B;2\n;Bob;\n");
+        assert_eq!(
+            got,
+            vec![(2, "a@x.com".into()), (6, "b@x.com".into()), (7, "".into())]
+        );
+    }
+
+    #[test]
+    fn a_long_cell_is_cut_on_a_character_boundary() {
+        let mut text = "email\na".to_string();
+        text.extend(std::iter::repeat_n('é', 2500));
+        text.push('\n');
+        let mut r = SourceReader::from_reader(
+            "t".into(),
+            Box::new(Cursor::new(text.into_bytes())),
+            &ReadOptions::default(),
+            Arc::default(),
+        )
+        .unwrap();
+        let row = r.next_row().unwrap().unwrap();
+        let Cell::Value { text, len, cut } = row.cell else {
+            panic!("{:?}", row.cell)
+        };
+        assert_eq!((len, cut), (5001, true));
+        assert!(text.starts_with("aéé") && text.chars().skip(1).all(|c| c == 'é'));
     }
 
     #[test]

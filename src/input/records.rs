@@ -33,6 +33,9 @@ pub struct Config {
     /// The column that holds the addresses, when known: a line a quoted field runs into that would give an
     /// address there on its own reads as a row (see [`Runaway::IntoRow`]).
     pub address_column: Option<usize>,
+    /// How many columns a row has, when known: an address a quoted field's closing line puts past them is a
+    /// row's own (see [`Runaway::IntoRow`]).
+    pub width: Option<usize>,
     /// Lines starting with `#` that hold no `@` are not records (one-column lists).
     pub comments: bool,
     /// Physical lines at the start that are not records (`sep=;`, `#TYPE ...`).
@@ -61,6 +64,9 @@ pub enum Runaway {
     /// The quote is not closed on its line, and an address follows it there: it took in its own row's
     /// cells.
     OverAddress,
+    /// The quote closed in the middle of its field (not before a delimiter or the line end), which then
+    /// took in the delimiters and cells after it: the address is not in its column.
+    ClosedMidField,
 }
 
 impl fmt::Display for Runaway {
@@ -73,6 +79,9 @@ impl fmt::Display for Runaway {
             Runaway::OverAddress => {
                 f.write_str("is not closed on its line, and an address follows it there")
             }
+            Runaway::ClosedMidField => f.write_str(
+                "closes in the middle of its field, which takes in the cells after it (the address too)",
+            ),
             Runaway::TooFar => write!(
                 f,
                 "runs past {MAX_QUOTED_LINES} lines or {} KiB",
@@ -337,8 +346,8 @@ impl Row<'_> {
     /// end), or not at all; when the part of it inside the quotes holds no address between delimiters; and
     /// when, read on its own, it gives no address in the address column, unless the record takes that very
     /// address from it (`note","a@x.com`: a note over two lines, then the address); and when no address
-    /// among the cells after its closing quote lands in another column than the address column (an address
-    /// that would end up in a note's place is a row's own).
+    /// among the cells after its closing quote lands past the row's width (an address a row has no column
+    /// for is a row's own; one in a sender column after a note is where the export put it).
     fn is_swallowed_by(&self, line: &[u8], alone: &mut Fields, core: &mut Core) -> bool {
         let delimiter = self.cfg.delimiter;
         let inside = inside_quote(line);
@@ -350,8 +359,8 @@ impl Row<'_> {
         let Some(column) = self.cfg.address_column else {
             return false;
         };
-        let misplaced = (self.first_new..self.record.s.nend)
-            .filter(|&i| i != column)
+        let width = self.cfg.width.unwrap_or(usize::MAX);
+        let misplaced = (self.first_new.max(width)..self.record.s.nend)
             .any(|i| self.record.get(i).is_some_and(looks_like_address));
         if misplaced {
             return true;
@@ -773,6 +782,7 @@ mod tests {
         Config {
             delimiter: b',',
             address_column: column,
+            width: None,
             comments: false,
             skip_lines: 0,
         }
@@ -835,6 +845,37 @@ mod tests {
         );
         assert_eq!(got[0].1, vec!["note\nmore", "a@x.com"]);
         assert_eq!((got[0].2, got[1].0), (None, 3));
+    }
+
+    #[test]
+    fn a_note_over_lines_before_a_sender_column_is_one_row() {
+        let width = |column, width| Config {
+            width: Some(width),
+            ..cfg(Some(column))
+        };
+        // Postmark-like: the note, then the address, then the sender.
+        let got = read_with(
+            "\"smtp;550 user unknown\nplease check\",a@x.com,support@sender.example\nx,b@x.com,s@s.com\n"
+                .as_bytes(),
+            width(1, 3),
+        );
+        assert_eq!(
+            got.iter()
+                .map(|r| (r.0, r.1[1].as_str(), r.2))
+                .collect::<Vec<_>>(),
+            vec![(1, "a@x.com", None), (3, "b@x.com", None)]
+        );
+        // The address first, the note, the sender.
+        let got = read_with(
+            "a@x.com,\"550 mailbox unavailable\nsecond line\",news@sender.example\nb@x.com,ok,n@s.example\n"
+                .as_bytes(),
+            width(0, 3),
+        );
+        assert_eq!(lines_and_first(&got), vec![(1, "a@x.com"), (3, "b@x.com")]);
+        assert!(got.iter().all(|r| r.2.is_none()));
+        // An address put past the row's width is a row's own.
+        let got = read_with("a@x.com,\"cut\nmore\",x,b@x.com\n".as_bytes(), width(0, 3));
+        assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::IntoRow(2)));
     }
 
     #[test]

@@ -10,7 +10,6 @@ pub mod verify;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -128,9 +127,6 @@ impl RowsArgs {
     }
 }
 
-/// How long requests in flight may take to answer after the first interrupt.
-const GRACE: Duration = Duration::from_secs(5);
-
 /// First SIGINT/SIGTERM: send nothing more, end the reading of pipes and terminals, give requests in
 /// flight a few seconds to answer (so what Okta took is reported `accepted`), then finish the report.
 /// Second: abandon what is in flight and finish the report at once (exit 128 + the signal). `output` names
@@ -149,14 +145,14 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
         crate::say(format_args!(
             "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
              then finishing {output} ({again})",
-            GRACE.as_secs()
+            crate::interrupt::GRACE.as_secs()
         ));
         interrupt.raise(Level::Stopping, sig);
         if let Some(c) = &client {
             c.control().stop(StopReason::interrupted());
             let c = c.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(GRACE).await;
+                tokio::time::sleep(crate::interrupt::GRACE).await;
                 c.control().abandon();
             });
         }
