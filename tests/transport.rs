@@ -16,12 +16,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 #[tokio::test]
 async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
     use okta_org_simulator::{RetryAfterFormat, RetryAfterMode};
-    for (advertise, latency_ms, http_date) in [
-        (true, 0, false),
-        (false, 0, false),
-        (true, 300, false),
+    for (advertise, latency_ms, http_date, fast) in [
+        (true, 0, false, false),
+        (false, 0, false, false),
+        (true, 300, false, false),
         // Requests in flight together, answers that come back together, one of them a 503 naming 2 s.
-        (true, 700, true),
+        (true, 700, true, false),
+        // 503s answered at once, overtaking the answers of the requests sent before them.
+        (true, 700, false, true),
     ] {
         let config = org(12_000, |c| {
             // Unadvertised, the limit is met and answered with 429s.
@@ -30,6 +32,10 @@ async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
             c.advertise_limits = advertise;
             c.fail_every = Some(if advertise { 3 } else { 5 });
             c.latency = Duration::from_millis(latency_ms);
+            c.fast_refusals = fast;
+            if fast {
+                (c.rate_limit, c.window_secs) = (30, 5);
+            }
             if http_date {
                 (c.rate_limit, c.window_secs) = (30, 5);
                 c.retry_after = RetryAfterMode::Seconds(2);
@@ -37,7 +43,7 @@ async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
             }
         });
         let run = remove_run(config, &user_list(0..12_000), &["--concurrency", "8"]).await;
-        let case = format!("advertise {advertise}, latency {latency_ms} ms");
+        let case = format!("advertise {advertise}, latency {latency_ms} ms, fast refusals {fast}");
         assert_eq!(run.out.code, 0, "{case}: {}", run.out.stderr);
         let record = run.record();
         assert!(

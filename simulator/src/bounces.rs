@@ -39,7 +39,12 @@ pub(crate) async fn remove_list(
             .map(str::to_string);
         logs::schedule_removal(&s, accepted, s.principal(&headers), agent);
     }
-    if !s.config.latency.is_zero() {
+    let refused = matches!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    let wait = !(refused && s.config.fast_refusals);
+    if wait && !s.config.latency.is_zero() {
         tokio::time::sleep(s.config.latency).await;
     }
     drop(in_flight);

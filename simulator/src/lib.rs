@@ -107,6 +107,9 @@ pub struct SimConfig {
     /// How long the bounce endpoint takes to answer. Requests are counted, and throttled, when they
     /// arrive; a `Retry-After` window starts when its answer leaves.
     pub latency: Duration,
+    /// 429s and 503s of the bounce endpoint are answered at once, without `latency` (a rate limiter
+    /// refuses before the work is done), so they overtake the answers of requests sent before them.
+    pub fast_refusals: bool,
     /// Okta's concurrency limit: more bounce requests than this in flight get a 429 with
     /// `X-Rate-Limit-Limit: 0`.
     pub max_concurrent: Option<u32>,
@@ -156,6 +159,7 @@ impl SimConfig {
             dpop_nonce_rotate_every: None,
             latency: Duration::ZERO,
             max_concurrent: None,
+            fast_refusals: false,
             bounce_answer: BounceAnswer::Normal,
             token_faults: None,
             fail_org: false,
@@ -532,6 +536,11 @@ impl Shared {
             headers.insert("x-rate-limit-remaining", remaining.into());
             headers.insert("x-rate-limit-reset", reset.into());
         }
+        let delay = if c.fast_refusals {
+            0.0
+        } else {
+            c.latency.as_secs_f64()
+        };
         let throttle = |status: StatusCode, default_secs: f64, b: &mut Bucket| {
             let secs = match c.retry_after {
                 RetryAfterMode::Auto => Some(default_secs.ceil().max(1.0) as u64),
@@ -544,12 +553,13 @@ impl Shared {
                     RetryAfterFormat::Seconds => secs.to_string(),
                     RetryAfterFormat::HttpDate => {
                         // An HTTP-date has whole seconds: the window ends at the next whole second.
-                        let at = (now + c.latency.as_secs_f64()).floor() as u64 + secs + 1;
+                        let at = (now + delay).floor() as u64 + secs + 1;
                         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(at))
                     }
                 };
-                // The window starts when the answer leaves, a latency after the request arrived.
-                let sent = now + c.latency.as_secs_f64();
+                // The window starts when the answer leaves, a latency after the request arrived (at
+                // once with `fast_refusals`).
+                let sent = now + delay;
                 let until = match c.retry_after_format {
                     RetryAfterFormat::Seconds => sent + secs as f64,
                     RetryAfterFormat::HttpDate => (sent.floor() as u64 + secs + 1) as f64,

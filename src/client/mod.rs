@@ -471,16 +471,8 @@ impl Client {
         })
     }
 
-    /// One attempt: wait at the gate, send, take the answer's headers into the gate, read the body.
-    async fn attempt(&self, req: &Request, pacer: &Pacer) -> Result<Response, Attempt> {
-        if !req.anonymous {
-            self.auth.prepare(self).await.map_err(auth_failure)?;
-        }
-        let url = self.url(&req.path).map_err(Attempt::Fatal)?;
-        let permit = pacer
-            .acquire(req.order)
-            .await
-            .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
+    /// The request as it goes out: its URL, headers (the authorizer's for this attempt) and body.
+    async fn build(&self, req: &Request, url: &Url) -> Result<reqwest::RequestBuilder, Attempt> {
         let mut builder = self
             .http
             .request(req.method.clone(), url.clone())
@@ -492,7 +484,7 @@ impl Client {
         if !req.anonymous {
             let headers = self
                 .auth
-                .headers(self, &req.method, &url)
+                .headers(self, &req.method, url)
                 .await
                 .map_err(auth_failure)?;
             builder = headers
@@ -520,6 +512,29 @@ impl Client {
                     })?;
                 builder.multipart(reqwest::multipart::Form::new().part(*field, part))
             }
+        };
+        Ok(builder)
+    }
+
+    /// One attempt: wait at the gate, send, take the answer's headers into the gate, read the body.
+    async fn attempt(&self, req: &Request, pacer: &Pacer) -> Result<Response, Attempt> {
+        if !req.anonymous {
+            self.auth.prepare(self).await.map_err(auth_failure)?;
+        }
+        let url = self.url(&req.path).map_err(Attempt::Fatal)?;
+        // A request made ready under a permit goes out only if no pause came into force meanwhile (an
+        // answer of another request, read while this one's headers were made): else it waits again.
+        let (permit, builder) = loop {
+            let permit = pacer
+                .acquire(req.order)
+                .await
+                .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
+            let builder = self.build(req, &url).await?;
+            if permit.overtaken() || self.control.stopped().is_some() {
+                permit.unsend();
+                continue;
+            }
+            break (permit, builder);
         };
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();

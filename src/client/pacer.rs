@@ -309,6 +309,8 @@ struct State {
     latency: Option<Duration>,
     /// When the latest answer (or transport failure) came in.
     last_answer: Option<Instant>,
+    /// When the latest request was let through.
+    last_grant: Option<Instant>,
     /// When each request in flight left, by sequence number: the answers due soon.
     issued: BTreeMap<u64, Instant>,
     /// Requests waiting at the gate, by their order (a batch's place in the input) and arrival: the
@@ -362,6 +364,28 @@ impl Drop for Permit<'_> {
 }
 
 impl Permit<'_> {
+    /// Whether a pause (another request's 429/503, or a backoff) came into force since this permit was
+    /// given: no permit is given during one. The request must not go out now; checked once more right
+    /// before sending.
+    pub fn overtaken(&self) -> bool {
+        let st = self.pacer.lock();
+        st.paused_until.is_some_and(|p| p > Instant::now())
+    }
+
+    /// The request was not sent after all: its place and its share of the window's budget are given
+    /// back.
+    pub fn unsend(mut self) {
+        self.done = true;
+        let mut st = self.pacer.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        st.issued.remove(&self.seq);
+        if let Some(w) = &mut st.window {
+            w.budget += 1;
+        }
+        drop(st);
+        self.pacer.changed.notify_waiters();
+    }
+
     /// The request failed without an answer (a network error): its place is freed, and fewer requests
     /// go out at once until answers come again.
     pub fn fail(mut self) {
@@ -504,6 +528,9 @@ fn spent_reset(st: &State) -> Option<Instant> {
 /// have been quiet this long lets them all be read first.
 const SETTLE: Duration = Duration::from_millis(25);
 
+/// The least time between two requests let out while others are in flight.
+const BURST_GAP: Duration = Duration::from_millis(4);
+
 /// How a pacer is set up.
 #[derive(Debug, Clone, Copy)]
 pub struct PacerOptions {
@@ -566,6 +593,7 @@ impl Pacer {
                 grow: 0,
                 latency: None,
                 last_answer: None,
+                last_grant: None,
                 issued: BTreeMap::new(),
                 queue: BTreeSet::new(),
                 arrivals: 0,
@@ -621,6 +649,7 @@ impl Pacer {
                         st.sent += 1;
                         st.in_flight += 1;
                         st.issued.insert(seq, now);
+                        st.last_grant = Some(now);
                         st.hold = None;
                         st.queue.remove(&key);
                         let crowd = st.in_flight;
@@ -688,6 +717,14 @@ impl Pacer {
             && now < t + SETTLE
         {
             return Some(Blocked::Settle(t + SETTLE));
+        }
+        // A window's budget goes out as a quick stream, not all in the same instant: a 429/503 that is
+        // answered at once (faster than the others) is read before most of the stream has left.
+        if st.in_flight > 0
+            && let Some(t) = st.last_grant
+            && now < t + BURST_GAP
+        {
+            return Some(Blocked::Settle(t + BURST_GAP));
         }
         // Nor while an answer is due: a request let out just as one arrives could land inside the
         // Retry-After window that answer opens. From a quarter of the latency before an answer is due

@@ -97,6 +97,9 @@ pub struct Args {
     /// How long the bounce endpoint takes to answer (e.g. 1s, 250ms)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     pub latency: Duration,
+    /// Answer 429s and 503s at once, without --latency (as a rate limiter refuses before the work)
+    #[arg(long)]
+    pub fast_refusals: bool,
     /// Okta's concurrency limit: more bounce requests in flight get a 429 with X-Rate-Limit-Limit: 0
     #[arg(long, value_name = "N")]
     pub max_concurrent: Option<u32>,
@@ -217,6 +220,7 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
     config.max_list = args.max_list;
     config.latency = args.latency;
     config.max_concurrent = args.max_concurrent;
+    config.fast_refusals = args.fast_refusals;
     config.bounce_answer = match args.answer {
         BounceAnswer::Normal => simulator::BounceAnswer::Normal,
         BounceAnswer::Empty => simulator::BounceAnswer::Empty,
