@@ -656,7 +656,14 @@ pub fn check_org_url(raw: &str) -> Result<Url, OrgUrlError> {
     let raw = raw.trim();
     // A bare host name, as admins often type it.
     if !raw.is_empty() && !raw.contains("://") && Url::parse(&format!("https://{raw}")).is_ok() {
-        return Err(OrgUrlError::NoScheme(raw.trim_end_matches('/').to_string()));
+        let host = raw.trim_end_matches('/');
+        // A bare org name (`acme`) is the org at okta.com, the likeliest meaning.
+        let host = if host.contains(['.', ':']) || host == "localhost" {
+            host.to_string()
+        } else {
+            format!("{host}.okta.com")
+        };
+        return Err(OrgUrlError::NoScheme(host));
     }
     let url = Url::parse(raw).map_err(|e| OrgUrlError::NotAUrl(e.to_string()))?;
     let host = url.host_str().unwrap_or_default().to_string();

@@ -11,6 +11,21 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 /// going away).
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How a run ended by `signal` says so (on stderr and in its summary): after the first, nothing more was
+/// sent; a second ends it at once.
+pub fn describe(signal: i32, at_once: bool) -> String {
+    let name = match signal {
+        2 => "SIGINT".to_string(),
+        15 => "SIGTERM".to_string(),
+        n => format!("signal {n}"),
+    };
+    if at_once {
+        format!("ended at once by a second {name}")
+    } else {
+        format!("interrupted by {name}: nothing more was sent")
+    }
+}
+
 /// The stages of stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

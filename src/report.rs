@@ -241,7 +241,7 @@ pub struct Record {
 /// Why a report cannot be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", crate::input::plain(source))]
     Io {
         path: String,
         source: std::io::Error,

@@ -339,7 +339,8 @@ async fn a_batch_refused_whole_is_bisected_to_the_bad_address() {
 
 #[tokio::test]
 async fn a_wrong_token_stops_at_once_and_fails_every_row() {
-    let sim = simulator(org_with_users(3000)).await;
+    // Default flags, and answers slow enough that another batch would be ready to go beside the 401.
+    let sim = simulator(org(3000, |c| c.latency = Duration::from_millis(300))).await;
     let sb = Sandbox::new("401");
     let input = sb.write("in.csv", user_list(0..3000));
     let url = sim.url();
@@ -351,8 +352,6 @@ async fn a_wrong_token_stops_at_once_and_fails_every_row() {
                 input.to_str().unwrap(),
                 "--org-url",
                 &url,
-                "--concurrency",
-                "1",
             ],
             &[("OKTA_CLIENT_TOKEN", "wrong-token")],
             None,

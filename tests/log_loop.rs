@@ -361,7 +361,9 @@ async fn verify_waits_for_removals_logged_late() {
     let waited = okta(
         &sim,
         &sb,
-        &["bounces", "verify", "r.csv", "--wait", "20s", "-o", "v.csv"],
+        &[
+            "bounces", "verify", "r.csv", "--wait", "20s", "--output", "v.csv",
+        ],
         None,
     )
     .await;

@@ -52,6 +52,17 @@ async fn every_help_has_an_example_naming_its_command() {
         if !names_it {
             missing.push(name.clone());
         }
+        // Every line of the examples is a whole command (or a shell line of the recipe), never the
+        // wrapped end of one: copied, it runs as shown.
+        for l in example.into_iter().flat_map(|ex| ex.lines().skip(1)) {
+            if l.is_empty() {
+                break;
+            }
+            assert!(
+                l.starts_with("  ") && !l.starts_with("  -"),
+                "{name}: an example line wrapped: {l:?}"
+            );
+        }
         // The command's own options come first; -o is one of them, never a connection option.
         if let (Some(conn), Some(o)) = (
             out.stdout.find("Connection and sign-in:"),
@@ -342,8 +353,83 @@ async fn a_summary_on_stdout_needs_the_report_in_a_file() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         (v["exit_status"].as_u64(), v["stop"]["cause"].as_str()),
-        (Some(2), Some("usage"))
+        (Some(2), Some("input_error"))
     );
+}
+
+/// No output may overwrite what the command reads (an input, an earlier report) or another output:
+/// refused before anything is written, the summary included, and the file is left as it was.
+#[tokio::test]
+async fn outputs_never_overwrite_what_the_command_reads() {
+    let sb = Sandbox::new("overwrite");
+    let input = "email\na@example.com\n";
+    sb.write("in.csv", input);
+    let report = "line,email,status,reason,source,at\n2,a@example.com,failed,x,in.csv,\n";
+    sb.write("r.csv", report);
+    let cases: [&[&str]; 6] = [
+        &[
+            "bounces",
+            "remove",
+            "in.csv",
+            "--dry-run",
+            "--summary",
+            "in.csv",
+        ],
+        &[
+            "bounces",
+            "remove",
+            "in.csv",
+            "--dry-run",
+            "--report",
+            "./in.csv",
+        ],
+        &[
+            "bounces",
+            "remove",
+            "--retry-failed",
+            "r.csv",
+            "--dry-run",
+            "--summary",
+            "r.csv",
+        ],
+        &[
+            "bounces",
+            "verify",
+            "r.csv",
+            "--simulate",
+            "--output",
+            "r.csv",
+        ],
+        &[
+            "bounces",
+            "verify",
+            "r.csv",
+            "--simulate",
+            "--summary",
+            "r.csv",
+        ],
+        &[
+            "bounces",
+            "find",
+            "--simulate",
+            "--output",
+            "f.csv",
+            "--summary",
+            "f.csv",
+        ],
+    ];
+    for args in cases {
+        let out = sb.run(args, &[], None).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.all());
+        assert!(
+            out.stderr.contains("would overwrite"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert_eq!(std::fs::read_to_string(sb.path("in.csv")).unwrap(), input);
+        assert_eq!(std::fs::read_to_string(sb.path("r.csv")).unwrap(), report);
+        assert!(!sb.path("f.csv").exists(), "{args:?}");
+    }
 }
 
 /// Every command line with the long flags `--help` shows for it (built, so global flags are in).
@@ -501,7 +587,7 @@ async fn messages_carry_their_fix() {
         (
             vec!["config", "show", "--simulate"],
             0,
-            "embedded simulator (started for each command by --simulate)",
+            "http://127.0.0.1:<a free port> (embedded simulator)",
         ),
         (
             vec![

@@ -883,6 +883,12 @@ pub fn summary(o: &RemoveOutcome, opts: &RemoveOptions) -> String {
             "stopped: the report's reader went away (a closed pipe); nothing more was sent (with \
              --report FILE every row is kept)\n",
         );
+    } else if let Some(sig) = opts.interrupt.signal() {
+        let at_once = o.ended_by_signal.is_some();
+        s.push_str(&format!(
+            "stopped: {}\n",
+            crate::interrupt::describe(sig, at_once)
+        ));
     } else if let Some(stop) = &o.stop {
         s.push_str(&format!("stopped: {}\n", stop.message));
     }

@@ -152,7 +152,7 @@ impl View {
         let elapsed = now.saturating_duration_since(self.started);
         let mut ahead = Vec::new();
         if let Some(left) = to_send
-            && let Some(eta) = eta(left, pacer.allowed_rate(), sent, elapsed, hold)
+            && let Some(eta) = eta(left, |n| pacer.time_for(n, now), sent, elapsed)
         {
             ahead.push(format!("about {} left", short(eta)));
         }
@@ -196,24 +196,25 @@ fn waiting(why: Hold, wait: Duration) -> String {
     format!("waiting {} for {why}", short(wait))
 }
 
-/// How long sending `left` more addresses takes: their requests at the rate the limits allow (or, before
-/// Okta has told any limit, at the pace so far), after the wait in progress.
+/// How long sending `left` more addresses takes: their requests at the pace the limits allow
+/// (`paced`, which knows Okta's windows and any wait in progress), or, before Okta has told any limit, at
+/// the pace so far.
 fn eta(
     left: u64,
-    allowed: Option<f64>,
+    paced: impl FnOnce(u64) -> Option<Duration>,
     sent: u64,
     elapsed: Duration,
-    hold: Option<(Hold, Duration)>,
 ) -> Option<Duration> {
     let requests = left.div_ceil(MAX_BATCH as u64);
     if requests == 0 {
         return None;
     }
-    let observed = (sent > 0 && elapsed >= Duration::from_secs(1))
-        .then(|| sent as f64 / MAX_BATCH as f64 / elapsed.as_secs_f64());
-    let rate = allowed.or(observed).filter(|r| *r > 0.0)?;
-    let wait = hold.map_or(Duration::ZERO, |(_, d)| d);
-    Some(wait + Duration::from_secs_f64(requests as f64 / rate))
+    paced(requests).or_else(|| {
+        let observed = (sent > 0 && elapsed >= Duration::from_secs(1))
+            .then(|| sent as f64 / MAX_BATCH as f64 / elapsed.as_secs_f64())
+            .filter(|r| *r > 0.0)?;
+        Some(Duration::from_secs_f64(requests as f64 / observed))
+    })
 }
 
 /// `23 s`, `4 min 10 s`, `1 h 05 min`.
@@ -233,19 +234,49 @@ mod tests {
 
     #[test]
     fn the_eta_follows_the_pace_the_limit_allows() {
-        // 60,000 addresses left, 60 requests a minute allowed: a minute, after the 23 s in progress.
-        let hold = Some((Hold::Window, Duration::from_secs(23)));
-        assert_eq!(
-            eta(60_000, Some(1.0), 0, Duration::ZERO, hold),
-            Some(Duration::from_secs(83))
-        );
         // No limit told yet: the pace so far (10 requests in 5 s).
         assert_eq!(
-            eta(4_500, None, 10_000, Duration::from_secs(5), None),
+            eta(4_500, |_| None, 10_000, Duration::from_secs(5)),
             Some(Duration::from_secs_f64(2.5))
         );
-        assert_eq!(eta(0, Some(1.0), 0, Duration::ZERO, None), None);
-        assert_eq!(eta(10, None, 0, Duration::ZERO, None), None);
+        assert_eq!(
+            eta(4_500, |n| Some(Duration::from_secs(n)), 0, Duration::ZERO),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(eta(0, |_| Some(Duration::ZERO), 0, Duration::ZERO), None);
+        assert_eq!(eta(10, |_| None, 0, Duration::ZERO), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_time_left_counts_whole_windows() {
+        use crate::client::headers::Pacing;
+        // 2 requests a 10 s window, both spent: 8 more go 2 at each reset, the first reset 10 s away.
+        let pacer = Pacer::new(
+            Arc::new(crate::client::pacer::Control::new()),
+            Default::default(),
+        );
+        let now_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let p = pacer.acquire(0).await.unwrap();
+        let pacing = Pacing {
+            limit: Some(2),
+            remaining: Some(0),
+            reset: Some(now_epoch + 10),
+            date: Some(now_epoch),
+            ..Pacing::default()
+        };
+        p.finish(
+            Instant::now(),
+            &pacing,
+            crate::client::pacer::Answer::Normal,
+        )
+        .unwrap();
+        let left = pacer.time_for(8, Instant::now()).unwrap().as_secs_f64();
+        // Resets at about 10, 20, 30 and 40 s: the last two go at the fourth, not a window later.
+        assert!((39.0..42.0).contains(&left), "{left}");
+        assert_eq!(pacer.time_for(0, Instant::now()), Some(Duration::ZERO));
     }
 
     #[test]

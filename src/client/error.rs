@@ -176,10 +176,12 @@ pub enum ApiError {
     },
     /// Okta asked for a longer wait than `--max-wait` allows.
     #[error(
-        "rate limited: Okta asked to wait {} (more than --max-wait {}); retry after {}",
+        "{why}: Okta asked to wait {} (more than --max-wait {}); retry after {}",
         secs(*wait), secs(*max_wait), humantime::format_rfc3339_seconds(*until)
     )]
     RateLimited {
+        /// "rate limited" (a 429, a spent window), "unavailable (503)", or an earlier run's word.
+        why: &'static str,
         wait: Duration,
         max_wait: Duration,
         until: SystemTime,

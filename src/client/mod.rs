@@ -354,6 +354,7 @@ impl Client {
                     .retry_unauthorized(resp.sent_at, www.as_deref(), &mut tried)
                     .await
             {
+                self.pacer(req.bucket).release_refusal_hold();
                 continue;
             }
             return Err(ApiError::Status {
@@ -392,7 +393,7 @@ impl Client {
                 .take()
                 .filter(|_| n == 0)
                 .unwrap_or_else(make);
-            self.attempt(&req, &pacer).await
+            self.attempt(&req, &pacer, n > 0).await
         })
         .retry(backoff)
         .when(|e| match e {
@@ -425,7 +426,6 @@ impl Client {
             }
         })
         .notify(|e, wait| {
-            self.stats.retries.fetch_add(1, Ordering::Relaxed);
             let wait = match e {
                 Attempt::Throttled { until: Some(t), .. } => {
                     t.saturating_duration_since(Instant::now())
@@ -517,7 +517,14 @@ impl Client {
     }
 
     /// One attempt: wait at the gate, send, take the answer's headers into the gate, read the body.
-    async fn attempt(&self, req: &Request, pacer: &Pacer) -> Result<Response, Attempt> {
+    /// A retry (`retry`) is counted as one when it goes out, not when it is planned: a run stopped during
+    /// the wait before it has not retried.
+    async fn attempt(
+        &self,
+        req: &Request,
+        pacer: &Pacer,
+        retry: bool,
+    ) -> Result<Response, Attempt> {
         if !req.anonymous {
             self.auth.prepare(self).await.map_err(auth_failure)?;
         }
@@ -537,6 +544,9 @@ impl Client {
             break (permit, builder);
         };
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if retry {
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        }
         let started = Instant::now();
         let abandoned = || Attempt::Fatal(ApiError::Stopped(StopReason::abandoned()));
         let sent = tokio::select! {
@@ -559,6 +569,7 @@ impl Client {
             StatusCode::TOO_MANY_REQUESTS => Answer::TooMany,
             StatusCode::SERVICE_UNAVAILABLE => Answer::Unavailable,
             s if s.is_server_error() => Answer::ServerError,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if !req.anonymous => Answer::Refused,
             _ => Answer::Normal,
         };
         // One step: the budget, the in-flight limit and any pause, before this request's place is freed.

@@ -311,6 +311,8 @@ struct State {
     last_answer: Option<Instant>,
     /// When the latest request was let through.
     last_grant: Option<Instant>,
+    /// Set by a 401/403 until the run decides what to do about it (see [`Answer::Refused`]).
+    refusal_hold: Option<Instant>,
     /// When each request in flight left, by sequence number: the answers due soon.
     issued: BTreeMap<u64, Instant>,
     /// Requests waiting at the gate, by their order (a batch's place in the input) and arrival: the
@@ -427,7 +429,14 @@ pub enum Answer {
     Unavailable,
     /// Another 5xx.
     ServerError,
+    /// 401/403: the bucket is held for [`REFUSAL_HOLD`] at most, while the run decides (a new token or
+    /// nonce and a retry, which releases it; or a stop), so no other worker sends under credentials Okta
+    /// just refused.
+    Refused,
 }
+
+/// How long a 401/403 holds every worker of its bucket.
+pub const REFUSAL_HOLD: Duration = Duration::from_secs(1);
 
 impl Permit<'_> {
     /// Takes in the pacing facts of this request's answer, received at `received`, in one step: the
@@ -472,6 +481,9 @@ impl Permit<'_> {
                 st.allowed = (st.allowed / 2).max(1);
                 st.grow = 0;
             }
+            Answer::Refused => {
+                st.refusal_hold = Some(received + REFUSAL_HOLD);
+            }
             Answer::Normal => {
                 st.grow += 1;
                 if st.grow >= st.allowed.min(8) {
@@ -483,7 +495,10 @@ impl Permit<'_> {
         if !concurrency_limit {
             pacer.take_window(&mut st, p);
         }
-        let result = if matches!(answer, Answer::Normal | Answer::ServerError) {
+        let result = if matches!(
+            answer,
+            Answer::Normal | Answer::ServerError | Answer::Refused
+        ) {
             Ok(None)
         } else {
             let named = match p.retry_after {
@@ -496,7 +511,16 @@ impl Permit<'_> {
             };
             let until = named.unwrap_or(received + MIN_BACKOFF);
             pacer
-                .pause_locked(&mut st, until, Instant::now())
+                .pause_locked(
+                    &mut st,
+                    if answer == Answer::Unavailable {
+                        "unavailable (503)"
+                    } else {
+                        "rate limited"
+                    },
+                    until,
+                    Instant::now(),
+                )
                 .map(|()| named)
         };
         drop(st);
@@ -557,7 +581,7 @@ pub struct Pacer {
     state: Mutex<State>,
     cap: Option<Cap>,
     cap_clock: TokioClock,
-    /// `--rate`, for [`Pacer::allowed_rate`].
+    /// `--rate`, for [`Pacer::time_for`].
     rate_per_minute: Option<u32>,
     max_wait: Option<Duration>,
     /// Woken when a request finishes or a response brings news, for workers waiting on those.
@@ -594,6 +618,7 @@ impl Pacer {
                 latency: None,
                 last_answer: None,
                 last_grant: None,
+                refusal_hold: None,
                 issued: BTreeMap::new(),
                 queue: BTreeSet::new(),
                 arrivals: 0,
@@ -703,6 +728,12 @@ impl Pacer {
     }
 
     fn blocked(&self, st: &mut State, now: Instant) -> Option<Blocked> {
+        if let Some(h) = st.refusal_hold {
+            if h > now {
+                return Some(Blocked::Settle(h));
+            }
+            st.refusal_hold = None;
+        }
         if let Some(p) = st.paused_until {
             if p > now {
                 return Some(Blocked::Until(p, st.pause_cause));
@@ -758,7 +789,7 @@ impl Pacer {
                         if let Some(max) = self.max_wait
                             && reset.saturating_duration_since(now) > max
                         {
-                            let reason = self.too_long(reset, now, max);
+                            let reason = self.too_long("rate limited", reset, now, max);
                             self.control.stop(reason);
                             return Some(Blocked::Change);
                         }
@@ -789,8 +820,15 @@ impl Pacer {
         None
     }
 
-    fn too_long(&self, until: Instant, now: Instant, max: Duration) -> StopReason {
+    fn too_long(
+        &self,
+        why: &'static str,
+        until: Instant,
+        now: Instant,
+        max: Duration,
+    ) -> StopReason {
         ApiError::RateLimited {
+            why,
             wait: until.saturating_duration_since(now),
             max_wait: max,
             until: self.control.system_time_for(until),
@@ -855,10 +893,18 @@ impl Pacer {
     /// instead, with the time to retry in the reason.
     pub fn pause_until(&self, until: Instant) -> Result<(), StopReason> {
         let mut st = self.lock();
-        let r = self.pause_locked(&mut st, until, Instant::now());
+        let r = self.pause_locked(&mut st, "held back", until, Instant::now());
         drop(st);
         self.changed.notify_waiters();
         r
+    }
+
+    /// A 401/403 was dealt with (a new token or nonce, and the request tried again): the others may go.
+    pub fn release_refusal_hold(&self) {
+        let released = self.lock().refusal_hold.take().is_some();
+        if released {
+            self.changed.notify_waiters();
+        }
     }
 
     /// Holds every worker of this bucket until `until` after a network error or a 5xx (a backoff of this
@@ -873,11 +919,17 @@ impl Pacer {
         self.changed.notify_waiters();
     }
 
-    fn pause_locked(&self, st: &mut State, until: Instant, now: Instant) -> Result<(), StopReason> {
+    fn pause_locked(
+        &self,
+        st: &mut State,
+        why: &'static str,
+        until: Instant,
+        now: Instant,
+    ) -> Result<(), StopReason> {
         if let Some(max) = self.max_wait
             && until.saturating_duration_since(now) > max
         {
-            let reason = self.too_long(until, now, max);
+            let reason = self.too_long(why, until, now, max);
             self.control.stop(reason.clone());
             return Err(reason);
         }
@@ -922,18 +974,42 @@ impl Pacer {
         self.lock().latency
     }
 
-    /// The most requests a second the limits allow, for a progress display: the window's limit over its
-    /// length as seen, and `--rate`, whichever is lower; `None` while neither is known.
-    pub fn allowed_rate(&self) -> Option<f64> {
-        let window = self
-            .lock()
-            .window
-            .as_ref()
-            .filter(|w| w.limit > 0)
-            .map(|w| f64::from(w.limit) / w.period.as_secs_f64().max(1.0));
-        let cap = self.rate_per_minute.map(|n| f64::from(n) / 60.0);
-        match (window, cap) {
-            (Some(w), Some(c)) => Some(w.min(c)),
+    /// How long `requests` more requests take at the pace the limits allow, from `now`: what is left of
+    /// the window's budget goes at once (after any pause), then a window's limit at each reset; with
+    /// `--rate` slower than that, its even pace. `None` before Okta has told a limit and without `--rate`.
+    pub fn time_for(&self, requests: u64, now: Instant) -> Option<Duration> {
+        if requests == 0 {
+            return Some(Duration::ZERO);
+        }
+        let st = self.lock();
+        let latency = st.latency.unwrap_or_default();
+        let pause = st
+            .paused_until
+            .map_or(Duration::ZERO, |p| p.saturating_duration_since(now));
+        let capped = self
+            .rate_per_minute
+            .map(|n| Duration::from_secs_f64(requests as f64 * 60.0 / f64::from(n)) + latency);
+        let windowed = st.window.as_ref().filter(|w| w.limit > 0).map(|w| {
+            let (limit, period) = (u64::from(w.limit), w.period.max(Duration::from_secs(1)));
+            // The budget that may go once the pause is over, and when the next full one comes.
+            let (budget, next) = if w.passed {
+                (w.budget.max(0) as u64, pause.max(period))
+            } else if w.reset_at > now + pause {
+                (
+                    w.budget.max(0) as u64,
+                    w.reset_at.saturating_duration_since(now),
+                )
+            } else {
+                (limit, pause + period)
+            };
+            if requests <= budget {
+                return pause + latency;
+            }
+            let windows = (requests - budget).div_ceil(limit);
+            next + period * (windows - 1) as u32 + latency
+        });
+        match (windowed, capped) {
+            (Some(w), Some(c)) => Some(w.max(c)),
             (w, c) => w.or(c),
         }
     }

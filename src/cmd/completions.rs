@@ -7,9 +7,12 @@ use crate::exit::Exit;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Install (then open a new shell):
-  bash  okta-org completions bash > ~/.local/share/bash-completion/completions/okta-org
-  zsh   okta-org completions zsh > ~/.zfunc/_okta-org   # a directory on $fpath
-  fish  okta-org completions fish > ~/.config/fish/completions/okta-org.fish
+  bash: mkdir -p ~/.local/share/bash-completion/completions
+        okta-org completions bash > ~/.local/share/bash-completion/completions/okta-org
+  zsh:  mkdir -p ~/.zfunc    # a directory on $fpath, before compinit
+        okta-org completions zsh > ~/.zfunc/_okta-org
+  fish: mkdir -p ~/.config/fish/completions
+        okta-org completions fish > ~/.config/fish/completions/okta-org.fish
 
 Example:
   okta-org completions bash > ~/.local/share/bash-completion/completions/okta-org")]

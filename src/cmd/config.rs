@@ -40,7 +40,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
 }
 
 /// What `--simulate` puts in place of the configuration: the session never reads it then.
-const SIMULATED_ORG: &str = "embedded simulator (started for each command by --simulate)";
+const SIMULATED_ORG: &str = "http://127.0.0.1:<a free port> (embedded simulator)";
 
 fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, CmdError> {
     let c = if conn.simulate {
@@ -113,7 +113,13 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
             text
         }
     };
-    write_stdout(text.as_bytes())
+    write_stdout(text.as_bytes())?;
+    // An org URL every command would refuse is shown, then refused here too (with its fix); one not set
+    // is only shown as such.
+    match c.org_url() {
+        Err(e @ crate::config::ConfigError::OrgUrl { .. }) if !conn.simulate => Err(e.into()),
+        _ => Ok(Exit::Ok),
+    }
 }
 
 /// Reaches the org; for OAuth, gets a token and lists its scopes. One line either way.

@@ -45,7 +45,7 @@ pub enum Command {
     },
     /// Make a user the billing or technical contact (PUT /api/v1/org/contacts/{contactType})
     #[command(
-        after_help = "Example:\n  okta-org contacts set technical --user-id 00uuibMot2FBByTbs0g3"
+        after_help = "Example:\n  okta-org contacts set technical --user-id 00u00000000000000001"
     )]
     Set {
         #[arg(value_enum, ignore_case = true)]

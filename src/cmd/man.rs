@@ -68,11 +68,25 @@ fn page(cmd: clap::Command) -> Vec<u8> {
     rename_extra(out)
 }
 
-/// clap_mangen calls the text after the options (notes and examples) EXTRA.
+/// clap_mangen calls the text after the options (notes and examples) EXTRA. Its indented lines (examples,
+/// install lines) are set as they are, not filled or justified: a command copied from the page runs.
 fn rename_extra(roff: Vec<u8>) -> Vec<u8> {
     let text = String::from_utf8(roff).expect("roff from UTF-8 text");
-    text.replace("\n.SH EXTRA\n", "\n.SH \"NOTES AND EXAMPLES\"\n")
-        .into_bytes()
+    let text = text.replace("\n.SH EXTRA\n", "\n.SH \"NOTES AND EXAMPLES\"\n");
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut verbatim = false;
+    for line in text.split_inclusive('\n') {
+        let indented = line.starts_with("  ");
+        if indented != verbatim {
+            out.push_str(if indented { ".nf\n" } else { ".fi\n" });
+            verbatim = indented;
+        }
+        out.push_str(line);
+    }
+    if verbatim {
+        out.push_str(".fi\n");
+    }
+    out.into_bytes()
 }
 
 /// The page of the program, followed by a section for each command: its description, synopsis, options

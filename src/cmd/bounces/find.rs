@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::super::{CmdError, usage};
-use super::summary::summarised;
+use super::summary::{refuse_overwrites, summarised};
 use super::{ReportFormat, RowsArgs};
 use crate::cli::{ConnectArgs, Global};
 use crate::endpoints;
@@ -31,7 +31,8 @@ of events and answers queries of the last 180.
 
 Examples:
   okta-org bounces find --since 1d > bounced.csv
-  okta-org bounces find --since 2026-11-01 --until 2026-11-15T00:00:00Z --kind all -o all.jsonl --format jsonl
+  okta-org bounces find --since 2026-11-01 --until 2026-11-15T00:00:00Z
+  okta-org bounces find --since 14d --kind all --format jsonl --output all.jsonl
   okta-org bounces find --since 1d | okta-org bounces remove - --report removed.csv";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -225,7 +226,15 @@ struct Body {
     unattributed: u64,
 }
 
-pub async fn run(a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
+pub async fn run(mut a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
+    a.rows.stdout_for_dash();
+    refuse_overwrites(
+        &[],
+        &[
+            ("--output", a.rows.output.as_deref()),
+            ("--summary", a.rows.summary.as_deref()),
+        ],
+    )?;
     let body = Body {
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()

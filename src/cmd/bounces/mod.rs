@@ -64,8 +64,8 @@ pub enum ReportFormat {
 /// Where and how `find` and `verify` write their rows, and their summary.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RowsArgs {
-    /// Write the rows here instead of stdout
-    #[arg(short, long, value_name = "FILE")]
+    /// Write the rows here instead of stdout (`-`: stdout)
+    #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Row format
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
@@ -76,6 +76,13 @@ pub struct RowsArgs {
 }
 
 impl RowsArgs {
+    /// `--output -` is stdout, as everywhere else.
+    fn stdout_for_dash(&mut self) {
+        if self.output.as_deref() == Some(std::path::Path::new("-")) {
+            self.output = None;
+        }
+    }
+
     /// Writes `rows` as CSV (`header` first, even with no rows, so a script reading it finds its columns)
     /// or JSON lines, to `--output` or stdout. A reader of stdout that went away is not an error.
     fn write<T: Serialize>(&self, header: &[&str], rows: &[T]) -> Result<(), CmdError> {

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::super::{CmdError, usage, write_stdout};
-use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
+use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, refuse_overwrites, seconds};
 use super::{ReportFormat, verify, watch_signals};
 use crate::bounces::{self, RemoveOptions, RemoveOutcome};
 use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
@@ -47,7 +47,7 @@ pub struct RemoveArgs {
     /// The address column, by header name or 1-based number (default: found by header name or content)
     #[arg(long, value_name = "NAME|NUMBER")]
     pub column: Option<String>,
-    /// Write the report here instead of stdout
+    /// Write the report here instead of stdout (`-`: stdout)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Report format
@@ -127,8 +127,36 @@ struct Facts {
     reported: bool,
 }
 
-pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
     let started = SystemTime::now();
+    if args.report.as_deref() == Some(Path::new("-")) {
+        args.report = None;
+    }
+    // Neither the report nor the summary may overwrite anything this run reads (checked before the
+    // summary of a refused run is written).
+    let read_here: Vec<(String, PathBuf)> = args
+        .inputs
+        .iter()
+        .filter(|i| i.as_str() != "-")
+        .map(|i| (format!("the input {i}"), PathBuf::from(i)))
+        .chain(
+            args.retry_failed
+                .iter()
+                .chain(&args.resume)
+                .map(|p| (format!("the earlier report {}", p.display()), p.clone())),
+        )
+        .collect();
+    let reads: Vec<(String, &Path)> = read_here
+        .iter()
+        .map(|(what, p)| (what.clone(), p.as_path()))
+        .collect();
+    refuse_overwrites(
+        &reads,
+        &[
+            ("--report", args.report.as_deref()),
+            ("--summary", args.summary.as_deref()),
+        ],
+    )?;
     let target = args.summary.as_deref().map(Target::parse);
     if let Some(t) = &target {
         t.check(args.report.as_deref(), "report")?;
@@ -267,44 +295,13 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         keep_accepted: args.verify.is_some() && !args.dry_run,
     };
     bounces::preflight(&opts)?;
-    // The new report may not overwrite anything this run reads.
-    let read_here: Vec<(String, PathBuf)> = opts
-        .inputs
-        .iter()
-        .filter_map(|i| {
-            i.path
-                .clone()
-                .map(|p| (format!("the input {}", i.name()), p))
-        })
-        .chain(
-            args.retry_failed
-                .iter()
-                .chain(&args.resume)
-                .map(|p| (format!("the earlier report {}", p.display()), p.clone())),
-        )
-        .collect();
-    let written_here = [("report", &opts.report), ("summary", &args.summary)];
-    for (name, path) in written_here
-        .iter()
-        .filter_map(|(name, p)| p.as_ref().map(|p| (name, p)))
-    {
-        if let Ok(target) = std::fs::canonicalize(path)
-            && let Some((what, _)) = read_here
-                .iter()
-                .find(|(_, p)| std::fs::canonicalize(p).ok().is_some_and(|p| p == target))
-        {
-            return Err(usage(format!(
-                "the {name} {} would overwrite {what}; write it elsewhere",
-                path.display()
-            )));
-        }
-    }
     if let Some(path) = &opts.report
         && let Err(e) = std::fs::File::create(path)
     {
         return Err(usage(format!(
-            "cannot write the report {}: {e}",
-            path.display()
+            "cannot write the report {}: {}",
+            path.display(),
+            crate::input::plain(&e)
         )));
     }
     if opts.inputs.iter().any(|i| i.path.is_none())

@@ -56,7 +56,13 @@ impl Target {
                     .map(|_| {
                         let _ = std::fs::remove_file(&probe);
                     })
-                    .map_err(|e| usage(format!("cannot write the summary {}: {e}", path.display())))
+                    .map_err(|e| {
+                        usage(format!(
+                            "cannot write the summary {}: {}",
+                            path.display(),
+                            crate::input::plain(&e)
+                        ))
+                    })
             }
         }
     }
@@ -73,6 +79,38 @@ impl Target {
             }),
         }
     }
+}
+
+/// Refuses, before anything is read or sent (and before a summary is written), an output that is one of
+/// the files the command reads — an input, an earlier report — or another of its outputs: writing it
+/// would destroy what the run is about. `reads` are (what, path); `writes` are (flag, path).
+pub fn refuse_overwrites(
+    reads: &[(String, &Path)],
+    writes: &[(&str, Option<&Path>)],
+) -> Result<(), CmdError> {
+    let writes: Vec<(&str, &Path)> = writes
+        .iter()
+        .filter_map(|&(flag, p)| p.filter(|p| *p != Path::new("-")).map(|p| (flag, p)))
+        .collect();
+    for (k, &(flag, path)) in writes.iter().enumerate() {
+        let clash = reads
+            .iter()
+            .find(|(_, r)| same_file(path, r))
+            .map(|(what, _)| what.clone())
+            .or_else(|| {
+                writes[..k]
+                    .iter()
+                    .find(|(_, w)| same_file(path, w))
+                    .map(|(other, _)| format!("what {other} writes"))
+            });
+        if let Some(what) = clash {
+            return Err(usage(format!(
+                "{flag} {} would overwrite {what}; write it elsewhere",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -236,6 +274,9 @@ impl Stop {
         };
         let cause = match e.exit() {
             _ if retry_at.is_some() => "max_wait",
+            // An input or an earlier report that cannot be read is not a bad flag: a monitor tells a
+            // broken export from a broken command line.
+            _ if matches!(e, CmdError::Input(_) | CmdError::Report(_)) => "input_error",
             Exit::Usage => "usage",
             Exit::Auth => "auth",
             Exit::Retry => "unavailable",
@@ -250,19 +291,7 @@ impl Stop {
 
     /// A first or second SIGINT/SIGTERM.
     pub fn interrupted(signal: i32, at_once: bool) -> Stop {
-        let name = match signal {
-            2 => "SIGINT".to_string(),
-            15 => "SIGTERM".to_string(),
-            n => format!("signal {n}"),
-        };
-        Stop::new(
-            "interrupted",
-            if at_once {
-                format!("ended at once by a second {name}")
-            } else {
-                format!("interrupted by {name}: nothing more was sent")
-            },
-        )
+        Stop::new("interrupted", crate::interrupt::describe(signal, at_once))
     }
 }
 
@@ -327,6 +356,7 @@ mod tests {
     fn a_max_wait_stop_carries_the_time_to_retry() {
         let until = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let r = crate::client::ApiError::RateLimited {
+            why: "rate limited",
             wait: Duration::from_secs(600),
             max_wait: Duration::from_secs(60),
             until,

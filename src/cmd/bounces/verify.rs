@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::super::{CmdError, usage};
-use super::summary::{VerifyCounts, summarised};
+use super::summary::{VerifyCounts, refuse_overwrites, summarised};
 use super::{ReportFormat, RowsArgs, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::client::{ApiError, Client};
@@ -38,7 +38,7 @@ later); 3 some bounced again.
 
 Examples:
   okta-org bounces verify report.csv
-  okta-org bounces verify report.csv --wait 10m -o verdicts.csv";
+  okta-org bounces verify report.csv --wait 10m --output verdicts.csv";
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -83,7 +83,15 @@ struct Body {
     verdicts: VerifyCounts,
 }
 
-pub async fn run(a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
+pub async fn run(mut a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
+    a.rows.stdout_for_dash();
+    refuse_overwrites(
+        &[(format!("the report {}", a.report.display()), &a.report)],
+        &[
+            ("--output", a.rows.output.as_deref()),
+            ("--summary", a.rows.summary.as_deref()),
+        ],
+    )?;
     let body = Body {
         report: a.report.display().to_string(),
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
