@@ -62,11 +62,29 @@ pub fn delivery_kind(e: &LogEvent) -> Kind {
     {
         return k;
     }
+    if let Some(k) = bounce_type(e) {
+        return k;
+    }
     match smtp_class(&without_addresses(&debug)) {
         Some('5') => Kind::Bounce,
         Some('4') => Kind::Deferred,
         _ => Kind::Other,
     }
+}
+
+/// A provider's bounce type in `debugData` (`bounceType: Permanent` as SES says it, `hard`, `soft`,
+/// `Transient`): permanent is a bounce, transient a deferral.
+fn bounce_type(e: &LogEvent) -> Option<Kind> {
+    e.debug
+        .iter()
+        .filter(|(k, _)| matches!(normal(k).as_str(), "bouncetype" | "type" | "bouncekind"))
+        .find_map(
+            |(_, v)| match v.as_str()?.trim().to_ascii_lowercase().as_str() {
+                "permanent" | "hard" | "hardbounce" | "hard bounce" => Some(Kind::Bounce),
+                "transient" | "soft" | "softbounce" | "soft bounce" => Some(Kind::Deferred),
+                _ => None,
+            },
+        )
 }
 
 /// `text` with every word that holds an `@` left out.
@@ -180,26 +198,54 @@ fn normal(k: &str) -> String {
 }
 
 /// `debugData` keys that name the recipient.
-const RECIPIENT_KEYS: [&str; 10] = [
+const RECIPIENT_KEYS: [&str; 14] = [
     "recipient",
     "recipientaddress",
     "recipientemail",
+    "recipients",
     "email",
     "emailaddress",
     "to",
     "toaddress",
+    "envelopeto",
+    "rcptto",
     "bouncedaddress",
+    "bouncedemail",
     "address",
     "useremail",
 ];
 
 /// `debugData` keys whose addresses are never the recipient (`from`, `sender`, `envelopeFrom`,
-/// `replyTo`, ...; not `envelopeTo`).
+/// `replyTo`, ...; not `envelopeTo`), nor mail's own ids (`messageId`: `<id@host>` looks like an
+/// address).
 fn is_sender_key(k: &str) -> bool {
     let k = normal(k);
-    ["sender", "from", "replyto", "returnpath"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "sender",
+        "from",
+        "replyto",
+        "returnpath",
+        "messageid",
+        "msgid",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// An address-shaped string that is no one's mailbox: a Message-ID's (`0100018c1a2b3c4d-5e6f@...`: a long
+/// run of hex digits and separators) or a VERP/SRS return path (`bounces+123-ab=x.example@...`,
+/// `SRS0=...@...`), which carry the recipient inside them, not as themselves.
+fn is_machine_address(addr: &str) -> bool {
+    let local = addr.rsplit_once('@').map_or(addr, |(l, _)| l);
+    let lower = local.to_ascii_lowercase();
+    let id_like = local.len() >= 16
+        && local.bytes().filter(u8::is_ascii_digit).count() >= 6
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'_' | b'$'));
+    let verp = local.contains('=')
+        && (local.contains('+') || lower.starts_with("srs0") || lower.starts_with("srs1"));
+    id_like || verp || lower.starts_with("bounce+") || lower.starts_with("bounces+")
 }
 
 /// The strings under sender keys of `debugData`, at any depth.
@@ -370,10 +416,17 @@ pub fn recipient(e: &LogEvent) -> Option<Recipient> {
         })
         .map(|a| a.to_lowercase())
         .collect();
+    // An address a field names as the recipient is taken as it is (an Okta employee's, the actor's own in
+    // a self-service flow), unless debugData names it as a sender; one found elsewhere must also be
+    // none of Okta's senders, not the actor, and a mailbox (not a Message-ID or a return path).
+    let not_sender = |a: &String| !senders.contains(&a.to_lowercase());
     let usable = |a: &String| {
-        let l = a.to_lowercase();
-        !is_okta_sender(a) && !actor.contains(&l) && !senders.contains(&l)
+        not_sender(a)
+            && !is_okta_sender(a)
+            && !actor.contains(&a.to_lowercase())
+            && !is_machine_address(a)
     };
+    let first_named = |text: &str| addresses_in(text).into_iter().find(|a| not_sender(a));
     let first = |text: &str| addresses_in(text).into_iter().find(|a| usable(a));
     let user_targets: Vec<&super::Party> = e
         .targets
@@ -405,22 +458,30 @@ pub fn recipient(e: &LogEvent) -> Option<Recipient> {
             .filter(|u| !u.is_empty());
         Some(Recipient { email, user })
     };
-    // 1. A User target.
-    for t in &user_targets {
-        if let Some(a) = first(&t.alternate_id).or_else(|| first(&t.display_name)) {
-            return found(a);
-        }
-    }
-    // 2. A recipient field of debugData.
+    // 1. A recipient field of debugData: the address the mail went to (a User target's login may be
+    //    another).
     for key in RECIPIENT_KEYS {
         for (k, v) in &e.debug {
             if normal(k) == key {
                 let mut s = String::new();
                 collect_recipient_strings(v, &mut s);
-                if let Some(a) = first(&s) {
+                if let Some(a) = first_named(&s) {
                     return found(a);
                 }
             }
+        }
+    }
+    // 2. A User target: the only one, even when it is the actor (a user who asked for a password reset
+    //    is both); among several, not the actor (an admin acting on a user).
+    let several = user_targets.len() > 1;
+    for t in &user_targets {
+        let take = |text: &str| {
+            addresses_in(text)
+                .into_iter()
+                .find(|a| not_sender(a) && !(several && actor.contains(&a.to_lowercase())))
+        };
+        if let Some(a) = take(&t.alternate_id).or_else(|| take(&t.display_name)) {
+            return found(a);
         }
     }
     // 3. Any other target naming an address (not a removal's list).
@@ -456,10 +517,8 @@ pub fn removal_addresses(e: &LogEvent) -> Vec<String> {
             collect_strings(d, &mut text);
         }
     }
-    let mut found: Vec<String> = addresses_in(&text)
-        .into_iter()
-        .filter(|a| !is_okta_sender(a))
-        .collect();
+    // The targets' lists are what was submitted, taken as they are.
+    let mut found: Vec<String> = addresses_in(&text);
     if found.is_empty() {
         let mut rest = e.display_message.clone();
         rest.push(' ');
@@ -628,6 +687,63 @@ mod tests {
         })))
         .unwrap();
         assert_eq!((r.email.as_str(), r.user), ("lee@acme.example", None));
+    }
+
+    #[test]
+    fn explicit_recipients_win_and_machine_addresses_are_no_one() {
+        let r = |v: Value| recipient(&event(v)).map(|r| (r.email, r.user));
+        // A recipient field beats a User target's login; the user is named only when it is the same.
+        assert_eq!(
+            r(json!({
+                "target": [{"id": "00uS", "type": "User", "alternateId": "sam.login@corp.example"}],
+                "debugContext": {"debugData": {"recipient": "sam.personal@gmail.example"}}
+            })),
+            Some(("sam.personal@gmail.example".into(), None))
+        );
+        // The only User target is the recipient even when it is the actor (a self-service reset), and
+        // even at okta.com.
+        assert_eq!(
+            r(json!({
+                "actor": {"id": "00uR", "type": "User", "alternateId": "rita@x.example"},
+                "target": [{"id": "00uR", "type": "User", "alternateId": "rita@x.example"}],
+                "outcome": {"result": "FAILURE", "reason": "Email delivery FAILURE: Bounce"}
+            })),
+            Some(("rita@x.example".into(), Some("00uR".into())))
+        );
+        assert_eq!(
+            r(
+                json!({"target": [{"id": "00uU", "type": "User", "alternateId": "ursa@partner.okta.com"}]})
+            ),
+            Some(("ursa@partner.okta.com".into(), Some("00uU".into())))
+        );
+        // A Message-ID or a VERP return path in debugData is no recipient.
+        assert_eq!(
+            r(json!({"debugContext": {"debugData": {
+                "messageId": "<0100018c1a2b3c4d-5e6f@email.amazonses.com>", "reason": "Bounced Address"}}})),
+            None
+        );
+        assert_eq!(
+            r(
+                json!({"debugContext": {"debugData": {"note": "bounces+123-ab=x.example@em.acme.example"}}})
+            ),
+            None
+        );
+        assert_eq!(
+            r(json!({"displayMessage": "id 0100018c1a2b3c4d5e6f7a8b@mx.example bounced"})),
+            None
+        );
+    }
+
+    #[test]
+    fn provider_bounce_types() {
+        let k = |t: &str| {
+            delivery_kind(&event(json!({"outcome": {"result": "FAILURE"},
+                "debugContext": {"debugData": {"bounceType": t}}})))
+        };
+        assert_eq!(k("Permanent"), Kind::Bounce);
+        assert_eq!(k("hard"), Kind::Bounce);
+        assert_eq!(k("Transient"), Kind::Deferred);
+        assert_eq!(k("Undetermined"), Kind::Other);
     }
 
     #[test]

@@ -155,11 +155,13 @@ impl Checker {
     }
 
     fn verdict(t: &Tracked) -> Verdict {
-        // A delivery before the removal says nothing of the removal.
+        // Mail delivered since Okta took the address shows it was cleared, removal logged or not. A bounce
+        // counts only after the logged removal: one before it (or with no removal logged yet) says the
+        // removal had not happened yet, not that it failed.
         let after_removal = |d: SystemTime| t.removal.as_ref().is_none_or(|(r, _)| d >= *r);
         match &t.delivery {
             Some((d, Kind::Delivered, ..)) if after_removal(*d) => Verdict::Delivered,
-            Some((d, ..)) if after_removal(*d) => Verdict::BouncedAgain,
+            Some((d, ..)) if t.removal.is_some() && after_removal(*d) => Verdict::BouncedAgain,
             _ if t.removal.is_some() => Verdict::RemovalLogged,
             _ => Verdict::NotYetLogged,
         }
@@ -268,5 +270,29 @@ mod tests {
         );
         assert_eq!(c.pending(), 1);
         assert_eq!(c.since(), Some(t0 - SKEW));
+    }
+
+    #[test]
+    fn a_bounce_before_a_late_removal_is_not_a_verdict() {
+        let t0 = at("2026-11-20T10:00:00Z");
+        let mut c = Checker::new([("solo@x.com".to_string(), t0)]);
+        c.take(&delivery(
+            "solo@x.com",
+            "FAILURE",
+            "Email delivery FAILURE: Bounce",
+            "2026-11-20T10:00:02Z",
+        ));
+        assert_eq!(c.results()[0].verdict, Verdict::NotYetLogged);
+        assert_eq!(c.pending(), 1);
+        // The removal, stored late but published after the bounce.
+        c.take(&removal("solo@x.com", "2026-11-20T10:00:04Z"));
+        assert_eq!(c.results()[0].verdict, Verdict::RemovalLogged);
+        c.take(&delivery(
+            "solo@x.com",
+            "FAILURE",
+            "Email delivery FAILURE: Bounce",
+            "2026-11-20T10:00:09Z",
+        ));
+        assert_eq!(c.results()[0].verdict, Verdict::BouncedAgain);
     }
 }

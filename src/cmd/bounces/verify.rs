@@ -190,10 +190,8 @@ pub async fn check(
             ended_by_signal: None,
         });
     };
-    let filter = format!(
-        "eventType eq \"{REMOVAL}\" or eventType eq \"{DELIVERY}\" and outcome.result eq \"SUCCESS\" \
-         or eventType eq \"{DELIVERY}\" and outcome.result eq \"FAILURE\""
-    );
+    // Event types only: a delivery's result is read from the event (see `bounces find`).
+    let filter = format!("eventType eq \"{REMOVAL}\" or eventType eq \"{DELIVERY}\"");
     let now = SystemTime::now();
     // Okta answers queries of the last 180 days only (and keeps 90 days of events).
     let oldest = now - (MAX_AGE - Duration::from_secs(3600));
@@ -214,10 +212,22 @@ pub async fn check(
     let mut pause = POLL_FIRST;
     let mut gave_up = false;
     // A bounded query is read to its last page: a later event (a delivery, a bounce) changes a verdict
-    // even once every address has one. A polling query always has a next page; only an empty one means it
-    // has caught up (Okta may return short pages while more is coming).
+    // even once every address has one. A polling query (`--wait`) ends as soon as every address has a
+    // verdict, or at the deadline (a page still being asked for then is given up); after a short page
+    // (it has caught up with the log) it waits before asking again, so a busy org's stream of deliveries
+    // does not spend the log's rate limit.
     loop {
-        let events = match pages.next().await {
+        let next = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, pages.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    gave_up = checker.pending() > 0;
+                    break;
+                }
+            },
+            None => pages.next().await,
+        };
+        let events = match next {
             Ok(Some(events)) => events,
             Ok(None) => break,
             // Interrupted while a page was asked for: the verdicts so far are still written.
@@ -235,15 +245,15 @@ pub async fn check(
             break;
         }
         let Some(deadline) = deadline else { continue };
-        if !events.is_empty() {
-            if Instant::now() >= deadline {
-                gave_up = checker.pending() > 0;
-                break;
-            }
-            continue;
-        }
         if checker.pending() == 0 {
             break;
+        }
+        if Instant::now() >= deadline {
+            gave_up = true;
+            break;
+        }
+        if events.len() >= crate::logs::PAGE_LIMIT as usize {
+            continue;
         }
         // Caught up with addresses still without a verdict: wait before asking again, in small steps so
         // an interrupt is heard.
@@ -298,10 +308,12 @@ pub fn exit_of(v: &Verified) -> Exit {
     let any = |x: Verdict| v.results.iter().any(|c| c.verdict == x);
     if let Some(sig) = v.ended_by_signal {
         Exit::Signal(sig)
+    } else if any(Verdict::NotYetLogged) || v.gave_up {
+        // Something to run again comes first (as `failed` rows do for `remove`); the addresses that
+        // bounced again are in the verdicts either way.
+        Exit::Retry
     } else if any(Verdict::BouncedAgain) {
         Exit::Partial
-    } else if any(Verdict::NotYetLogged) || v.gave_up {
-        Exit::Retry
     } else {
         Exit::Ok
     }
