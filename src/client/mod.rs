@@ -570,6 +570,8 @@ impl Client {
             StatusCode::SERVICE_UNAVAILABLE => Answer::Unavailable,
             s if s.is_server_error() => Answer::ServerError,
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if !req.anonymous => Answer::Refused,
+            // A redirect: the org URL points elsewhere, and the run stops; nobody goes there meanwhile.
+            s if s.is_redirection() => Answer::Refused,
             _ => Answer::Normal,
         };
         // One step: the budget, the in-flight limit and any pause, before this request's place is freed.

@@ -429,7 +429,7 @@ pub enum Answer {
     Unavailable,
     /// Another 5xx.
     ServerError,
-    /// 401/403: the bucket is held for [`REFUSAL_HOLD`] at most, while the run decides (a new token or
+    /// 401/403 (or a redirect): the bucket is held for [`REFUSAL_HOLD`] at most, while the run decides (a new token or
     /// nonce and a retry, which releases it; or a stop), so no other worker sends under credentials Okta
     /// just refused.
     Refused,

@@ -16,8 +16,8 @@ use {
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Example:
-  okta-org simulate --port 8080 --rate-limit 10 --window 60
+Example (it runs until Ctrl-C: start it in another terminal, or in the background with &):
+  okta-org simulate --port 8080 --rate-limit 10 --window 60 &
   export OKTA_CLIENT_TOKEN=simulator-token
   okta-org bounces remove samples/mailgun-bounces.csv --org-url http://127.0.0.1:8080")]
 pub struct Args {
@@ -42,8 +42,9 @@ pub struct Args {
     /// Log a successful delivery to each removed address a moment after its removal event
     #[arg(long)]
     pub deliver_after_removal: bool,
-    /// Rate-limit window, in seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// Rate-limit window, in seconds (1 or more)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub window: u64,
     /// Retry-After on 429/503: auto (until the window resets), none, or seconds
     #[arg(long, value_name = "auto|none|SECONDS", default_value = "auto")]
@@ -57,8 +58,8 @@ pub struct Args {
     /// Fail every K-th bounce request with --fail-status
     #[arg(long, value_name = "K")]
     pub fail_every: Option<u32>,
-    /// Status of the injected failures
-    #[arg(long, default_value_t = 503, value_parser = parse_fail_status)]
+    /// Status of the injected failures: 503 (with Retry-After) or 500
+    #[arg(long, value_name = "503|500", default_value_t = 503, value_parser = parse_fail_status)]
     pub fail_status: u16,
     /// Answer the deprecated Okta Support grant/extend/revoke with 301, as current orgs do
     #[arg(long)]
@@ -261,13 +262,14 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
     let sim = Simulator::start(config, args.port)
         .await
         .map_err(|e| usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+    let requests = |n: u32| crate::term::count(u64::from(n), "request", "requests");
     crate::say(format_args!(
-        "okta-org simulator: listening on {} with {users} users, {} requests per {} s on the bounce endpoint, \
+        "okta-org simulator: listening on {} with {users} users, {} per {} s on the bounce endpoint, \
          {} on the System Log\n\
          try:  OKTA_CLIENT_TOKEN={} okta-org bounces remove samples/sendgrid-bounces.csv --org-url {}\n\
          what it received: {}/__simulator/record    (Ctrl-C stops it)",
         sim.url(),
-        args.rate_limit,
+        requests(args.rate_limit),
         args.window,
         args.logs_rate_limit,
         args.token,

@@ -39,7 +39,9 @@ Examples:
 pub enum KindChoice {
     /// Hard bounces: what remove-list clears
     Bounce,
+    /// Mail the provider would not send (a suppressed or invalid address): not on the bounce list
     Dropped,
+    /// Soft bounces, still being retried: not on the bounce list
     Deferred,
     /// Every failure (bounces, drops, deferrals and others)
     All,
