@@ -68,6 +68,12 @@ impl fmt::Display for Invalid {
 /// with `%XX` escapes decoded), and takes the part in angle brackets of `Jane Doe <jane@example.com>`.
 pub fn extract(cell: &str) -> Cow<'_, str> {
     let mut s = trim(cell);
+    // Microsoft 365's message trace: `a@x.com##Receive, Fail`.
+    if let Some((address, _)) = s.split_once("##")
+        && address.contains('@')
+    {
+        s = trim(address);
+    }
     if s.ends_with('>')
         && let Some(open) = s.rfind('<')
     {
@@ -380,6 +386,8 @@ mod tests {
             ("mailto:", ""),
             ("mailto:%zz@example.com", "%zz@example.com"),
             ("mailto:a%4", "a%4"),
+            ("jane@example.com##Receive, Fail", "jane@example.com"),
+            ("a##b@example.com", "a##b@example.com"),
         ];
         for (cell, want) in cases {
             assert_eq!(extract(cell), want, "{cell:?}");

@@ -313,6 +313,8 @@ struct State {
     last_grant: Option<Instant>,
     /// Set by a 401/403 until the run decides what to do about it (see [`Answer::Refused`]).
     refusal_hold: Option<Instant>,
+    /// The shortest time a 429/503 took to come back.
+    fastest_refusal: Option<Duration>,
     /// When each request in flight left, by sequence number: the answers due soon.
     issued: BTreeMap<u64, Instant>,
     /// Requests waiting at the gate, by their order (a batch's place in the input) and arrival: the
@@ -480,6 +482,9 @@ impl Permit<'_> {
             Answer::TooMany | Answer::Unavailable | Answer::ServerError => {
                 st.allowed = (st.allowed / 2).max(1);
                 st.grow = 0;
+                if answer != Answer::ServerError {
+                    st.fastest_refusal = Some(st.fastest_refusal.map_or(took, |f| f.min(took)));
+                }
             }
             Answer::Refused => {
                 st.refusal_hold = Some(received + REFUSAL_HOLD);
@@ -552,8 +557,17 @@ fn spent_reset(st: &State) -> Option<Instant> {
 /// have been quiet this long lets them all be read first.
 const SETTLE: Duration = Duration::from_millis(25);
 
-/// The least time between two requests let out while others are in flight.
-const BURST_GAP: Duration = Duration::from_millis(4);
+/// The least time between two requests let out while others are in flight; after a 429/503 that came
+/// back faster, twice its time, up to [`BURST_GAP_MOST`].
+const BURST_GAP: Duration = Duration::from_millis(10);
+const BURST_GAP_MOST: Duration = Duration::from_millis(50);
+
+/// The gap between requests let out together: long enough that a refusal answered at once is read
+/// before the next request leaves.
+fn burst_gap(st: &State) -> Duration {
+    st.fastest_refusal
+        .map_or(BURST_GAP, |f| (f * 2).clamp(BURST_GAP, BURST_GAP_MOST))
+}
 
 /// How a pacer is set up.
 #[derive(Debug, Clone, Copy)]
@@ -619,6 +633,7 @@ impl Pacer {
                 last_answer: None,
                 last_grant: None,
                 refusal_hold: None,
+                fastest_refusal: None,
                 issued: BTreeMap::new(),
                 queue: BTreeSet::new(),
                 arrivals: 0,
@@ -753,9 +768,9 @@ impl Pacer {
         // answered at once (faster than the others) is read before most of the stream has left.
         if st.in_flight > 0
             && let Some(t) = st.last_grant
-            && now < t + BURST_GAP
+            && now < t + burst_gap(st)
         {
-            return Some(Blocked::Settle(t + BURST_GAP));
+            return Some(Blocked::Settle(t + burst_gap(st)));
         }
         // Nor while an answer is due: a request let out just as one arrives could land inside the
         // Retry-After window that answer opens. From a quarter of the latency before an answer is due

@@ -99,6 +99,8 @@ const ADDRESS_HEADERS: &[&str] = &[
     "emailaddress",
     "recipient",
     "recipients",
+    "to(envelope)",
+    "envelopeto",
     "recipientaddress",
     "recipientemail",
     "recipientemailaddress",
@@ -122,6 +124,8 @@ const ADDRESS_HEADERS: &[&str] = &[
     "courriel",
     "correoelectronico",
     "correo",
+    // Microsoft 365's historical message trace: `a@x.com##Receive, Fail`.
+    "recipientstatus",
 ];
 
 pub fn normalize_header(s: &str) -> String {
@@ -407,30 +411,41 @@ fn any_at(records: &[Vec<String>]) -> bool {
 /// never chosen.
 fn by_content(records: &[Vec<String>], names: &[String]) -> usize {
     let width = records.iter().map(Vec::len).max().unwrap_or(0);
-    let mut best = ((0, 0), 0);
+    let mut best = ((0, 0, 0), 0);
     for col in (0..width).filter(|&c| !names.get(c).is_some_and(|n| is_sender_header(n))) {
         let (mut whole, mut some) = (0, 0);
+        let mut distinct = std::collections::HashSet::new();
         for cell in records.iter().filter_map(|r| r.get(col)) {
             let addr = address::extract(cell);
             if addr.matches('@').count() == 1 {
                 some += 1;
                 whole += usize::from(!addr.chars().any(char::is_whitespace));
+                distinct.insert(addr.to_lowercase());
             }
         }
-        if (whole, some) > best.0 {
-            best = ((whole, some), col);
+        // Among columns of addresses, the recipients vary; a sender repeats itself.
+        let score = (whole, some, distinct.len());
+        if score > best.0 {
+            best = (score, col);
         }
     }
     best.1
 }
 
 /// A header name of a column of senders (`From`, `Sender`, `sender_address`, `Return-Path`, `MailFrom`,
-/// `Reply-To`): never the addresses to clear.
+/// `Reply-To`), or of Message-IDs (`<id@host>` looks like an address): never the addresses to clear.
 fn is_sender_header(name: &str) -> bool {
     let n = normalize_header(name);
-    ["from", "sender", "returnpath", "replyto"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "from",
+        "sender",
+        "returnpath",
+        "replyto",
+        "messageid",
+        "msgid",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 #[cfg(test)]
@@ -528,6 +543,20 @@ mod tests {
              bounce,\"550 5.1.1 <b2@x.com>: Recipient address rejected\",b@x.com,1700000000\n",
         );
         assert_eq!((l.column, l.width), (2, 4));
+        // Headerless: the column whose addresses vary, not the sender that repeats.
+        assert_eq!(
+            auto("s@corp.com,a@x.com\ns@corp.com,b@x.com\ns@corp.com,c@x.com\n").column,
+            1
+        );
+        // Message-IDs are no recipients; Google Workspace's "To (Envelope)" is.
+        let l = auto(
+            "Date,Message ID,From (Envelope),To (Envelope)\n1,<CAF1abc@mail.gmail.com>,s@g.com,a@x.com\n",
+        );
+        assert_eq!(l.column, 3);
+        let l = auto(
+            "Message-ID,Rcpt,Status\n<id1@corp.com>,a@x.com,5.1.1\n<id2@corp.com>,b@x.com,5.1.1\n",
+        );
+        assert_eq!(l.column, 1);
     }
 
     #[test]

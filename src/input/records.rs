@@ -255,6 +255,7 @@ impl<R: Read> Records<R> {
                 record: &self.fields,
                 had_address,
                 first_new,
+                done,
             };
             let alone_core = self.alone_core.get_or_insert_with(|| self.cfg.core());
             if row.is_swallowed_by(text, &mut self.alone, alone_core) {
@@ -338,6 +339,8 @@ struct Row<'a> {
     had_address: bool,
     /// The first of the record's fields that this line's cells after the closing quote became.
     first_new: usize,
+    /// The record ends with this line.
+    done: bool,
 }
 
 impl Row<'_> {
@@ -371,6 +374,15 @@ impl Row<'_> {
         if !alone.feed(core, b"\n") {
             // A quote of its own left open: on its own, the line ends the field.
             alone.feed(core, b"");
+        }
+        // A line that alone falls short of a row's width is no row of its own but the rest of one (a note
+        // over two lines, then the address and a sender), as long as the record it ends reaches the row's
+        // width (or beyond: trailing empty cells), or goes on into another quoted field.
+        if let Some(width) = self.cfg.width
+            && alone.width() < width
+            && (!self.done || self.record.width() >= width)
+        {
+            return false;
         }
         let Some(cell) = alone.get(column).filter(|c| looks_like_address(c)) else {
             return false;
@@ -873,6 +885,23 @@ mod tests {
         );
         assert_eq!(lines_and_first(&got), vec![(1, "a@x.com"), (3, "b@x.com")]);
         assert!(got.iter().all(|r| r.2.is_none()));
+        // A note over two lines after other cells, then the address and a sender: the line alone has
+        // fewer cells than a row, the joined record exactly a row's.
+        let got = read_with(
+            "1,\"multi\nline\",a@x.com,s@y.com\n2,x,b@x.com,s@y.com\n".as_bytes(),
+            width(2, 4),
+        );
+        assert_eq!(
+            got.iter()
+                .map(|r| (r.0, r.1[2].as_str(), r.2))
+                .collect::<Vec<_>>(),
+            vec![(1, "a@x.com", None), (3, "b@x.com", None)]
+        );
+        let got = read_with(
+            "1,a@x.com,\"multi\nline\",s@corp.com\n".as_bytes(),
+            width(1, 4),
+        );
+        assert_eq!((got.len(), got[0].2), (1, None));
         // An address put past the row's width is a row's own.
         let got = read_with("a@x.com,\"cut\nmore\",x,b@x.com\n".as_bytes(), width(0, 3));
         assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::IntoRow(2)));
