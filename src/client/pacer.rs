@@ -559,7 +559,7 @@ const SETTLE: Duration = Duration::from_millis(25);
 
 /// The least time between two requests let out while others are in flight; after a 429/503 that came
 /// back faster, twice its time, up to [`BURST_GAP_MOST`].
-const BURST_GAP: Duration = Duration::from_millis(10);
+const BURST_GAP: Duration = Duration::from_millis(5);
 const BURST_GAP_MOST: Duration = Duration::from_millis(50);
 
 /// The gap between requests let out together: long enough that a refusal answered at once is read

@@ -65,9 +65,11 @@ pub fn delivery_kind(e: &LogEvent) -> Kind {
     if let Some(k) = bounce_type(e) {
         return k;
     }
+    let failed = e.result.eq_ignore_ascii_case("FAILURE");
     match smtp_class(&without_addresses(&debug)) {
         Some('5') => Kind::Bounce,
         Some('4') => Kind::Deferred,
+        Some('2') if !failed => Kind::Delivered,
         _ => Kind::Other,
     }
 }
@@ -112,21 +114,29 @@ fn kind_in(text: &str) -> Option<Kind> {
         Some(Kind::Deferred)
     } else if any(&["bounce", "bounced", "bounces", "hardbounce"]) {
         Some(Kind::Bounce)
+    } else if any(&["failure", "failed", "undeliverable", "rejected", "error"]) {
+        None
+    } else if any(&["delivered", "success", "successful", "succeeded"]) {
+        // An event without `outcome` that says so in words ("Email delivery SUCCESS").
+        Some(Kind::Delivered)
     } else {
         None
     }
 }
 
-/// The class of the first SMTP reply code in `text` (`550 5.1.1` → `5`).
+/// The class of the first SMTP reply code in `text` (`550 5.1.1` → `5`, `250 2.0.0 OK` → `2`).
 fn smtp_class(text: &str) -> Option<char> {
     text.split(|c: char| !c.is_ascii_alphanumeric() && c != '.')
         .find_map(|w| {
             let b = w.as_bytes();
             let code = b.len() == 3 && b.iter().all(u8::is_ascii_digit);
-            let enhanced = b.len() >= 5 && b[1] == b'.' && w.split('.').count() == 3;
+            let enhanced = b.len() >= 5
+                && b[1] == b'.'
+                && w.split('.').count() == 3
+                && w.bytes().all(|c| c.is_ascii_digit() || c == b'.');
             (code || enhanced)
                 .then(|| b[0] as char)
-                .filter(|c| matches!(c, '4' | '5'))
+                .filter(|c| matches!(c, '2' | '4' | '5'))
         })
 }
 
@@ -223,8 +233,10 @@ fn is_sender_key(k: &str) -> bool {
     [
         "sender",
         "from",
+        "sentby",
         "replyto",
         "returnpath",
+        "notif",
         "messageid",
         "msgid",
     ]
@@ -238,13 +250,22 @@ fn is_sender_key(k: &str) -> bool {
 fn is_machine_address(addr: &str) -> bool {
     let local = addr.rsplit_once('@').map_or(addr, |(l, _)| l);
     let lower = local.to_ascii_lowercase();
-    let id_like = local.len() >= 16
-        && local.bytes().filter(u8::is_ascii_digit).count() >= 6
+    // A Message-ID's left part: 20 or more hex digits and separators, digits and hex letters mixed
+    // (`0100018c1a2b3c4d-5e6f`); a student number or a phone number has no letters.
+    let id_like = local.len() >= 20
+        && local.bytes().filter(u8::is_ascii_digit).count() * 10 >= local.len() * 4
+        && local
+            .bytes()
+            .any(|b| matches!(b, b'a'..=b'f' | b'A'..=b'F'))
         && local
             .bytes()
             .all(|b| b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'_' | b'$'));
-    let verp = local.contains('=')
-        && (local.contains('+') || lower.starts_with("srs0") || lower.starts_with("srs1"));
+    // VERP and SRS carry a domain after their last `=` (`bounces+123-ab=x.example`); `dept=sales+eu` does
+    // not.
+    let verp = lower.starts_with("srs0=")
+        || lower.starts_with("srs1=")
+        || lower.starts_with("prvs=")
+        || local.rsplit_once('=').is_some_and(|(_, d)| d.contains('.'));
     id_like || verp || lower.starts_with("bounce+") || lower.starts_with("bounces+")
 }
 
@@ -340,11 +361,28 @@ fn addresses_with_roles(text: &str) -> Vec<(String, Role)> {
             continue;
         }
         // "Final-Recipient: rfc822; bob@x" and "to: <bob@x>": the address type is not the role.
-        let role_word = before
+        let mut words = before
             .iter()
             .rev()
-            .find(|w| !matches!(w.as_str(), "rfc822" | "smtp" | "address" | "addr" | "user"));
+            .filter(|w| !matches!(w.as_str(), "rfc822" | "smtp" | "address" | "addr" | "user"));
+        let role_word = words.next();
+        // "reported to", "notified to", "forwarded to": someone told of it, not whom the mail was for.
+        let told = role_word.is_some_and(|w| w == "to")
+            && words.next().is_some_and(|w| {
+                matches!(
+                    w.as_str(),
+                    "reported" | "notified" | "forwarded" | "copied" | "escalated" | "cc" | "bcc"
+                )
+            });
+        // An SMTP reply names the recipient it refuses: "550 5.1.1 <bob@x>: user unknown".
+        let smtp_code = role_word.is_some_and(|w| {
+            w.starts_with(['4', '5'])
+                && w.len() >= 3
+                && w.chars().all(|c| c.is_ascii_digit() || c == '.')
+        });
         let role = match role_word.map(String::as_str) {
+            _ if told => Role::Sender,
+            _ if smtp_code => Role::Recipient,
             Some(
                 "to"
                 | "for"
@@ -358,8 +396,7 @@ fn addresses_with_roles(text: &str) -> Vec<(String, Role)> {
                 | "deliver",
             ) => Role::Recipient,
             Some(
-                "from" | "sender" | "by" | "reply-to" | "return-path" | "via" | "envelope-from"
-                | "mail",
+                "from" | "sender" | "by" | "reply-to" | "return-path" | "via" | "envelope-from",
             ) => Role::Sender,
             _ => Role::Unsaid,
         };
@@ -369,17 +406,30 @@ fn addresses_with_roles(text: &str) -> Vec<(String, Role)> {
     out
 }
 
-/// The recipient that free text names: an address said to be one, or else the one address that is not
-/// said to be a sender. Several addresses with nothing said of them name no one for sure.
-fn recipient_in_text(text: &str, usable: impl Fn(&String) -> bool) -> Option<String> {
-    let found: Vec<(String, Role)> = addresses_with_roles(text)
-        .into_iter()
-        .filter(|(a, role)| *role != Role::Sender && usable(a) && !is_system_mailbox(a))
+/// The recipient that free text names, read across `texts` together: an address the words around it say
+/// is the recipient (`to`, `for`, `Final-Recipient:`, an SMTP reply's `550 5.1.1 <...>`), in any of
+/// them, before an address nothing is said of; and that one only when it is the one such address
+/// (`marked` and `lone` say which addresses may be taken as each). Several name no one for sure.
+fn recipient_in_text(
+    texts: &[&str],
+    marked: impl Fn(&String) -> bool,
+    lone: impl Fn(&String) -> bool,
+) -> Option<String> {
+    let found: Vec<(String, Role)> = texts
+        .iter()
+        .flat_map(|t| addresses_with_roles(t))
+        .filter(|(_, role)| *role != Role::Sender)
         .collect();
-    if let Some((a, _)) = found.iter().find(|(_, r)| *r == Role::Recipient) {
+    if let Some((a, _)) = found
+        .iter()
+        .find(|(a, r)| *r == Role::Recipient && marked(a))
+    {
         return Some(a.clone());
     }
-    let mut unsaid = found.into_iter().map(|(a, _)| a);
+    let mut unsaid = found
+        .into_iter()
+        .filter(|(a, r)| *r == Role::Unsaid && lone(a) && !is_system_mailbox(a))
+        .map(|(a, _)| a);
     let first = unsaid.next()?;
     unsaid
         .all(|a| a.eq_ignore_ascii_case(&first))
@@ -494,14 +544,19 @@ pub fn recipient(e: &LogEvent) -> Option<Recipient> {
             return found(a);
         }
     }
-    // 4. The event's words: the outcome's reason, the message, then the rest of debugData, each read for
-    //    what the words around an address say it is.
+    // 4. The event's words: the outcome's reason, the message and the rest of debugData, read together for
+    //    what the words around an address say it is. Never the actor's (only a User target may be the
+    //    actor too); one nothing is said of is not a Message-ID or a return path either.
     let mut rest = String::new();
     collect_recipient_strings(&Value::Object(e.debug.clone()), &mut rest);
-    [e.reason.as_str(), &e.display_message, &rest]
-        .into_iter()
-        .find_map(|text| recipient_in_text(text, usable))
-        .and_then(found)
+    let marked =
+        |a: &String| not_sender(a) && !is_okta_sender(a) && !actor.contains(&a.to_lowercase());
+    recipient_in_text(
+        &[e.reason.as_str(), &e.display_message, &rest],
+        marked,
+        usable,
+    )
+    .and_then(found)
 }
 
 /// The addresses a `system.email.bounce.removal` names: its targets' lists (up to 50 each; one request
@@ -731,6 +786,84 @@ mod tests {
         assert_eq!(
             r(json!({"displayMessage": "id 0100018c1a2b3c4d5e6f7a8b@mx.example bounced"})),
             None
+        );
+    }
+
+    #[test]
+    fn a_recipient_said_so_anywhere_beats_a_lone_address() {
+        let r = |v: Value| recipient(&event(v)).map(|r| r.email);
+        let some = |a: &str| Some(a.to_string());
+        assert_eq!(
+            r(
+                json!({"outcome": {"reason": "Email delivery FAILURE: Bounce; admin notified: it-team@acme.example"},
+                     "displayMessage": "Email to bob5@x.example bounced"})
+            ),
+            some("bob5@x.example")
+        );
+        assert_eq!(
+            r(
+                json!({"displayMessage": "Bounce (helpdesk: it-help@acme.example)",
+                     "debugContext": {"debugData": {"smtpResponse": "550 5.1.1 RCPT TO:<carl5@x.example> user unknown"}}})
+            ),
+            some("carl5@x.example")
+        );
+        assert_eq!(
+            r(
+                json!({"debugContext": {"debugData": {"sentBy": "okta-mailer@acme.example",
+                     "smtpResponse": "550 5.1.1 <mona@x.example> unknown"}}})
+            ),
+            some("mona@x.example")
+        );
+        assert_eq!(
+            r(
+                json!({"displayMessage": "Bounce for bob@x.example (reported to it-team@acme.example)"})
+            ),
+            some("bob@x.example")
+        );
+        assert_eq!(
+            r(json!({"displayMessage": "550 5.1.1 Undeliverable mail: bob.mail@x.example"})),
+            some("bob.mail@x.example")
+        );
+        // Real mailboxes that only look like machine addresses.
+        for a in [
+            "2019123456789012@student.univ.edu",
+            "0049-151-12345678@sms.x.example",
+            "dee.abbe.1985120312@x.example",
+            "dept=sales+eu@x.example",
+        ] {
+            assert_eq!(
+                r(json!({"displayMessage": format!("Email to {a} bounced")})),
+                some(a),
+                "{a}"
+            );
+            assert_eq!(
+                r(json!({"displayMessage": format!("{a} bounced")})),
+                some(a),
+                "{a}"
+            );
+        }
+    }
+
+    #[test]
+    fn deliveries_said_in_words() {
+        let k = |v: Value| delivery_kind(&event(v));
+        assert_eq!(
+            k(json!({"displayMessage": "Email delivery SUCCESS"})),
+            Kind::Delivered
+        );
+        assert_eq!(
+            k(json!({"displayMessage": "Email delivered"})),
+            Kind::Delivered
+        );
+        assert_eq!(
+            k(json!({"displayMessage": "Email delivery FAILURE"})),
+            Kind::Other
+        );
+        assert_eq!(
+            k(
+                json!({"debugContext": {"debugData": {"smtpResponse": "250 2.0.0 OK 1732783456 5.1.1"}}})
+            ),
+            Kind::Delivered
         );
     }
 

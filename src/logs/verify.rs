@@ -146,8 +146,9 @@ impl Checker {
         let Some(r) = email::recipient(&e) else {
             return;
         };
+        // Okta's clock and this one may disagree by the same SKEW as for removals.
         if let Some(t) = self.tracked.get_mut(&r.email.to_lowercase())
-            && at > t.accepted
+            && at + SKEW >= t.accepted
             && t.delivery.as_ref().is_none_or(|(d, ..)| at >= *d)
         {
             t.delivery = Some((at, kind, e.published_text.clone(), email::provider_text(&e)));
@@ -155,13 +156,14 @@ impl Checker {
     }
 
     fn verdict(t: &Tracked) -> Verdict {
-        // Mail delivered since Okta took the address shows it was cleared, removal logged or not. A bounce
-        // counts only after the logged removal: one before it (or with no removal logged yet) says the
-        // removal had not happened yet, not that it failed.
-        let after_removal = |d: SystemTime| t.removal.as_ref().is_none_or(|(r, _)| d >= *r);
+        // The latest delivery decides. Mail delivered since Okta took the address shows it was cleared,
+        // removal logged or not (Okta sends nothing to an address on its bounce list), and whenever the
+        // removal is logged. A bounce counts only after the logged removal: one before it (or with no
+        // removal logged yet) says the removal had not happened yet, not that it failed.
+        let after_removal = |d: SystemTime| t.removal.as_ref().is_some_and(|(r, _)| d >= *r);
         match &t.delivery {
-            Some((d, Kind::Delivered, ..)) if after_removal(*d) => Verdict::Delivered,
-            Some((d, ..)) if t.removal.is_some() && after_removal(*d) => Verdict::BouncedAgain,
+            Some((_, Kind::Delivered, ..)) => Verdict::Delivered,
+            Some((d, ..)) if after_removal(*d) => Verdict::BouncedAgain,
             _ if t.removal.is_some() => Verdict::RemovalLogged,
             _ => Verdict::NotYetLogged,
         }
@@ -270,6 +272,24 @@ mod tests {
         );
         assert_eq!(c.pending(), 1);
         assert_eq!(c.since(), Some(t0 - SKEW));
+    }
+
+    #[test]
+    fn okta_s_clock_behind_this_one() {
+        // Okta took the address at 10:00:10 by this clock, 10:00:00 by Okta's; its events come after
+        // that by Okta's clock.
+        let t0 = at("2026-11-20T10:00:10Z");
+        let mut c = Checker::new([("a@x.com".to_string(), t0), ("b@x.com".to_string(), t0)]);
+        c.take(&removal("a@x.com, b@x.com", "2026-11-20T10:00:01Z"));
+        c.take(&delivery(
+            "a@x.com",
+            "FAILURE",
+            "Bounce",
+            "2026-11-20T10:00:05Z",
+        ));
+        c.take(&delivery("b@x.com", "SUCCESS", "", "2026-11-20T10:00:05Z"));
+        let v: Vec<Verdict> = c.results().iter().map(|r| r.verdict).collect();
+        assert_eq!(v, vec![Verdict::BouncedAgain, Verdict::Delivered]);
     }
 
     #[test]

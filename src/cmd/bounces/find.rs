@@ -146,8 +146,10 @@ fn window(a: &FindArgs, now: SystemTime) -> Result<(SystemTime, SystemTime), Cmd
         None => now,
     };
     let days = |d: Duration| d.as_secs() / 86_400;
+    // Okta counts the 180 days by calendar day: a date on the 180th day back is within them (and is
+    // moved a little inside, below).
     if let Ok(back) = now.duration_since(since)
-        && back > MAX_AGE
+        && back > MAX_AGE + Duration::from_secs(86_400)
     {
         return Err(usage(format!(
             "--since is {} days back: Okta's System Log answers queries of the last 180 days (and keeps \
@@ -386,6 +388,11 @@ mod tests {
         // 180 days is allowed, and starts a few minutes inside Okta's limit.
         let (s, _) = window(&args("180d", None), now).unwrap();
         assert_eq!(now.duration_since(s).unwrap(), MAX_AGE - EDGE);
+        // So is a date on the 180th day back (Okta counts days); the 182nd is not.
+        let now = humantime::parse_rfc3339("2026-11-28T07:30:00Z").unwrap();
+        let (s, _) = window(&args("2026-06-01", None), now).unwrap();
+        assert_eq!(now.duration_since(s).unwrap(), MAX_AGE - EDGE);
+        assert!(window(&args("2026-05-30", None), now).is_err());
     }
 
     #[test]
