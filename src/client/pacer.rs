@@ -373,7 +373,8 @@ impl Permit<'_> {
     /// before sending.
     pub fn overtaken(&self) -> bool {
         let st = self.pacer.lock();
-        st.paused_until.is_some_and(|p| p > Instant::now())
+        let now = Instant::now();
+        st.paused_until.is_some_and(|p| p > now) || st.refusal_hold.is_some_and(|h| h > now)
     }
 
     /// The request was not sent after all: its place and its share of the window's budget are given
@@ -431,14 +432,15 @@ pub enum Answer {
     Unavailable,
     /// Another 5xx.
     ServerError,
-    /// 401/403 (or a redirect): the bucket is held for [`REFUSAL_HOLD`] at most, while the run decides (a new token or
-    /// nonce and a retry, which releases it; or a stop), so no other worker sends under credentials Okta
-    /// just refused.
+    /// 401/403 (or a redirect): the bucket is held while the run decides (a new token or nonce and a
+    /// retry, which releases it; or a stop), [`REFUSAL_HOLD`] at most, so no other worker sends under
+    /// credentials Okta just refused.
     Refused,
 }
 
-/// How long a 401/403 holds every worker of its bucket.
-pub const REFUSAL_HOLD: Duration = Duration::from_secs(1);
+/// How long a 401/403 holds every worker of its bucket at the most: the run releases it sooner (a new
+/// token, and the request tried again) or stops, which wakes every worker. This is only a safety net.
+pub const REFUSAL_HOLD: Duration = Duration::from_secs(30);
 
 impl Permit<'_> {
     /// Takes in the pacing facts of this request's answer, received at `received`, in one step: the

@@ -145,6 +145,12 @@ pub enum LayoutError {
     #[error("--column numbers start at 1")]
     ColumnZero,
     #[error(
+        "no column of recipients: the addresses are all in sender or Message-ID columns (columns: {}); \
+         name the recipients' column with --column",
+        .header.join(", ")
+    )]
+    OnlySenders { header: Vec<String> },
+    #[error(
         "--column {number}: {} has that many columns (the widest has {width})",
         match looked_at {
             Some(n) => format!("none of the first {n} rows"),
@@ -224,7 +230,10 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
                 } else {
                     (&records[..], &[][..])
                 };
-                (by_content(data, names), header, "by content")
+                let column = by_content(data, names).ok_or_else(|| LayoutError::OnlySenders {
+                    header: first.to_vec(),
+                })?;
+                (column, header, "by content")
             }
         },
     };
@@ -408,8 +417,8 @@ fn any_at(records: &[Vec<String>]) -> bool {
 /// The column where the most values are an address and nothing else (`Name <addr>` and `mailto:` count),
 /// then where the most hold exactly one `@` somewhere (an SMTP reply quoting the address counts only
 /// there); leftmost on a tie; column 1 when none holds an `@`. A column whose header names a sender is
-/// never chosen.
-fn by_content(records: &[Vec<String>], names: &[String]) -> usize {
+/// never chosen: `None` when only such columns hold an `@`.
+fn by_content(records: &[Vec<String>], names: &[String]) -> Option<usize> {
     let width = records.iter().map(Vec::len).max().unwrap_or(0);
     let mut best = ((0, 0, 0), 0);
     for col in (0..width).filter(|&c| !names.get(c).is_some_and(|n| is_sender_header(n))) {
@@ -429,7 +438,17 @@ fn by_content(records: &[Vec<String>], names: &[String]) -> usize {
             best = (score, col);
         }
     }
-    best.1
+    let senders_hold_addresses = (0..width)
+        .filter(|&c| names.get(c).is_some_and(|n| is_sender_header(n)))
+        .any(|c| {
+            records
+                .iter()
+                .any(|r| r.get(c).is_some_and(|v| v.contains('@')))
+        });
+    if best.0 == (0, 0, 0) && senders_hold_addresses {
+        return None;
+    }
+    Some(best.1)
 }
 
 /// A header name of a column of senders (`From`, `Sender`, `sender_address`, `Return-Path`, `MailFrom`,
@@ -557,6 +576,14 @@ mod tests {
             "Message-ID,Rcpt,Status\n<id1@corp.com>,a@x.com,5.1.1\n<id2@corp.com>,b@x.com,5.1.1\n",
         );
         assert_eq!(l.column, 1);
+        // Only a sender or a Message-ID holds an address: no column is guessed.
+        for text in [
+            "Sender,Subject,Status\nnoreply@corp.example,Hello,bounced\n",
+            "Message-ID,Subject,Status\n<CAF1abc@mail.gmail.com>,Hello,bounced\n",
+        ] {
+            let e = sniff(text.as_bytes(), true, &ColumnChoice::Auto).unwrap_err();
+            assert!(matches!(e, LayoutError::OnlySenders { .. }), "{e}");
+        }
     }
 
     #[test]

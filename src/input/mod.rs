@@ -273,24 +273,6 @@ impl SourceReader {
             })
     }
 
-    /// A row whose address cell holds no `@` while another field holds an address and the delimiter or a
-    /// quote (`"550 cut,"a@x.com","170"`): a quote that closed in the middle of its field took in the
-    /// cells after it. The field, and the address.
-    fn closed_mid_field(&self) -> Option<(usize, String)> {
-        let column = self.layout.column;
-        let delimiter = char::from(self.layout.delimiter);
-        if self
-            .records
-            .field(column)
-            .is_some_and(|b| b.contains(&b'@'))
-        {
-            return None;
-        }
-        self.address_elsewhere(|i, text| {
-            i != column && (text.contains(delimiter) || text.contains('"'))
-        })
-    }
-
     /// Whether every cell of the current record is empty or white space.
     fn is_blank(&self) -> bool {
         self.records.width() <= records::MAX_FIELDS
@@ -333,24 +315,13 @@ impl SourceReader {
             }
         };
         let column = self.layout.column;
-        let mut unclosed = start.unclosed;
-        let mut elsewhere = None;
-        if unclosed.is_none()
-            && let Some((field, address)) = self.closed_mid_field()
-        {
-            unclosed = Some(Unclosed {
-                column: field,
-                line: start.line,
-                why: Runaway::ClosedMidField,
-            });
-            elsewhere = Some(address);
-        }
+        let unclosed = start.unclosed;
         let has_at = |b: &[u8]| b.contains(&b'@');
         let cell = match self.records.field(column) {
             // A row cut short at a stray quote may hold its address elsewhere on the line (the quote opened
             // before the address column): the report shows it.
             found if unclosed.is_some() && !found.is_some_and(has_at) => {
-                match elsewhere.or_else(|| self.address_elsewhere(|_, _| true).map(|(_, a)| a)) {
+                match self.address_elsewhere(|i, _| i != column).map(|(_, a)| a) {
                     Some(a) => Cell::Value {
                         len: a.len(),
                         text: Cow::Owned(a),

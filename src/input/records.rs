@@ -187,6 +187,8 @@ impl<R: Read> Records<R> {
             break piece;
         };
         let first = self.line;
+        // Where the record's line is in the buffer, when it is there whole.
+        let mut whole_line = None;
         // Fed in parts when it is longer than the buffer.
         let done = loop {
             match piece {
@@ -201,6 +203,7 @@ impl<R: Read> Records<R> {
                     if term == 0 {
                         done = self.fields.feed(&mut self.core, b"\n");
                     }
+                    whole_line = Some(self.src.pos..self.src.pos + len);
                     self.src.pos += len + term;
                     self.line += 1;
                     break done;
@@ -210,9 +213,10 @@ impl<R: Read> Records<R> {
             piece = self.src.next_line()?;
         };
         if done {
+            let unclosed = whole_line.and_then(|r| self.mid_field_quote(&self.src.buf[r], first));
             return Ok(Some(Start {
                 line: first,
-                unclosed: None,
+                unclosed,
             }));
         }
         // A quoted field runs over the line end: keep the lines it takes in, to read them again if it
@@ -306,11 +310,11 @@ impl<R: Read> Records<R> {
         }
         let (done, read) = self.fields.feed_some(&mut self.core, buffered);
         let mut step = read;
+        // Every byte read is a field's, a delimiter or the line end: no quote, no blank line, so no line
+        // end inside. Otherwise look.
+        let plain = read == self.fields.s.at + self.fields.width();
         let single = done && read > 0 && {
             let (end, body) = (buffered[read - 1], &buffered[..read - 1]);
-            // Every byte read is a field's, a delimiter or the line end: no quote, no blank line, so no
-            // line end inside. Otherwise look.
-            let plain = read == self.fields.s.at + self.fields.width();
             let inside = !plain && find_eol(body).is_some();
             // A CRLF's LF follows the CR csv_core stops at; unless it is not buffered yet.
             let crlf = end == b'\r' && buffered.get(read) == Some(&b'\n');
@@ -322,12 +326,67 @@ impl<R: Read> Records<R> {
             self.core.reset();
             return None;
         }
+        let line = self.line;
+        let unclosed = if plain {
+            None
+        } else {
+            self.mid_field_quote(&self.src.buf[self.src.pos..self.src.pos + read], line)
+        };
         self.src.pos += step;
         self.line += 1;
-        Some(Start {
-            line: self.line - 1,
-            unclosed: None,
-        })
+        Some(Start { line, unclosed })
+    }
+
+    /// A record read whole from one line (`raw`) whose address cell holds no `@` while a quote in it
+    /// closed in the middle of its field (`"550 cut,"a@x.com","170"`): that field took in the cells
+    /// after it, an address among them. As a stray quote, on `line`.
+    fn mid_field_quote(&self, raw: &[u8], line: u64) -> Option<Unclosed> {
+        let column = self.cfg.address_column?;
+        let has_at = |i: usize| self.fields.get(i).is_some_and(|b| b.contains(&b'@'));
+        if has_at(column) || !raw.contains(&b'"') {
+            return None;
+        }
+        let field = misquoted_field(raw, self.cfg.delimiter)?;
+        (0..self.fields.width().min(MAX_FIELDS))
+            .any(|i| i != column && has_at(i))
+            .then_some(Unclosed {
+                column: field,
+                line,
+                why: Runaway::ClosedMidField,
+            })
+    }
+}
+
+/// The field (0-based) of `line` whose quote closes before something other than a delimiter or the line
+/// end, if one does. A quote inside an unquoted field is a character; a quote left open is not this.
+fn misquoted_field(line: &[u8], delimiter: u8) -> Option<usize> {
+    let line = match line {
+        [rest @ .., b'\r', b'\n'] | [rest @ .., b'\n'] | [rest @ .., b'\r'] => rest,
+        _ => line,
+    };
+    let (mut i, mut field) = (0, 0);
+    loop {
+        if line.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                let q = i + line[i..].iter().position(|&b| b == b'"')?;
+                if line.get(q + 1) == Some(&b'"') {
+                    i = q + 2;
+                } else {
+                    i = q + 1;
+                    break;
+                }
+            }
+            match line.get(i) {
+                None => return None,
+                Some(&b) if b != delimiter => return Some(field),
+                Some(_) => {}
+            }
+        } else {
+            i += line[i..].iter().position(|&b| b == delimiter)?;
+        }
+        i += 1;
+        field += 1;
     }
 }
 
@@ -905,6 +964,37 @@ mod tests {
         // An address put past the row's width is a row's own.
         let got = read_with("a@x.com,\"cut\nmore\",x,b@x.com\n".as_bytes(), width(0, 3));
         assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::IntoRow(2)));
+    }
+
+    #[test]
+    fn a_quote_closed_mid_field_is_told_from_a_quoted_delimiter() {
+        assert_eq!(misquoted_field(b"a,\"b\"c,d\n", b','), Some(1));
+        assert_eq!(misquoted_field(b"\"a,b\",\"c\"\"d\"\r\n", b','), None);
+        assert_eq!(misquoted_field(b"a,O\"Brien,c", b','), None);
+        assert_eq!(misquoted_field(b"a,\"open", b','), None);
+        let cfg3 = || Config {
+            width: Some(4),
+            ..cfg(Some(2))
+        };
+        let got = read_with(
+            "\"bounce\",\"550 cut,\"a@x.com\",\"170\"\n\"bounce\",\"ok\",\"b@x.com\",\"1\"\n"
+                .as_bytes(),
+            cfg3(),
+        );
+        assert_eq!(
+            got[0].2.map(|u| (u.column, u.why)),
+            Some((1, Runaway::ClosedMidField))
+        );
+        assert_eq!(got[1].2, None);
+        // A properly quoted reason holding the delimiter and an address, the email cell empty: a row.
+        let got = read_with(
+            ",\"550 5.1.1 <bob@x.com>: rejected, user unknown\"\n".as_bytes(),
+            Config {
+                width: Some(2),
+                ..cfg(Some(0))
+            },
+        );
+        assert_eq!(got[0].2, None);
     }
 
     #[test]

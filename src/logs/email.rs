@@ -56,9 +56,12 @@ pub fn delivery_kind(e: &LogEvent) -> Kind {
         _ => {}
     }
     let debug = debug_text(e);
+    // A delivery from words only when the event has no outcome to say otherwise.
+    let words_may_deliver = e.result.trim().is_empty();
     if let Some(k) = [e.reason.as_str(), &e.display_message, &debug]
         .into_iter()
-        .find_map(kind_in)
+        .filter_map(kind_in)
+        .find(|&k| k != Kind::Delivered || words_may_deliver)
     {
         return k;
     }
@@ -114,7 +117,19 @@ fn kind_in(text: &str) -> Option<Kind> {
         Some(Kind::Deferred)
     } else if any(&["bounce", "bounced", "bounces", "hardbounce"]) {
         Some(Kind::Bounce)
-    } else if any(&["failure", "failed", "undeliverable", "rejected", "error"]) {
+    } else if any(&[
+        "failure",
+        "failed",
+        "undeliverable",
+        "undelivered",
+        "rejected",
+        "error",
+        "not",
+        "couldn",
+        "cannot",
+        "unable",
+        "never",
+    ]) {
         None
     } else if any(&["delivered", "success", "successful", "succeeded"]) {
         // An event without `outcome` that says so in words ("Email delivery SUCCESS").
@@ -346,10 +361,14 @@ enum Role {
 fn addresses_with_roles(text: &str) -> Vec<(String, Role)> {
     let mut out = Vec::new();
     let mut before: Vec<String> = Vec::new();
-    let tokens = text.split(|c: char| {
-        c.is_whitespace() || matches!(c, ':' | ';' | ',' | '<' | '>' | '(' | ')' | '[' | ']' | '"')
-    });
-    for word in tokens.filter(|w| !w.is_empty()) {
+    let tokens: Vec<&str> = text
+        .split(|c: char| {
+            c.is_whitespace()
+                || matches!(c, ':' | ';' | ',' | '<' | '>' | '(' | ')' | '[' | ']' | '"')
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (at, word) in tokens.iter().enumerate() {
         let found = addresses_in(word);
         if found.is_empty() {
             let w: String = word
@@ -374,12 +393,24 @@ fn addresses_with_roles(text: &str) -> Vec<(String, Role)> {
                     "reported" | "notified" | "forwarded" | "copied" | "escalated" | "cc" | "bcc"
                 )
             });
-        // An SMTP reply names the recipient it refuses: "550 5.1.1 <bob@x>: user unknown".
-        let smtp_code = role_word.is_some_and(|w| {
+        // An SMTP reply names the recipient it refuses: "550 5.1.1 <bob@x>: user unknown"; unless the
+        // words after it say it is the sender it refuses ("<x@y>: Sender address rejected", "Domain of
+        // sender address does not exist").
+        let coded = role_word.is_some_and(|w| {
             w.starts_with(['4', '5'])
                 && w.len() >= 3
                 && w.chars().all(|c| c.is_ascii_digit() || c == '.')
         });
+        let sender_after = tokens[at + 1..]
+            .iter()
+            .take(5)
+            .any(|w| w.eq_ignore_ascii_case("sender"));
+        if coded && sender_after {
+            out.extend(found.into_iter().map(|a| (a, Role::Sender)));
+            before.clear();
+            continue;
+        }
+        let smtp_code = coded;
         let role = match role_word.map(String::as_str) {
             _ if told => Role::Sender,
             _ if smtp_code => Role::Recipient,
@@ -420,10 +451,9 @@ fn recipient_in_text(
         .flat_map(|t| addresses_with_roles(t))
         .filter(|(_, role)| *role != Role::Sender)
         .collect();
-    if let Some((a, _)) = found
-        .iter()
-        .find(|(a, r)| *r == Role::Recipient && marked(a))
-    {
+    if let Some((a, _)) = found.iter().find(|(a, r)| {
+        *r == Role::Recipient && marked(a) && !is_machine_address(a) && !is_system_mailbox(a)
+    }) {
         return Some(a.clone());
     }
     let mut unsaid = found
@@ -845,6 +875,21 @@ mod tests {
     }
 
     #[test]
+    fn smtp_replies_that_refuse_the_sender() {
+        let r = |m: &str| recipient(&event(json!({"displayMessage": m}))).map(|r| r.email);
+        assert_eq!(
+            r("bob@x.example: 550 5.7.1 <noreply@acme.example>: Sender address rejected"),
+            Some("bob@x.example".into())
+        );
+        assert_eq!(
+            r(
+                "553 5.1.8 <bounces+123-ab=x.example@em.acme.example>... Domain of sender address does not exist"
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn deliveries_said_in_words() {
         let k = |v: Value| delivery_kind(&event(v));
         assert_eq!(
@@ -858,6 +903,19 @@ mod tests {
         assert_eq!(
             k(json!({"displayMessage": "Email delivery FAILURE"})),
             Kind::Other
+        );
+        assert_eq!(
+            k(json!({"displayMessage": "Email could not be delivered"})),
+            Kind::Other
+        );
+        // An outcome that says otherwise wins over words.
+        assert_eq!(
+            k(
+                json!({"outcome": {"result": "FAILURE"}, "displayMessage": "Email delivery",
+                "debugContext": {"debugData": {"smtpResponse":
+                    "550 5.1.1 mailbox does not exist; message could not be delivered"}}})
+            ),
+            Kind::Bounce
         );
         assert_eq!(
             k(

@@ -149,7 +149,7 @@ fn window(a: &FindArgs, now: SystemTime) -> Result<(SystemTime, SystemTime), Cmd
     // Okta counts the 180 days by calendar day: a date on the 180th day back is within them (and is
     // moved a little inside, below).
     if let Ok(back) = now.duration_since(since)
-        && back > MAX_AGE + Duration::from_secs(86_400)
+        && back >= MAX_AGE + Duration::from_secs(86_400)
     {
         return Err(usage(format!(
             "--since is {} days back: Okta's System Log answers queries of the last 180 days (and keeps \
@@ -157,6 +157,10 @@ fn window(a: &FindArgs, now: SystemTime) -> Result<(SystemTime, SystemTime), Cmd
             days(back)
         )));
     }
+    // `--since 180d` is at the edge of what Okta answers, and the request goes out a little later (on a
+    // clock that may be ahead): start a few minutes inside it. Okta keeps 90 days of events, so nothing
+    // is missed.
+    let since = since.max(now - (MAX_AGE - EDGE));
     if since >= until {
         return Err(usage(format!(
             "the window is empty: --since {} is not before --until {}",
@@ -167,10 +171,6 @@ fn window(a: &FindArgs, now: SystemTime) -> Result<(SystemTime, SystemTime), Cmd
     if until > now + Duration::from_secs(60) {
         return Err(usage("--until is in the future"));
     }
-    // `--since 180d` is at the edge of what Okta answers, and the request goes out a little later (on a
-    // clock that may be ahead): start a few minutes inside it. Okta keeps 90 days of events, so nothing
-    // is missed.
-    let since = since.max(now - (MAX_AGE - EDGE));
     Ok((since, until))
 }
 
