@@ -146,7 +146,19 @@ pub fn not_text(sample: &[u8]) -> Option<&'static str> {
         .iter()
         .filter(|&&b| matches!(b, 1..=8 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F | 0x7F))
         .count();
-    (control * 10 > sample.len()).then_some("not text (one byte in ten or more is a control byte)")
+    if control * 10 > sample.len() {
+        return Some("not text (one byte in ten or more is a control byte)");
+    }
+    // Windows-1252 gives a character for nearly every byte, so random or encrypted bytes would read as
+    // one long row; an export is mostly ASCII (its addresses, digits and delimiters are).
+    let ascii = sample
+        .iter()
+        .filter(|&&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+        .count();
+    let lacks_ascii = sample.len() >= 64 && ascii * 10 < sample.len() * 3;
+    (lacks_ascii && std::str::from_utf8(sample).is_err()).then_some(
+        "not text (hardly any of it is ASCII, and it is not UTF-8: encrypted or binary?)",
+    )
 }
 
 /// The text of one cell: UTF-8 as is, anything else read as Windows-1252.
@@ -237,6 +249,15 @@ mod tests {
         assert!(not_text(b"\x1f\x8b\x08").unwrap().contains("gzip"));
         assert!(not_text(b"a\x01b\x02c\x03").unwrap().contains("control"));
         assert_eq!(not_text(b"\x1b[1ma@x.com\x1b[0m\n"), None);
+        let high: Vec<u8> = (0..4096u32).map(|i| 0x80 + (i * 37 % 128) as u8).collect();
+        assert!(not_text(&high).unwrap().contains("ASCII"));
+        // Windows-1252 names beside ASCII addresses, and UTF-8 Chinese, are text.
+        let names: Vec<u8> = (0..200)
+            .flat_map(|i| format!("jos\u{e9}{i}@x.com,Fran\u{e7}ois\n").into_bytes())
+            .map(|b| if b == 0xC3 { b'a' } else { b })
+            .collect();
+        assert_eq!(not_text(&names), None);
+        assert_eq!(not_text("邮箱,姓名\n".repeat(100).as_bytes()), None);
     }
 
     #[test]
