@@ -237,11 +237,14 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
             }
         },
     };
+    // Without a header, the most common width of the sampled rows (the wider on a tie: a row cut short
+    // at a stray quote is narrower than the others), and at least up to the address column.
     let width = if has_header {
         first.len()
     } else {
-        mode(&records.iter().map(Vec::len).collect::<Vec<_>>()).max(1)
-    };
+        mode(&records.iter().map(Vec::len).collect::<Vec<_>>())
+    }
+    .max(column + 1);
     Ok(Layout {
         delimiter,
         preamble_lines,
@@ -354,6 +357,7 @@ fn pick_delimiter(body: &[u8]) -> u8 {
     best.map_or(SINGLE_COLUMN, |(_, d)| d)
 }
 
+/// The most common of `counts`; the largest among equally common ones.
 fn mode(counts: &[usize]) -> usize {
     let mut sorted = counts.to_vec();
     sorted.sort_unstable();
@@ -361,7 +365,7 @@ fn mode(counts: &[usize]) -> usize {
     let mut i = 0;
     while i < sorted.len() {
         let j = sorted[i..].iter().take_while(|&&c| c == sorted[i]).count();
-        if j > best.0 {
+        if j >= best.0 {
             best = (j, sorted[i]);
         }
         i += j;
