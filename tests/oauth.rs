@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use okta_org::oauth::SigningKey;
@@ -315,6 +315,48 @@ async fn tokens_that_expire_mid_run_are_renewed() {
     assert!(
         record.sent_counts.values().all(|&n| n == 1),
         "an address was accepted twice"
+    );
+}
+
+/// DPoP with a nonce that rotates every few calls while many requests are in flight (the budget
+/// advertised, answers slow): the requests sent with the old nonce are refused together, and the run
+/// slows down and goes on instead of giving them up.
+#[tokio::test]
+async fn dpop_nonces_that_rotate_under_concurrency() {
+    let mut c = config_with(
+        app(
+            "ec-public.jwk.json",
+            &["okta.orgs.manage", "okta.orgs.read"],
+            true,
+        ),
+        8000,
+    );
+    c.dpop_nonce_rotate_every = Some(2);
+    (c.rate_limit, c.window_secs) = (100, 60);
+    c.latency = Duration::from_millis(300);
+    let sim = simulator(c).await;
+    let sb = Sandbox::new("dpop-rotate");
+    let k = key_file(&sb, "ec-sec1.pem");
+    let input = sb.write("in.csv", user_list(0..8000));
+    let out = run_oauth(
+        &sim,
+        &sb,
+        &k,
+        &["bounces", "remove", input.to_str().unwrap(), "--dpop"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = parse_report(&out.stdout);
+    assert_eq!(
+        report.iter().filter(|r| r.status == "accepted").count(),
+        8000
+    );
+    let record = sim.record();
+    assert!(record.violations.is_empty(), "{:?}", record.violations);
+    assert!(
+        record.requests.iter().any(|r| r.status == 401),
+        "the nonce never rotated under a request"
     );
 }
 

@@ -164,7 +164,7 @@ impl fmt::Display for StopReason {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// Okta answered with a status this call cannot go on from (4xx other than 429, or a redirect).
-    #[error("{}", status_line(*status, error, location.as_deref(), *scope))]
+    #[error("{}", status_line(*status, error, location.as_deref(), *scope, www_authenticate.as_deref()))]
     Status {
         status: StatusCode,
         error: Box<OktaError>,
@@ -227,6 +227,7 @@ fn status_line(
     error: &OktaError,
     location: Option<&str>,
     scope: Option<&str>,
+    www_authenticate: Option<&str>,
 ) -> String {
     // A redirect's body is a page for browsers, not a message.
     let text = if status.is_redirection() {
@@ -239,6 +240,17 @@ fn status_line(
         s = format!("{s}: {text}");
     }
     match status.as_u16() {
+        // An access token (OAuth, DPoP) is answered with its scheme's challenge; an API token is not.
+        401 if www_authenticate.is_some_and(|w| {
+            let w = w.trim_start().to_ascii_lowercase();
+            w.starts_with("dpop") || w.starts_with("bearer")
+        }) =>
+        {
+            s.push_str(
+                " (authentication failed: Okta refused the access token even after a new one; check the \
+                 service app's client ID, its key and the scopes granted to it)",
+            )
+        }
         401 => s.push_str(
             " (authentication failed: check the token in OKTA_CLIENT_TOKEN, --token-file or okta.yaml)",
         ),

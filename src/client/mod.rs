@@ -355,6 +355,7 @@ impl Client {
                     .await
             {
                 self.pacer(req.bucket).release_refusal_hold();
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             return Err(ApiError::Status {

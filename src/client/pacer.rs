@@ -490,6 +490,10 @@ impl Permit<'_> {
             }
             Answer::Refused => {
                 st.refusal_hold = Some(received + REFUSAL_HOLD);
+                // A DPoP nonce that changed, a token that expired: the requests sent with it beside this
+                // one will be refused too; fewer go out together until answers come.
+                st.allowed = (st.allowed / 2).max(1);
+                st.grow = 0;
             }
             Answer::Normal => {
                 st.grow += 1;

@@ -347,8 +347,11 @@ impl Authorizer for OAuth {
         tried: &'a mut AuthRetry,
     ) -> BoxFuture<'a, bool> {
         Box::pin(async move {
+            // Each challenge brings a new nonce; a server that rotates it often refuses requests sent
+            // together with the old one, so a request may need several tries while the run slows down
+            // (each refusal halves the requests in flight).
             if www_authenticate.is_some_and(|w| w.contains("use_dpop_nonce"))
-                && tried.nonce_tries < 5
+                && tried.nonce_tries < 20
             {
                 tried.nonce_tries += 1;
                 tracing::debug!("Okta asked for a new DPoP nonce");
