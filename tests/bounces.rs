@@ -364,6 +364,30 @@ async fn a_wrong_token_stops_at_once_and_fails_every_row() {
     assert!(report[0].reason.contains("E0000011"), "{:?}", report[0]);
     assert!(out.stderr.contains("OKTA_CLIENT_TOKEN"), "{}", out.stderr);
     assert_eq!(sim.record().requests.len(), 1, "sent on after a 401");
+    // --quiet keeps the error that stopped the run: the one line a cron job mails.
+    let quiet = sb
+        .run(
+            &[
+                "bounces",
+                "remove",
+                input.to_str().unwrap(),
+                "--org-url",
+                &url,
+                "-q",
+                "--report",
+                "q.csv",
+            ],
+            &[("OKTA_CLIENT_TOKEN", "wrong-token")],
+            None,
+        )
+        .await;
+    assert_eq!(quiet.code, 5);
+    assert_eq!(quiet.stderr.lines().count(), 1, "{}", quiet.stderr);
+    assert!(
+        quiet.stderr.starts_with("okta-org: error: HTTP 401"),
+        "{}",
+        quiet.stderr
+    );
 }
 
 #[tokio::test]
@@ -641,7 +665,7 @@ async fn sigint_finishes_the_report() {
         report
             .iter()
             .filter(|r| r.status == "failed")
-            .all(|r| r.reason == "interrupted before it was sent")
+            .all(|r| r.reason == "interrupted before it was sent (or sent again after a refusal)")
     );
 }
 

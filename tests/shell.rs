@@ -418,7 +418,17 @@ async fn outputs_never_overwrite_what_the_command_reads() {
             "f.csv",
         ],
     ];
-    for args in cases {
+    // A hard link is the same file under another name.
+    std::fs::hard_link(sb.path("in.csv"), sb.path("hard.csv")).unwrap();
+    let hard: &[&str] = &[
+        "bounces",
+        "remove",
+        "in.csv",
+        "--dry-run",
+        "--report",
+        "hard.csv",
+    ];
+    for args in cases.into_iter().chain([hard]) {
         let out = sb.run(args, &[], None).await;
         assert_eq!(out.code, 2, "{args:?}: {}", out.all());
         assert!(

@@ -73,7 +73,7 @@ impl RemoveOptions {
 /// Why the job could not go on (every other failure ends in the report as `failed` rows).
 #[derive(Debug, thiserror::Error)]
 pub enum RemoveError {
-    #[error("cannot write the report to {path}: {source}")]
+    #[error("cannot write the report to {path}: {}", crate::input::plain(source))]
     Report {
         path: String,
         source: std::io::Error,
@@ -615,7 +615,9 @@ pub async fn remove(
     let out: Box<dyn Write + Send> = match &opts.report {
         Some(path) => {
             let file = std::fs::File::create(path).map_err(report_error)?;
-            if client.is_some() {
+            // (Only a regular file is synced: /dev/stdout, a FIFO or /dev/null cannot be.)
+            let regular = file.metadata().is_ok_and(|m| m.is_file());
+            if client.is_some() && regular {
                 synced = Some(file.try_clone().map_err(report_error)?);
             }
             Box::new(file)

@@ -138,7 +138,7 @@ impl StopReason {
     pub fn interrupted() -> StopReason {
         StopReason {
             failure: Failure::Retryable,
-            message: "interrupted before it was sent".into(),
+            message: "interrupted before it was sent (or sent again after a refusal)".into(),
             retry_at: None,
         }
     }

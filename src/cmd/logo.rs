@@ -57,8 +57,13 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
 
 /// Checks the image locally: PNG, JPEG or GIF by its first bytes, and under 1 MB.
 fn logo_part(path: &Path) -> Result<Body, CmdError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        usage(format!(
+            "cannot read {}: {}",
+            path.display(),
+            crate::input::plain(&e)
+        ))
+    })?;
     let mime = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         "image/png"
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

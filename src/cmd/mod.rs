@@ -169,7 +169,7 @@ pub enum CmdError {
     /// Okta answered a deprecated operation with a redirect.
     #[error("{0}")]
     Deprecated(String),
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", crate::input::plain(source))]
     Io { what: String, source: io::Error },
     /// `config check`: what worked before the error.
     #[error("{said}{source}")]

@@ -100,8 +100,13 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
 }
 
 fn read_json_object(path: &Path) -> Result<Map<String, Value>, CmdError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        usage(format!(
+            "cannot read {}: {}",
+            path.display(),
+            crate::input::plain(&e)
+        ))
+    })?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(usage(format!("{} must hold a JSON object", path.display()))),

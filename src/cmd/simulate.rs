@@ -196,7 +196,13 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
     if let Some(path) = &args.users {
         config.users = match std::fs::read_to_string(path) {
             Ok(text) => simulator::parse_users(&text),
-            Err(e) => return Err(usage(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(usage(format!(
+                    "cannot read {}: {}",
+                    path.display(),
+                    crate::input::plain(&e)
+                )));
+            }
         };
         config.log_events.clear();
     }

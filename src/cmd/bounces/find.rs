@@ -240,6 +240,7 @@ pub async fn run(mut a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
             ("--summary", a.rows.summary.as_deref()),
         ],
     )?;
+    a.rows.check_output()?;
     let body = Body {
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()

@@ -83,6 +83,24 @@ impl RowsArgs {
         }
     }
 
+    /// A file that cannot be written is a usage error before any request, as `--report` is (checked
+    /// after [`refuse_overwrites`](summary::refuse_overwrites), without emptying a file that is there).
+    fn check_output(&self) -> Result<(), CmdError> {
+        if let Some(path) = &self.output
+            && let Err(e) = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)
+        {
+            return Err(super::usage(format!(
+                "cannot write {}: {}",
+                path.display(),
+                crate::input::plain(&e)
+            )));
+        }
+        Ok(())
+    }
+
     /// Writes `rows` as CSV (`header` first, even with no rows, so a script reading it finds its columns)
     /// or JSON lines, to `--output` or stdout. A reader of stdout that went away is not an error.
     fn write<T: Serialize>(&self, header: &[&str], rows: &[T]) -> Result<(), CmdError> {

@@ -145,6 +145,17 @@ pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError
                 .chain(&args.resume)
                 .map(|p| (format!("the earlier report {}", p.display()), p.clone())),
         )
+        // Stdin redirected from a file (`< in.csv`) is that file.
+        .chain(
+            (args.retry_failed.is_none()
+                && (args.inputs.is_empty() || args.inputs.iter().any(|i| i == "-")))
+            .then(|| {
+                (
+                    "the input on stdin".to_string(),
+                    PathBuf::from("/dev/stdin"),
+                )
+            }),
+        )
         .collect();
     let reads: Vec<(String, &Path)> = read_here
         .iter()
@@ -365,6 +376,10 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         crate::term::write_stderr(bounces::summary(&outcome, &opts).as_bytes());
     } else if let Some(e) = &outcome.input_error {
         crate::say(format_args!("okta-org: error: {e}"));
+    } else if let Some(stop) = outcome.stop.as_ref().filter(|_| !opts.interrupt.stopping()) {
+        // --quiet keeps errors: why the run stopped (a refused token, an outage, a --max-wait stop) is
+        // the one line a cron job mails.
+        crate::say(format_args!("okta-org: error: {}", stop.message));
     }
     let exit = exit_of(&outcome);
     // --verify: after a run that ended by itself, for what Okta accepted. The worse of the two statuses

@@ -113,12 +113,25 @@ pub fn refuse_overwrites(
     Ok(())
 }
 
+/// The same file: the same path, the same path once links are followed, or (on Unix) the same inode
+/// (a hard link; stdin redirected from the file, as `/dev/stdin`).
 fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
+    if a == b
         || matches!(
             (std::fs::canonicalize(a), std::fs::canonicalize(b)),
             (Ok(x), Ok(y)) if x == y
         )
+    {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.is_file() && y.is_file() && x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    false
 }
 
 /// `.NAME.PID.tmp` in the directory of `path`: on the same file system, so the rename is atomic.

@@ -92,6 +92,7 @@ pub async fn run(mut a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
             ("--summary", a.rows.summary.as_deref()),
         ],
     )?;
+    a.rows.check_output()?;
     let body = Body {
         report: a.report.display().to_string(),
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
