@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::super::{CmdError, usage};
-use super::summary::{refuse_overwrites, summarised};
+use super::summary::summarised;
 use super::{ReportFormat, RowsArgs};
 use crate::cli::{ConnectArgs, Global};
 use crate::endpoints;
@@ -232,15 +232,7 @@ struct Body {
 }
 
 pub async fn run(mut a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
-    a.rows.stdout_for_dash();
-    refuse_overwrites(
-        &[],
-        &[
-            ("--output", a.rows.output.as_deref()),
-            ("--summary", a.rows.summary.as_deref()),
-        ],
-    )?;
-    a.rows.check_output()?;
+    a.rows.check(&[])?;
     let body = Body {
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()

@@ -76,16 +76,20 @@ pub struct RowsArgs {
 }
 
 impl RowsArgs {
-    /// `--output -` is stdout, as everywhere else.
-    fn stdout_for_dash(&mut self) {
+    /// Checks the outputs before anything is read or sent: `--output -` is stdout, as everywhere else;
+    /// neither output may overwrite what the command reads (`reads`) or the other one; a file that cannot
+    /// be written is a usage error, as `--report` is (without emptying a file that is there).
+    fn check(&mut self, reads: &[(String, &std::path::Path)]) -> Result<(), CmdError> {
         if self.output.as_deref() == Some(std::path::Path::new("-")) {
             self.output = None;
         }
-    }
-
-    /// A file that cannot be written is a usage error before any request, as `--report` is (checked
-    /// after [`refuse_overwrites`](summary::refuse_overwrites), without emptying a file that is there).
-    fn check_output(&self) -> Result<(), CmdError> {
+        summary::refuse_overwrites(
+            reads,
+            &[
+                ("--output", self.output.as_deref()),
+                ("--summary", self.summary.as_deref()),
+            ],
+        )?;
         if let Some(path) = &self.output
             && let Err(e) = std::fs::OpenOptions::new()
                 .append(true)

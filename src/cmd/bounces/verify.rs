@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::super::{CmdError, usage};
-use super::summary::{VerifyCounts, refuse_overwrites, summarised};
+use super::summary::{VerifyCounts, summarised};
 use super::{ReportFormat, RowsArgs, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::client::{ApiError, Client};
@@ -84,15 +84,8 @@ struct Body {
 }
 
 pub async fn run(mut a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
-    a.rows.stdout_for_dash();
-    refuse_overwrites(
-        &[(format!("the report {}", a.report.display()), &a.report)],
-        &[
-            ("--output", a.rows.output.as_deref()),
-            ("--summary", a.rows.summary.as_deref()),
-        ],
-    )?;
-    a.rows.check_output()?;
+    a.rows
+        .check(&[(format!("the report {}", a.report.display()), &a.report)])?;
     let body = Body {
         report: a.report.display().to_string(),
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
