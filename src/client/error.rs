@@ -247,8 +247,8 @@ fn status_line(
         }) =>
         {
             s.push_str(
-                " (authentication failed: Okta refused the access token even after a new one; check the \
-                 service app's client ID, its key and the scopes granted to it)",
+                " (authentication failed: Okta refused the access token even after a new one (and new \
+                 DPoP nonces); check the service app's client ID, its key and the scopes granted to it)",
             )
         }
         401 => s.push_str(

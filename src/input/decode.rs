@@ -155,8 +155,14 @@ pub fn not_text(sample: &[u8]) -> Option<&'static str> {
         .iter()
         .filter(|&&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
         .count();
-    let lacks_ascii = sample.len() >= 64 && ascii * 10 < sample.len() * 3;
-    (lacks_ascii && std::str::from_utf8(sample).is_err()).then_some(
+    // (Under a tenth: Cyrillic, Korean or Japanese in a legacy encoding still has its ASCII addresses,
+    // digits and delimiters; a sample cut inside a UTF-8 character is still UTF-8.)
+    let lacks_ascii = sample.len() >= 64 && ascii * 10 < sample.len();
+    let utf8 = match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    (lacks_ascii && !utf8).then_some(
         "not text (hardly any of it is ASCII, and it is not UTF-8: encrypted or binary?)",
     )
 }
@@ -258,6 +264,19 @@ mod tests {
             .collect();
         assert_eq!(not_text(&names), None);
         assert_eq!(not_text("邮箱,姓名\n".repeat(100).as_bytes()), None);
+        // A sample cut inside a UTF-8 character is still UTF-8.
+        let cjk = "邮箱邮箱邮箱,姓名\n".repeat(100);
+        assert_eq!(not_text(&cjk.as_bytes()[..cjk.len() - 2]), None);
+        // Russian in Windows-1251 beside ASCII addresses: a quarter ASCII is text.
+        let cp1251: Vec<u8> = (0..100)
+            .flat_map(|i| {
+                let mut row = format!("u{i}@x.ru,").into_bytes();
+                row.extend([0xC8u8, 0xE2, 0xE0, 0xED, 0xEE, 0xE2, 0x20].repeat(4));
+                row.push(b'\n');
+                row
+            })
+            .collect();
+        assert_eq!(not_text(&cp1251), None);
     }
 
     #[test]

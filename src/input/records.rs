@@ -423,7 +423,6 @@ impl Row<'_> {
         };
         let width = self.cfg.width.unwrap_or(usize::MAX);
         let misplaced = (self.first_new.max(width)..self.record.s.nend)
-            .filter(|&i| i != column)
             .any(|i| self.record.get(i).is_some_and(looks_like_address));
         if misplaced {
             return true;

@@ -90,19 +90,10 @@ impl RowsArgs {
                 ("--summary", self.summary.as_deref()),
             ],
         )?;
-        if let Some(path) = &self.output
-            && let Err(e) = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(path)
-        {
-            return Err(super::usage(format!(
-                "cannot write {}: {}",
-                path.display(),
-                crate::input::plain(&e)
-            )));
+        match &self.output {
+            Some(path) => summary::probe_writable(path, ""),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Writes `rows` as CSV (`header` first, even with no rows, so a script reading it finds its columns)

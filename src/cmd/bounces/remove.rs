@@ -145,10 +145,12 @@ pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError
                 .chain(&args.resume)
                 .map(|p| (format!("the earlier report {}", p.display()), p.clone())),
         )
-        // Stdin redirected from a file (`< in.csv`) is that file.
+        // Stdin redirected from a file (`< in.csv`) is that file; a terminal, a pipe or /dev/null is no
+        // file an output could overwrite.
         .chain(
             (args.retry_failed.is_none()
-                && (args.inputs.is_empty() || args.inputs.iter().any(|i| i == "-")))
+                && (args.inputs.is_empty() || args.inputs.iter().any(|i| i == "-"))
+                && std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file()))
             .then(|| {
                 (
                     "the input on stdin".to_string(),
@@ -221,7 +223,12 @@ fn append_to_report(path: Option<&Path>, summary: &impl Serialize) -> Result<(),
         .append(true)
         .open(path)
         .map_err(io)?;
-    f.write_all(&line).and_then(|()| f.sync_data()).map_err(io)
+    f.write_all(&line).map_err(io)?;
+    // (Only a regular file is synced: /dev/stdout, a FIFO or /dev/null cannot be.)
+    if f.metadata().is_ok_and(|m| m.is_file()) {
+        f.sync_data().map_err(io)?;
+    }
+    Ok(())
 }
 
 async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result<Exit, CmdError> {
@@ -306,14 +313,8 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         keep_accepted: args.verify.is_some() && !args.dry_run,
     };
     bounces::preflight(&opts)?;
-    if let Some(path) = &opts.report
-        && let Err(e) = std::fs::File::create(path)
-    {
-        return Err(usage(format!(
-            "cannot write the report {}: {}",
-            path.display(),
-            crate::input::plain(&e)
-        )));
+    if let Some(path) = &opts.report {
+        super::summary::probe_writable(path, "the report ")?;
     }
     if opts.inputs.iter().any(|i| i.path.is_none())
         && std::io::IsTerminal::is_terminal(&std::io::stdin())

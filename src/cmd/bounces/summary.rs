@@ -113,6 +113,28 @@ pub fn refuse_overwrites(
     Ok(())
 }
 
+/// Whether an output can be written, found out before any request without emptying it: a regular file is
+/// opened for appending (and made when missing); a FIFO, a terminal or a device is left alone, since
+/// opening one blocks for a reader or gives the reader an end it did not ask for.
+pub fn probe_writable(path: &Path, what: &str) -> Result<(), CmdError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Ok(()),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| {
+            usage(format!(
+                "cannot write {what}{}: {}",
+                path.display(),
+                crate::input::plain(&e)
+            ))
+        })
+}
+
 /// The same file: the same path, the same path once links are followed, or (on Unix) the same inode
 /// (a hard link; stdin redirected from the file, as `/dev/stdin`).
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -144,6 +166,16 @@ fn temp_beside(path: &Path) -> PathBuf {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // A device, a FIFO or a terminal (`/dev/null`, `/dev/stdout`) is written in place: a rename would put
+    // a file where it was.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(bytes);
+    }
+    // Through a symbolic link, the file it names is replaced, not the link.
+    let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let temp = temp_beside(path);
     let result = (|| {
         let mut f = std::fs::File::create(&temp)?;
@@ -342,6 +374,50 @@ impl VerifyCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO is not opened to see whether it can be written: that would block for a reader, or hand
+    /// the reader an end before the rows.
+    #[cfg(unix)]
+    #[test]
+    fn fifos_devices_and_links_stay_what_they_are() {
+        let dir = std::env::temp_dir().join(format!("okta-org-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("rows");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            assert!(probe_writable(&fifo, "").is_ok());
+        }
+        // Nor is a FIFO (or /dev/null) replaced by a file when the summary is written to it.
+        if fifo.exists() {
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::read(fifo).unwrap())
+            };
+            write_atomically(&fifo, b"{}\n").unwrap();
+            assert_eq!(reader.join().unwrap(), b"{}\n");
+            use std::os::unix::fs::FileTypeExt;
+            assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        }
+        // Through a link, the file it names gets the summary and the link stays.
+        let file = dir.join("s.json");
+        std::fs::write(&file, "old").unwrap();
+        let link = dir.join("link.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        let missing = dir.join("no-such-dir").join("x.csv");
+        let e = probe_writable(&missing, "the report ")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no such file"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn written_whole_or_not_at_all() {
