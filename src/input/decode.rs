@@ -1,14 +1,16 @@
-//! Turning an export's raw bytes into UTF-8 for the CSV reader: UTF-8 with or without a BOM passes through,
-//! UTF-16 LE/BE (Excel "Unicode text", Exchange message traces), with or without a BOM, is transcoded.
-//! Bytes that are not UTF-8 in an otherwise 8-bit file are decoded as Windows-1252 cell by cell
-//! (see [`cell_text`]), which is what Excel on Windows writes.
+//! Turning an export's raw bytes into UTF-8 for the CSV reader, stretch by stretch: a stream may hold several
+//! exports one after another (`cat a.csv b.txt | okta-org ...`), each in its own encoding. UTF-8 with or
+//! without a BOM passes through; UTF-16 LE/BE (Excel "Unicode text", Exchange message traces), with or
+//! without a BOM, is transcoded. A BOM anywhere, or a line of UTF-16 after 8-bit text, starts a new stretch;
+//! a UTF-16 stretch ends at a line end followed by a line of 8-bit text. Bytes that are not UTF-8 in an 8-bit
+//! stretch are decoded as Windows-1252 cell by cell (see [`cell_text`]), which is what Excel on Windows writes.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Read};
 
 use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
-use encoding_rs_io::DecodeReaderBytesBuilder;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -31,73 +33,521 @@ impl fmt::Display for Encoding {
 
 pub type DynRead = Box<dyn Read + Send>;
 
-/// Looks at the first bytes of `raw` and returns a reader of UTF-8 (or 8-bit) bytes, without a BOM.
-pub fn decode(mut raw: DynRead) -> io::Result<(DynRead, Encoding)> {
-    let mut head = vec![0u8; 4096];
-    let n = read_full(&mut raw, &mut head)?;
-    head.truncate(n);
-    let encoding = detect(&head);
-    let skip = match encoding {
-        Encoding::Utf8Bom => 3,
-        _ => 0,
-    };
-    let rest: DynRead = Box::new(Cursor::new(head).chain(raw));
-    let reader: DynRead = match encoding {
-        Encoding::Utf8 => rest,
-        Encoding::Utf8Bom => {
-            let mut r = rest;
-            io::copy(&mut (&mut r).take(skip), &mut io::sink())?;
-            r
-        }
-        Encoding::Utf16Le | Encoding::Utf16Be => {
-            let enc = if encoding == Encoding::Utf16Le {
-                UTF_16LE
-            } else {
-                UTF_16BE
-            };
-            Box::new(
-                DecodeReaderBytesBuilder::new()
-                    .encoding(Some(enc))
-                    .bom_override(true)
-                    .build(rest),
-            )
-        }
-    };
-    Ok((reader, encoding))
+/// How much raw input is looked at, at most, at once.
+const RAW_BYTES: usize = 64 * 1024;
+/// How far ahead the bytes after a line start are looked at to tell UTF-16 from 8-bit text.
+const LOOK_BYTES: usize = 512;
+
+/// Where a stretch after the first one starts in the decoded text, and its encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stretch {
+    pub at: u64,
+    pub encoding: Encoding,
 }
 
-fn detect(head: &[u8]) -> Encoding {
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Encoding::Utf8Bom;
+/// The decoded text of one input: UTF-8 (or 8-bit) bytes without BOMs, line ends where the input has them.
+pub struct Decoded {
+    raw: DynRead,
+    buf: Vec<u8>,
+    /// Raw bytes not yet decoded: `buf[at..end]`.
+    at: usize,
+    end: usize,
+    eof: bool,
+    mode: Mode,
+    /// 8-bit: `buf[at..clean]` holds no start of a stretch.
+    clean: usize,
+    /// `at` starts a line that has not been looked at yet (8-bit: the last byte handed out was a line end).
+    line_start: bool,
+    /// 8-bit: the NUL bytes up to the next line end are bytes (their line is not UTF-16).
+    nul_is_byte: bool,
+    /// The input starts as a binary file does: it is passed through as it is, to be refused as not text.
+    binary: bool,
+    /// Decoded UTF-16 not yet handed out: `dec[dec_at..]`.
+    dec: Vec<u8>,
+    dec_at: usize,
+    /// How many decoded bytes were made so far (handed out or in `dec`).
+    made: u64,
+    starts: VecDeque<Stretch>,
+}
+
+enum Mode {
+    Bytes,
+    Utf16 {
+        le: bool,
+        decoder: encoding_rs::Decoder,
+    },
+}
+
+/// What [`Decoded::scan`] found in the 8-bit bytes not yet scanned.
+enum Scan {
+    /// Nothing: every byte buffered may be handed out.
+    Clean,
+    /// A byte-order mark at this position.
+    Bom(usize, Encoding, usize),
+    /// A NUL byte at this position: UTF-16 may start on its line.
+    Nul(usize),
+    /// A byte that may start a BOM is last in the buffer: more input decides.
+    More,
+}
+
+impl Decoded {
+    /// Looks at the start of `raw` and returns its decoded text and the encoding of its first stretch.
+    pub fn new(raw: DynRead) -> io::Result<(Decoded, Encoding)> {
+        let mut d = Decoded {
+            raw,
+            buf: vec![0; RAW_BYTES],
+            at: 0,
+            end: 0,
+            eof: false,
+            mode: Mode::Bytes,
+            clean: 0,
+            line_start: true,
+            nul_is_byte: false,
+            binary: false,
+            dec: Vec::new(),
+            dec_at: 0,
+            made: 0,
+            starts: VecDeque::new(),
+        };
+        while d.end < LOOK_BYTES && d.more()? {}
+        let head = &d.buf[..d.end];
+        // A zip, .xls or gzip file is refused as it is (see `not_text`), not read as UTF-16.
+        if BINARY_SIGNATURES
+            .iter()
+            .any(|(sig, _)| head.starts_with(sig))
+        {
+            d.binary = true;
+            return Ok((d, Encoding::Utf8));
+        }
+        let mut encoding = Encoding::Utf8;
+        match d.scan() {
+            Scan::Bom(0, e, len) => {
+                d.begin(e, len);
+                encoding = e;
+            }
+            Scan::Nul(j) if d.utf16_start(j).is_some_and(|s| s == 0) => {
+                if let Some(le) = utf16_order(&d.buf[..d.end.min(LOOK_BYTES)]) {
+                    encoding = if le {
+                        Encoding::Utf16Le
+                    } else {
+                        Encoding::Utf16Be
+                    };
+                    d.begin(encoding, 0);
+                }
+            }
+            _ => {}
+        }
+        // (The first stretch is not one that starts after another.)
+        d.starts.clear();
+        d.clean = 0;
+        Ok((d, encoding))
     }
-    if head.starts_with(&[0xFF, 0xFE]) {
-        return Encoding::Utf16Le;
+
+    /// Where the stretches after the first one start, in the order they come, as far as decoded so far.
+    pub fn starts(&mut self) -> &mut VecDeque<Stretch> {
+        &mut self.starts
     }
-    if head.starts_with(&[0xFE, 0xFF]) {
-        return Encoding::Utf16Be;
+
+    /// Reads more raw input, first moving what is not yet decoded to the front. False when nothing more
+    /// can come now: the input ended (a read of 0 bytes ends it for good), or the buffer is full.
+    fn more(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.at > 0 {
+            self.buf.copy_within(self.at..self.end, 0);
+            self.end -= self.at;
+            self.clean = self.clean.saturating_sub(self.at);
+            self.at = 0;
+        }
+        if self.end == self.buf.len() {
+            return Ok(false);
+        }
+        loop {
+            match self.raw.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
-    // A zip, .xls or gzip file is refused as it is (see `not_text`), not read as UTF-16.
-    if BINARY_SIGNATURES
+
+    /// Starts a stretch in `encoding` at `at`, after a BOM of `bom` bytes.
+    fn begin(&mut self, encoding: Encoding, bom: usize) {
+        if let Mode::Utf16 { decoder, .. } = &mut self.mode {
+            // A lone half of a surrogate pair left at the end becomes U+FFFD.
+            let mut tail = [0u8; 8];
+            let (_, _, n, _) = decoder.decode_to_utf8(&[], &mut tail, true);
+            self.dec.extend_from_slice(&tail[..n]);
+            self.made += n as u64;
+        }
+        self.at += bom;
+        self.clean = self.at;
+        self.mode = match encoding {
+            Encoding::Utf8 | Encoding::Utf8Bom => Mode::Bytes,
+            Encoding::Utf16Le => Mode::Utf16 {
+                le: true,
+                decoder: UTF_16LE.new_decoder_without_bom_handling(),
+            },
+            Encoding::Utf16Be => Mode::Utf16 {
+                le: false,
+                decoder: UTF_16BE.new_decoder_without_bom_handling(),
+            },
+        };
+        self.starts.push_back(Stretch {
+            at: self.made,
+            encoding,
+        });
+    }
+
+    /// Hands out 8-bit bytes up to `limit`, as many as `out` takes.
+    fn emit(&mut self, out: &mut [u8], limit: usize) -> usize {
+        let n = (limit - self.at).min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        self.clean = self.clean.max(self.at);
+        self.line_start = n > 0 && is_eol(self.buf[self.at - 1]);
+        self.made += n as u64;
+        n
+    }
+
+    /// Looks through the 8-bit bytes not yet scanned for a BOM or a NUL byte.
+    fn scan(&mut self) -> Scan {
+        let mut c = self.clean.max(self.at);
+        while let Some(k) = memchr::memchr3(0, 0xEF, 0xFE, &self.buf[c..self.end]) {
+            let j = c + k;
+            let next = |n: usize| self.buf[j + 1..self.end].get(..n);
+            match self.buf[j] {
+                0 => {
+                    if self.nul_is_byte && memchr::memchr2(b'\n', b'\r', &self.buf[c..j]).is_some()
+                    {
+                        self.nul_is_byte = false;
+                    }
+                    if !self.nul_is_byte {
+                        self.clean = j;
+                        return Scan::Nul(j);
+                    }
+                }
+                0xEF => match next(2) {
+                    Some([0xBB, 0xBF]) => {
+                        self.clean = j;
+                        return Scan::Bom(j, Encoding::Utf8Bom, 3);
+                    }
+                    None if !self.eof => {
+                        self.clean = j;
+                        return Scan::More;
+                    }
+                    _ => {}
+                },
+                _ if j > self.at && self.buf[j - 1] == 0xFF => {
+                    self.clean = j - 1;
+                    return Scan::Bom(j - 1, Encoding::Utf16Le, 2);
+                }
+                _ => match next(1) {
+                    Some([0xFF]) => {
+                        self.clean = j;
+                        return Scan::Bom(j, Encoding::Utf16Be, 2);
+                    }
+                    None if !self.eof => {
+                        self.clean = j;
+                        return Scan::More;
+                    }
+                    _ => {}
+                },
+            }
+            c = j + 1;
+        }
+        if self.nul_is_byte && memchr::memchr2(b'\n', b'\r', &self.buf[c..self.end]).is_some() {
+            self.nul_is_byte = false;
+        }
+        self.clean = self.end;
+        Scan::Clean
+    }
+
+    /// Where UTF-16 would start, given its first NUL byte at `j`: at the start of that line (a 8-bit line
+    /// end right before the NUL ends the line before, unless it is the CR of a UTF-16 LE line end that
+    /// starts with a blank line). `None` when the line started before what is buffered.
+    fn utf16_start(&self, j: usize) -> Option<usize> {
+        let before = &self.buf[self.at..j];
+        match memchr::memrchr2(b'\n', b'\r', before) {
+            Some(p) if p + 1 == before.len() && before[p] == b'\r' => {
+                let blank = match p {
+                    0 => self.line_start,
+                    _ => is_eol(before[p - 1]),
+                };
+                Some(self.at + if blank { p } else { p + 1 })
+            }
+            Some(p) => Some(self.at + p + 1),
+            None => self.line_start.then_some(self.at),
+        }
+    }
+
+    /// 8-bit bytes: hands out what holds no start of another stretch, or starts one.
+    fn read_bytes(&mut self, out: &mut [u8]) -> io::Result<Option<usize>> {
+        if self.binary {
+            if self.at == self.end && !self.more()? {
+                return Ok(Some(0));
+            }
+            let end = self.end;
+            return Ok(Some(self.emit(out, end)));
+        }
+        match self.scan() {
+            Scan::Bom(i, encoding, len) if i == self.at => {
+                self.begin(encoding, len);
+                Ok(None)
+            }
+            Scan::Bom(i, ..) => Ok(Some(self.emit(out, i))),
+            Scan::More => {
+                if !self.more()? {
+                    // The input ended, or the buffer is full: the byte is no BOM's start after all.
+                    self.clean += 1;
+                }
+                Ok(None)
+            }
+            Scan::Nul(j) => {
+                let start = self.utf16_start(j);
+                match start {
+                    Some(s) if s > self.at => return Ok(Some(self.emit(out, s))),
+                    _ => {}
+                }
+                if self.end - self.at < LOOK_BYTES && !self.eof && self.more()? {
+                    return Ok(None);
+                }
+                let window = &self.buf[self.at..self.end.min(self.at + LOOK_BYTES)];
+                match utf16_order(window) {
+                    Some(le) if start.is_some() => {
+                        self.begin(
+                            if le {
+                                Encoding::Utf16Le
+                            } else {
+                                Encoding::Utf16Be
+                            },
+                            0,
+                        );
+                        self.line_start = true;
+                    }
+                    // Not UTF-16: NUL bytes, which the check for text refuses in the sample.
+                    _ => {
+                        self.nul_is_byte = true;
+                        self.clean = j + 1;
+                    }
+                }
+                Ok(None)
+            }
+            Scan::Clean if self.at == self.end => {
+                if !self.more()? {
+                    return Ok(Some(0));
+                }
+                Ok(None)
+            }
+            Scan::Clean if self.eof => {
+                let end = self.end;
+                Ok(Some(self.emit(out, end)))
+            }
+            Scan::Clean => {
+                // The part of a line after the last line end is held back: a NUL byte later in it would
+                // start UTF-16 at its start. Unless the buffer is full of that line: then all of it but
+                // its last two bytes (which may begin a BOM) goes.
+                if let Some(p) = memchr::memrchr2(b'\n', b'\r', &self.buf[self.at..self.end]) {
+                    let limit = self.at + p + 1;
+                    return Ok(Some(self.emit(out, limit)));
+                }
+                if self.more()? || self.eof {
+                    return Ok(None);
+                }
+                let limit = self.end - 2;
+                Ok(Some(self.emit(out, limit)))
+            }
+        }
+    }
+
+    /// UTF-16: decodes up to the end of the line, first looking at the start of the line for a BOM or
+    /// for 8-bit text, either of which starts another stretch.
+    fn read_utf16(&mut self) -> io::Result<Option<usize>> {
+        let Mode::Utf16 { le, .. } = self.mode else {
+            unreachable!("UTF-16 mode")
+        };
+        if self.line_start {
+            if self.end - self.at < LOOK_BYTES && !self.eof && self.more()? {
+                return Ok(None);
+            }
+            self.line_start = false;
+            let w = &self.buf[self.at..self.end.min(self.at + LOOK_BYTES)];
+            let next = match w {
+                [0xFF, 0xFE, ..] => Some((Encoding::Utf16Le, 2)),
+                [0xFE, 0xFF, ..] => Some((Encoding::Utf16Be, 2)),
+                [0xEF, 0xBB, 0xBF, ..] => Some((Encoding::Utf8Bom, 3)),
+                _ if looks_8bit(w, self.eof) => Some((Encoding::Utf8, 0)),
+                // The high byte of a line end read one byte off (UTF-16 LE without a BOM after a blank
+                // 8-bit line is read as BE from the byte after): the 8-bit text starts after it.
+                [0, rest @ ..] if looks_8bit(rest, self.eof) => Some((Encoding::Utf8, 1)),
+                _ => None,
+            };
+            if let Some((encoding, skip)) = next {
+                self.begin(encoding, skip);
+                self.line_start = true;
+                return Ok(None);
+            }
+        }
+        // The rest of the line, through its line end: a CR or LF whose other byte is 0.
+        let avail = &self.buf[self.at..self.end];
+        let mut from = 0;
+        let mut take = None;
+        let mut into_8bit = false;
+        while let Some(k) = memchr::memchr2(b'\n', b'\r', &avail[from..]) {
+            let q = from + k;
+            from = q + 1;
+            let (low, high) = if le {
+                (q, q + 1)
+            } else {
+                (q, q.wrapping_sub(1))
+            };
+            if low % 2 != usize::from(!le) {
+                continue;
+            }
+            match avail.get(high) {
+                Some(0) => {
+                    // (A CRLF is one line end.)
+                    let end = low.max(high) + 1;
+                    let lf = if le { [b'\n', 0] } else { [0, b'\n'] };
+                    let crlf = avail[q] == b'\r' && avail.get(end..end + 2) == Some(&lf[..]);
+                    take = Some(end + 2 * usize::from(crlf));
+                    break;
+                }
+                // UTF-16 BE without a BOM read as LE one byte early: its last line end takes in the
+                // first byte of the 8-bit text after it.
+                Some(_) if le && looks_8bit(&avail[q + 1..], self.eof) => {
+                    take = Some(q);
+                    into_8bit = true;
+                    break;
+                }
+                None if !self.eof && !(self.at == 0 && self.end == self.buf.len()) => break,
+                _ => {}
+            }
+        }
+        let line_end = take.is_some() && !into_8bit;
+        let take = match take {
+            Some(t) => t,
+            None if self.eof => avail.len(),
+            None => avail.len() & !1,
+        };
+        if take == 0 && !into_8bit {
+            if !self.more()? && self.at == self.end {
+                return Ok(Some(0));
+            }
+            return Ok(None);
+        }
+        let last = self.eof && self.at + take == self.end;
+        let Mode::Utf16 { decoder, .. } = &mut self.mode else {
+            unreachable!("UTF-16 mode")
+        };
+        let room = decoder.max_utf8_buffer_length(take).unwrap_or(take * 3 + 8);
+        self.dec.clear();
+        self.dec_at = 0;
+        self.dec.resize(room, 0);
+        let (_, read, written, _) =
+            decoder.decode_to_utf8(&self.buf[self.at..self.at + take], &mut self.dec, last);
+        debug_assert_eq!(read, take);
+        self.dec.truncate(written);
+        self.at += read;
+        self.made += written as u64;
+        self.line_start = line_end;
+        if into_8bit {
+            // The line end byte goes as 8-bit text.
+            self.begin(Encoding::Utf8, 0);
+        }
+        Ok(None)
+    }
+
+    /// Hands out decoded UTF-16 that is waiting.
+    fn drain(&mut self, out: &mut [u8]) -> usize {
+        let n = (self.dec.len() - self.dec_at).min(out.len());
+        out[..n].copy_from_slice(&self.dec[self.dec_at..self.dec_at + n]);
+        self.dec_at += n;
+        n
+    }
+}
+
+impl Read for Decoded {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.dec_at < self.dec.len() {
+                return Ok(self.drain(out));
+            }
+            let step = match self.mode {
+                Mode::Bytes => self.read_bytes(out)?,
+                Mode::Utf16 { .. } => self.read_utf16()?,
+            };
+            if let Some(n) = step {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+fn is_eol(b: u8) -> bool {
+    b == b'\n' || b == b'\r'
+}
+
+/// Whether `window`, which starts a line, is UTF-16, and then whether little-endian: NUL bytes on one side
+/// of its pairs only (ASCII is 0x00XX, and the addresses, digits, delimiters and line ends of an export
+/// are ASCII even when its names are Cyrillic or Greek; a binary file has them on both sides).
+fn utf16_order(window: &[u8]) -> Option<bool> {
+    // Its first line that is not blank, through its line end: what comes after may be another stretch.
+    let text = window
         .iter()
-        .any(|(sig, _)| head.starts_with(sig))
-    {
-        return Encoding::Utf8;
+        .position(|&b| !matches!(b, 0 | b'\n' | b'\r'))
+        .unwrap_or(window.len());
+    let line_end = window[text..].iter().enumerate().position(|(i, &b)| {
+        let i = text + i;
+        is_eol(b) && (window.get(i + 1) == Some(&0) || window[i - 1] == 0)
+    });
+    let window = match line_end {
+        Some(e) => &window[..(text + e + 2).min(window.len())],
+        None => window,
+    };
+    let even = window.iter().step_by(2).filter(|&&b| b == 0).count();
+    let odd = window
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|&&b| b == 0)
+        .count();
+    let (high, low) = (even.max(odd), even.min(odd));
+    (high >= 2 && low * 16 <= high).then_some(odd > even)
+}
+
+/// Whether `window`, the bytes after a UTF-16 line end, is a line of 8-bit text instead: after any blank
+/// lines, a line of text with no NUL byte and no control character, UTF-8 or mostly ASCII, whose line end
+/// is not followed by a NUL byte either. (UTF-16 has a NUL byte in every ASCII character: its delimiters,
+/// digits, addresses and line ends; and a CR or LF in it, the low byte of a character such as U+4E0A, is
+/// next to bytes that do not make such a line.)
+fn looks_8bit(window: &[u8], eof: bool) -> bool {
+    let Some(from) = window.iter().position(|&b| !is_eol(b)) else {
+        return false;
+    };
+    let rest = &window[from..];
+    let (text, after) = match rest.iter().position(|&b| is_eol(b)) {
+        Some(e) => (&rest[..e], rest.get(e + 1)),
+        None if eof || rest.len() >= LOOK_BYTES / 2 => (rest, None),
+        None => return false,
+    };
+    let control = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7F;
+    if after == Some(&0) || text.iter().any(control) {
+        return false;
     }
-    // No BOM: text in UTF-16 has zero bytes on one side of its pairs only (ASCII is 0x00XX), and the
-    // addresses, digits and delimiters of an export are ASCII even when its names are Cyrillic or Greek; a
-    // binary file has them on both sides.
-    let pairs = head.len() / 2;
-    if pairs >= 1 {
-        let even_zero = head.iter().step_by(2).filter(|&&b| b == 0).count();
-        let odd_zero = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        if odd_zero * 10 >= pairs * 3 && even_zero * 20 < pairs {
-            return Encoding::Utf16Le;
-        }
-        if even_zero * 10 >= pairs * 3 && odd_zero * 20 < pairs {
-            return Encoding::Utf16Be;
-        }
-    }
-    Encoding::Utf8
+    let ascii = text.iter().filter(|b| b.is_ascii()).count();
+    std::str::from_utf8(text).is_ok() || ascii * 4 >= text.len() * 3
 }
 
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.
@@ -179,11 +629,38 @@ pub fn cell_text(bytes: &[u8]) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    use std::io::Cursor;
+
     fn decoded(bytes: Vec<u8>) -> (String, Encoding) {
-        let (mut r, enc) = decode(Box::new(Cursor::new(bytes))).unwrap();
+        let (text, enc, _) = decoded_bytes(Box::new(Cursor::new(bytes)), usize::MAX);
+        (String::from_utf8(text).unwrap(), enc)
+    }
+
+    /// The decoded bytes, read `chunk` bytes at a time, and where the later stretches start.
+    fn decoded_bytes(raw: DynRead, chunk: usize) -> (Vec<u8>, Encoding, Vec<Stretch>) {
+        let (mut r, enc) = Decoded::new(raw).unwrap();
         let mut out = Vec::new();
-        r.read_to_end(&mut out).unwrap();
-        (String::from_utf8(out).unwrap(), enc)
+        let mut buf = vec![0u8; chunk.min(100_000)];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        (out, enc, r.starts().iter().copied().collect())
+    }
+
+    /// Hands out a few bytes per read, so that every boundary falls on a read's end at some point.
+    struct Trickle(Vec<u8>, usize, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len() - self.2);
+            buf[..n].copy_from_slice(&self.0[self.2..self.2 + n]);
+            self.2 += n;
+            Ok(n)
+        }
     }
 
     fn utf16(s: &str, le: bool, bom: bool) -> Vec<u8> {
@@ -231,10 +708,9 @@ mod tests {
             assert_eq!(decoded(utf16(text, le, false)), (text.into(), want));
         }
         // A binary file has zero bytes on both sides.
-        assert_eq!(
-            detect(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"),
-            Encoding::Utf8
-        );
+        let elf = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00";
+        let (bytes, encoding, _) = decoded_bytes(Box::new(Cursor::new(elf.to_vec())), 64);
+        assert_eq!((bytes.as_slice(), encoding), (&elf[..], Encoding::Utf8));
     }
 
     #[test]
@@ -283,5 +759,122 @@ mod tests {
     fn empty_and_tiny_inputs() {
         assert_eq!(decoded(Vec::new()), (String::new(), Encoding::Utf8));
         assert_eq!(decoded(b"a".to_vec()), ("a".into(), Encoding::Utf8));
+    }
+
+    /// Exports one after another in every encoding, with and without BOMs: each stretch is decoded as
+    /// what it is, whatever the size of the reads.
+    #[test]
+    fn a_stream_of_exports_in_many_encodings() {
+        let parts: Vec<(Vec<u8>, &[u8], Encoding)> = vec![
+            (
+                b"email\na@x.com\n".to_vec(),
+                b"email\na@x.com\n",
+                Encoding::Utf8,
+            ),
+            (
+                utf16("Email\tName\r\nb@x.com\tИван\r\n", true, true),
+                "Email\tName\r\nb@x.com\tИван\r\n".as_bytes(),
+                Encoding::Utf16Le,
+            ),
+            (
+                b"\xEF\xBB\xBFE-Mail;Name\r\nc@x.com;Zo\xC3\xAB\r\n".to_vec(),
+                "E-Mail;Name\r\nc@x.com;Zoë\r\n".as_bytes(),
+                Encoding::Utf8Bom,
+            ),
+            (
+                utf16(
+                    "recipient|note\nd@x.com|上海\n上\ne@x.com|x\n",
+                    false,
+                    false,
+                ),
+                "recipient|note\nd@x.com|上海\n上\ne@x.com|x\n".as_bytes(),
+                Encoding::Utf16Be,
+            ),
+            (
+                b"Name;E-Mail\r\nJ\xFCrgen;f@x.com\r\n".to_vec(),
+                b"Name;E-Mail\r\nJ\xFCrgen;f@x.com\r\n",
+                Encoding::Utf8,
+            ),
+            (
+                utf16("email\r\ng@x.com\r\n", true, false),
+                b"email\r\ng@x.com\r\n",
+                Encoding::Utf16Le,
+            ),
+            (
+                utf16("address\r\nh@x.com\r\n", false, true),
+                b"address\r\nh@x.com\r\n",
+                Encoding::Utf16Be,
+            ),
+        ];
+        let raw: Vec<u8> = parts.iter().flat_map(|p| p.0.clone()).collect();
+        let want: Vec<u8> = parts.iter().flat_map(|p| p.1.to_vec()).collect();
+        let mut want_starts = Vec::new();
+        let mut at = 0;
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                want_starts.push(Stretch { at, encoding: p.2 });
+            }
+            at += p.1.len() as u64;
+        }
+        for (chunk, trickle) in [(usize::MAX, usize::MAX), (1, usize::MAX), (7, 3), (4096, 1)] {
+            let source = Trickle(raw.clone(), trickle, 0);
+            let (bytes, encoding, starts) = decoded_bytes(Box::new(source), chunk);
+            assert_eq!(encoding, Encoding::Utf8);
+            assert_eq!(
+                String::from_utf8_lossy(&bytes),
+                String::from_utf8_lossy(&want),
+                "{chunk} {trickle}"
+            );
+            assert_eq!(starts, want_starts, "{chunk} {trickle}");
+        }
+    }
+
+    #[test]
+    fn utf16_without_a_bom_after_8bit_text_starts_where_its_line_does() {
+        for (le, text) in [
+            (true, "\r\nemail\r\na@x.com\r\n"),
+            (true, "Имя,email\r\nИван,a@x.com\r\n"),
+            (false, "\r\nemail\r\na@x.com\r\n"),
+            (true, "上,email\r\n下,a@x.com\r\n"),
+            (false, "Имя,email\r\nИван,a@x.com\r\n"),
+        ] {
+            for before in ["x@y.com\n", "x@y.com\r\n", "x@y.com\r", "\n\n"] {
+                let mut raw = before.as_bytes().to_vec();
+                raw.extend(utf16(text, le, false));
+                raw.extend(b"after@x.com\n");
+                let (bytes, _, starts) = decoded_bytes(Box::new(Cursor::new(raw)), usize::MAX);
+                let got = String::from_utf8(bytes).unwrap();
+                let lines = |s: &str| s.split(['\r', '\n']).filter(|l| !l.is_empty()).count();
+                // Line ends and every address come through; non-ASCII text too, but where the first
+                // character's low byte is a line end (U+4E0A): then where the UTF-16 starts is in doubt
+                // (a blank 8-bit line, then BE?), and it is read as BE from the byte after.
+                assert!(
+                    got.starts_with(before.trim_end()),
+                    "{le} {text:?} {before:?}: {got:?}"
+                );
+                assert!(
+                    got.ends_with("a@x.com\r\nafter@x.com\n"),
+                    "{le} {text:?} {before:?}: {got:?}"
+                );
+                assert_eq!(lines(&got), lines(before) + lines(text) + 1, "{got:?}");
+                if !text.starts_with('上') {
+                    assert!(
+                        got.contains(text.trim_start()),
+                        "{le} {text:?} {before:?}: {got:?}"
+                    );
+                }
+                assert_eq!(starts.len(), 2, "{le} {text:?} {before:?}: {starts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn nul_bytes_that_are_not_utf16_stay_bytes() {
+        let raw = b"a@x.com\nab\x00\x00cd\x00\x01\x00\x00\nb@x.com\n".to_vec();
+        let (bytes, _, starts) = decoded_bytes(Box::new(Cursor::new(raw.clone())), usize::MAX);
+        assert_eq!((bytes, starts), (raw, vec![]));
+        let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00a\x00b\x00c\x00".to_vec();
+        let (bytes, _, _) = decoded_bytes(Box::new(Cursor::new(zip.clone())), usize::MAX);
+        assert_eq!(bytes, zip);
     }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use decode::{DynRead, Encoding, cell_text};
+use decode::{Decoded, DynRead, Encoding, cell_text};
 pub use layout::{ColumnChoice, Layout};
 use records::{BUFFER_BYTES, Records, Source};
 pub use records::{Runaway, Unclosed};
@@ -173,7 +173,7 @@ pub struct SourceReader {
     name: String,
     pub layout: Layout,
     pub encoding: Encoding,
-    records: Records<DynRead>,
+    records: Records<Decoded>,
     header_cell: Option<String>,
     skip_header: bool,
 }
@@ -220,7 +220,7 @@ impl SourceReader {
             count: bytes_read.clone(),
             ended: false,
         });
-        let (decoded, encoding) = decode::decode(counted).map_err(io_err)?;
+        let (decoded, encoding) = Decoded::new(counted).map_err(io_err)?;
         let mut source = Source::new(decoded, BUFFER_BYTES);
         source.fill_to(SAMPLE_BYTES).map_err(io_err)?;
         let buffered = source.buffered();
