@@ -37,6 +37,9 @@ pub type DynRead = Box<dyn Read + Send>;
 const RAW_BYTES: usize = 64 * 1024;
 /// How far ahead the bytes after a line start are looked at to tell UTF-16 from 8-bit text.
 const LOOK_BYTES: usize = 512;
+/// How far ahead the line ends of UTF-16 without a BOM are looked at, when a blank line at its start
+/// leaves in doubt where it starts.
+const DECIDE_BYTES: usize = 16 * 1024;
 
 /// Where a stretch after the first one starts in the decoded text, and its encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,8 @@ pub struct Decoded {
     clean: usize,
     /// `at` starts a line that has not been looked at yet (8-bit: the last byte handed out was a line end).
     line_start: bool,
+    /// The last 8-bit byte handed out.
+    last: u8,
     /// 8-bit: the NUL bytes up to the next line end are bytes (their line is not UTF-16).
     nul_is_byte: bool,
     /// The input starts as a binary file does: it is passed through as it is, to be refused as not text.
@@ -102,6 +107,7 @@ impl Decoded {
             mode: Mode::Bytes,
             clean: 0,
             line_start: true,
+            last: b'\n',
             nul_is_byte: false,
             binary: false,
             dec: Vec::new(),
@@ -125,7 +131,7 @@ impl Decoded {
                 d.begin(e, len);
                 encoding = e;
             }
-            Scan::Nul(j) if d.utf16_start(j).is_some_and(|s| s == 0) => {
+            Scan::Nul(j) if d.utf16_start(j).is_some_and(|s| s.0 == 0) => {
                 if let Some(le) = utf16_order(&d.buf[..d.end.min(LOOK_BYTES)]) {
                     encoding = if le {
                         Encoding::Utf16Le
@@ -201,10 +207,16 @@ impl Decoded {
                 decoder: UTF_16BE.new_decoder_without_bom_handling(),
             },
         };
-        self.starts.push_back(Stretch {
+        let stretch = Stretch {
             at: self.made,
             encoding,
-        });
+        };
+        // (A stretch with nothing in it, such as a BOM alone, gives way to the one after it.)
+        match self.starts.back_mut() {
+            Some(last) if last.at == stretch.at => *last = stretch,
+            _ if stretch.at == 0 => {}
+            _ => self.starts.push_back(stretch),
+        }
     }
 
     /// Hands out 8-bit bytes up to `limit`, as many as `out` takes.
@@ -213,7 +225,10 @@ impl Decoded {
         out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
         self.at += n;
         self.clean = self.clean.max(self.at);
-        self.line_start = n > 0 && is_eol(self.buf[self.at - 1]);
+        if n > 0 {
+            self.last = self.buf[self.at - 1];
+        }
+        self.line_start = n > 0 && is_eol(self.last);
         self.made += n as u64;
         n
     }
@@ -271,21 +286,29 @@ impl Decoded {
         Scan::Clean
     }
 
-    /// Where UTF-16 would start, given its first NUL byte at `j`: at the start of that line (a 8-bit line
-    /// end right before the NUL ends the line before, unless it is the CR of a UTF-16 LE line end that
-    /// starts with a blank line). `None` when the line started before what is buffered.
-    fn utf16_start(&self, j: usize) -> Option<usize> {
+    /// Where UTF-16 would start, given its first NUL byte at `j`: at the start of that line. A line end
+    /// right before the NUL may end the 8-bit line before, or be the low byte of a UTF-16 LE line end (a
+    /// blank line at the start of the UTF-16): then both are given, the likelier first (the line end
+    /// starts a line itself: a blank line). `None` when the line started before what is buffered.
+    fn utf16_start(&self, j: usize) -> Option<(usize, Option<usize>)> {
         let before = &self.buf[self.at..j];
         match memchr::memrchr2(b'\n', b'\r', before) {
-            Some(p) if p + 1 == before.len() && before[p] == b'\r' => {
-                let blank = match p {
-                    0 => self.line_start,
-                    _ => is_eol(before[p - 1]),
+            Some(p) if p + 1 == before.len() => {
+                // (The byte before it: a line end, but not the CR of a CRLF that it ends.)
+                let prev = match p {
+                    0 => self.line_start.then_some(self.last),
+                    _ => Some(before[p - 1]),
                 };
-                Some(self.at + if blank { p } else { p + 1 })
+                let blank = prev.is_some_and(|b| is_eol(b) && !(b == b'\r' && before[p] == b'\n'));
+                let (eol, after) = (self.at + p, self.at + p + 1);
+                Some(if blank {
+                    (eol, Some(after))
+                } else {
+                    (after, Some(eol))
+                })
             }
-            Some(p) => Some(self.at + p + 1),
-            None => self.line_start.then_some(self.at),
+            Some(p) => Some((self.at + p + 1, None)),
+            None => self.line_start.then_some((self.at, None)),
         }
     }
 
@@ -313,12 +336,39 @@ impl Decoded {
             }
             Scan::Nul(j) => {
                 let start = self.utf16_start(j);
-                match start {
+                let first = start.map(|(s, other)| other.map_or(s, |o| o.min(s)));
+                match first {
                     Some(s) if s > self.at => return Ok(Some(self.emit(out, s))),
                     _ => {}
                 }
-                if self.end - self.at < LOOK_BYTES && !self.eof && self.more()? {
-                    return Ok(None);
+                let want = if matches!(start, Some((_, Some(_)))) {
+                    DECIDE_BYTES
+                } else {
+                    LOOK_BYTES
+                };
+                if self.end - self.at < want && !self.eof {
+                    // (Positions move as the buffer does: look again.)
+                    let moved = self.at > 0;
+                    if self.more()? || moved {
+                        return Ok(None);
+                    }
+                }
+                // A line end right before the NUL: it starts the UTF-16 (LE) if that breaks fewer of the
+                // line ends after it than UTF-16 (BE) from the NUL on does.
+                let window = &self.buf[self.at..self.end.min(self.at + DECIDE_BYTES)];
+                if let Some((s, Some(_))) = start {
+                    let le_from_eol = broken_line_ends(window, true);
+                    let be_after = broken_line_ends(&window[1..], false);
+                    let after = if le_from_eol < be_after {
+                        self.at
+                    } else if be_after < le_from_eol {
+                        self.at + 1
+                    } else {
+                        s
+                    };
+                    if after > self.at {
+                        return Ok(Some(self.emit(out, after)));
+                    }
                 }
                 let window = &self.buf[self.at..self.end.min(self.at + LOOK_BYTES)];
                 match utf16_order(window) {
@@ -332,6 +382,15 @@ impl Decoded {
                             0,
                         );
                         self.line_start = true;
+                    }
+                    // The high byte of a lone UTF-16 line end (a BOM-less UTF-16 export of one blank
+                    // line): dropped, so that it makes no binary file of the stream.
+                    _ if j == self.at && self.line_start => {
+                        self.at += 1;
+                        self.clean = self.at;
+                    }
+                    _ if j > self.at && is_eol(self.buf[j - 1]) => {
+                        return Ok(Some(self.emit(out, j)));
                     }
                     // Not UTF-16: NUL bytes, which the check for text refuses in the sample.
                     _ => {
@@ -387,7 +446,23 @@ impl Decoded {
                 _ if looks_8bit(w, self.eof) => Some((Encoding::Utf8, 0)),
                 // The high byte of a line end read one byte off (UTF-16 LE without a BOM after a blank
                 // 8-bit line is read as BE from the byte after): the 8-bit text starts after it.
-                [0, rest @ ..] if looks_8bit(rest, self.eof) => Some((Encoding::Utf8, 1)),
+                [0, rest @ ..] if looks_8bit(rest, self.eof) || is_bom(rest) => {
+                    Some((Encoding::Utf8, 1))
+                }
+                // A blank 8-bit line, then UTF-16 of this order again (`(cat a.txt; echo; cat b.txt)`):
+                // a CR or LF with a high byte that would make it a character of the line after it.
+                [eol, high, ..]
+                    if is_eol(*eol) && *high != 0 && utf16_order(&w[1..]) == Some(le) =>
+                {
+                    Some((Encoding::Utf8, 0))
+                }
+                // UTF-16 of the other byte order, without a BOM (unless the first character is an
+                // ASCII one in this order).
+                [a, b, ..] if *(if le { b } else { a }) != 0 => match utf16_order(w) {
+                    Some(true) if !le => Some((Encoding::Utf16Le, 0)),
+                    Some(false) if le => Some((Encoding::Utf16Be, 0)),
+                    _ => None,
+                },
                 _ => None,
             };
             if let Some((encoding, skip)) = next {
@@ -423,12 +498,15 @@ impl Decoded {
                 }
                 // UTF-16 BE without a BOM read as LE one byte early: its last line end takes in the
                 // first byte of the 8-bit text after it.
-                Some(_) if le && looks_8bit(&avail[q + 1..], self.eof) => {
+                Some(_)
+                    if le && (looks_8bit(&avail[q + 1..], self.eof) || is_bom(&avail[q + 1..])) =>
+                {
                     take = Some(q);
                     into_8bit = true;
                     break;
                 }
-                None if !self.eof && !(self.at == 0 && self.end == self.buf.len()) => break,
+                // (Its high byte is not buffered yet: it is the last byte.)
+                None => break,
                 _ => {}
             }
         }
@@ -456,6 +534,11 @@ impl Decoded {
             decoder.decode_to_utf8(&self.buf[self.at..self.at + take], &mut self.dec, last);
         debug_assert_eq!(read, take);
         self.dec.truncate(written);
+        // U+0000 is no text (the high bytes of two UTF-16 stretches without BOMs read as one character).
+        if memchr::memchr(0, &self.dec).is_some() {
+            self.dec.retain(|&b| b != 0);
+        }
+        let written = self.dec.len();
         self.at += read;
         self.made += written as u64;
         self.line_start = line_end;
@@ -495,6 +578,24 @@ impl Read for Decoded {
     }
 }
 
+/// How many CR and LF bytes of `window` (read as UTF-16 from its start) are the low byte of a character
+/// whose high byte is not 0: line ends that this reading breaks.
+fn broken_line_ends(window: &[u8], le: bool) -> usize {
+    memchr::memchr2_iter(b'\n', b'\r', window)
+        .filter(|&q| match le {
+            true => q % 2 == 0 && window.get(q + 1).is_some_and(|&h| h != 0),
+            false => q % 2 == 1 && window[q - 1] != 0,
+        })
+        .count()
+}
+
+fn is_bom(bytes: &[u8]) -> bool {
+    matches!(
+        bytes,
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [0xEF, 0xBB, 0xBF, ..]
+    )
+}
+
 fn is_eol(b: u8) -> bool {
     b == b'\n' || b == b'\r'
 }
@@ -503,7 +604,10 @@ fn is_eol(b: u8) -> bool {
 /// of its pairs only (ASCII is 0x00XX, and the addresses, digits, delimiters and line ends of an export
 /// are ASCII even when its names are Cyrillic or Greek; a binary file has them on both sides).
 fn utf16_order(window: &[u8]) -> Option<bool> {
-    // Its first line that is not blank, through its line end: what comes after may be another stretch.
+    // Up to a BOM (which starts another stretch); its first line that is not blank, through its line
+    // end: what comes after may be another stretch too.
+    let bom = (1..window.len()).find(|&i| is_bom(&window[i..]));
+    let window = &window[..bom.unwrap_or(window.len())];
     let text = window
         .iter()
         .position(|&b| !matches!(b, 0 | b'\n' | b'\r'))
@@ -543,7 +647,13 @@ fn looks_8bit(window: &[u8], eof: bool) -> bool {
         None => return false,
     };
     let control = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7F;
-    if after == Some(&0) || text.iter().any(control) {
+    if text.iter().any(control) {
+        return false;
+    }
+    // (A NUL after its line end: the CR of a UTF-16 LE line end, unless the line is a long one of
+    // printable ASCII, which 8 characters of UTF-16 hardly ever make; then UTF-16 BE follows.)
+    let printable = text.iter().all(|b| matches!(b, 0x20..=0x7E));
+    if after == Some(&0) && !(printable && text.len() >= 16) {
         return false;
     }
     let ascii = text.iter().filter(|b| b.is_ascii()).count();
@@ -865,6 +975,42 @@ mod tests {
                 }
                 assert_eq!(starts.len(), 2, "{le} {text:?} {before:?}: {starts:?}");
             }
+        }
+    }
+
+    #[test]
+    fn utf16_of_the_other_byte_order_without_a_bom() {
+        let mut raw = utf16("email\r\na@x.com\r\n", true, false);
+        raw.extend(utf16("email,Имя\nb@x.com,Иван\n", false, false));
+        raw.extend(utf16("\nemail\nc@x.com\n", true, false));
+        let (bytes, encoding, starts) = decoded_bytes(Box::new(Cursor::new(raw)), 5);
+        let text = "email\r\na@x.com\r\nemail,Имя\nb@x.com,Иван\n\nemail\nc@x.com\n";
+        assert_eq!(String::from_utf8(bytes).unwrap(), text);
+        assert_eq!(encoding, Encoding::Utf16Le);
+        let order: Vec<_> = starts.iter().map(|s| (s.at, s.encoding)).collect();
+        assert_eq!(
+            order,
+            vec![(16, Encoding::Utf16Be), (46, Encoding::Utf16Le)]
+        );
+    }
+
+    /// A proptest found it: a lone UTF-16 line end (`\r\0`) near the end of the buffer, as the input ends.
+    #[test]
+    fn a_lone_utf16_line_end_as_the_input_ends() {
+        let line = b"# exported 2026-10-01\n";
+        let mut raw = line.repeat(17);
+        raw.extend(b"\r\0");
+        raw.extend(line.repeat(7));
+        let mut want = line.repeat(17);
+        want.push(b'\r');
+        want.extend(line.repeat(7));
+        for chunk in [usize::MAX, 100, 7] {
+            let source = Trickle(raw.clone(), 531, 0);
+            let (bytes, _, _) = decoded_bytes(Box::new(source), chunk);
+            assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                String::from_utf8_lossy(&want)
+            );
         }
     }
 
