@@ -5,6 +5,7 @@ pub mod decode;
 pub mod layout;
 pub mod pump;
 pub mod records;
+pub mod transcode;
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -13,7 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use decode::{Decoded, DynRead, Encoding, cell_text};
+use decode::{DynRead, Encoding, cell_text};
+use transcode::Decoded;
 pub use layout::{ColumnChoice, Layout};
 use records::{BUFFER_BYTES, Records, Source};
 pub use records::{Runaway, Unclosed};
