@@ -256,6 +256,8 @@ fn read_retry(
                 cut: false,
             },
             unclosed: None,
+            sprawl: None,
+            column_label: "email",
         };
         push_row(seg, seen, &job.names, source, &row, "email", &mut reason);
         if segment_full(seg) && tx.blocking_send(std::mem::take(seg)).is_err() {
@@ -330,8 +332,7 @@ fn read_into(
         };
         tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
         let name = reader.name().to_string();
-        let column_label = reader.layout.column_label();
-        let (mut rows, mut unclosed) = (0u64, 0u64);
+        let (mut rows, mut unclosed, mut sprawled) = (0u64, 0u64, 0u64);
         let mut last_line = 0;
         let carried = job.carry.as_ref().and_then(|c| c.get(&name));
         while let Some(row) = reader.next_row()? {
@@ -346,6 +347,18 @@ fn read_into(
                         u.line,
                         u.column + 1,
                         u.why,
+                    ));
+                }
+            }
+            if let Some(s) = row.sprawl {
+                sprawled += 1;
+                if sprawled <= Warnings::UNCLOSED_SHOWN {
+                    warn.say(format_args!(
+                        "{name}: line {}: one row runs over {} lines, with {} delimiters in its quoted \
+                         cells: check that it did not take in other rows",
+                        row.line,
+                        s.lines + 1,
+                        s.delimiters,
                     ));
                 }
             }
@@ -385,7 +398,7 @@ fn read_into(
                     &job.names,
                     source,
                     &row,
-                    &column_label,
+                    row.column_label,
                     &mut reason,
                 ),
             }

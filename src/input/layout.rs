@@ -255,6 +255,28 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
     })
 }
 
+/// Whether `line` (without its line end) reads as the header row of an export: no `@`, and its cells (split
+/// at any of the delimiters it holds, or not at all) hold a name this tool knows for an address column.
+pub fn header_line(line: &[u8]) -> bool {
+    if line.contains(&b'@') || line.trim_ascii().is_empty() {
+        return false;
+    }
+    let named = |d: u8| {
+        let cells = parse(line, d, 1).into_iter().next().unwrap_or_default();
+        (d == SINGLE_COLUMN || cells.len() >= 2) && known_header(&cells).is_some()
+    };
+    CANDIDATES
+        .iter()
+        .filter(|&&d| line.contains(&d))
+        .any(|&d| named(d))
+        || named(SINGLE_COLUMN)
+}
+
+/// Whether `line` is a line that comes before the header of an export (`sep=;`, `#TYPE ...`).
+pub fn preamble_line(line: &[u8]) -> bool {
+    sep_line(line).is_some() || line.starts_with(b"#TYPE ")
+}
+
 /// The best-ranked known address header name in `row`: (rank, column).
 fn known_header(row: &[String]) -> Option<(usize, usize)> {
     row.iter()
