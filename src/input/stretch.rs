@@ -246,10 +246,11 @@ pub fn look(
     if starts { Look::Starts(new) } else { no }
 }
 
-/// How far ahead of `theirs` `ours` gets at best, counted line by line from line `from` of the window:
-/// a row read as an address is one point, a row read as none one off; a line where either reading has
-/// a row with a stray quote counts for neither (a stray quote shifts cells: it proves no layout right).
-/// Also how many addresses `ours` read up to there (the last line where it is that far ahead).
+/// How far ahead of `theirs` `ours` gets at best, counted line by line from line `from` of the window
+/// until it falls behind: a row read as an address is one point, a row read as none one off; a line where
+/// either reading has a row with a stray quote counts for neither (a stray quote shifts cells: it proves
+/// no layout right). Also how many addresses `ours` read up to there (the last line where it is that far
+/// ahead).
 fn best_lead(ours: &[Row], theirs: &[Row], from: u64) -> (i64, usize) {
     let stray: Vec<u64> = ours
         .iter()
@@ -268,6 +269,10 @@ fn best_lead(ours: &[Row], theirs: &[Row], from: u64) -> (i64, usize) {
     let (mut lead, mut best) = (0, (i64::MIN, 0));
     for (i, c) in changes.iter().enumerate() {
         lead += c.1;
+        // (Behind at any line: what comes after is no export that starts at the window's start.)
+        if lead < 0 && changes.get(i + 1).is_none_or(|n| n.0 != c.0) {
+            break;
+        }
         // (At the last line it is best at, to count the addresses of all the rows it is best over.)
         if changes.get(i + 1).is_none_or(|n| n.0 != c.0) && lead >= best.0 {
             let found = ours

@@ -428,10 +428,12 @@ impl Decoded {
                 [0, rest @ ..] if looks_8bit(rest, self.eof) || is_bom(rest) => {
                     Some((Encoding::Utf8, 1))
                 }
-                // A blank 8-bit line, then UTF-16 of this order again (`(cat a.txt; echo; cat b.txt)`):
-                // a CR or LF with a high byte that would make it a character of the line after it.
+                // Blank 8-bit lines, then UTF-16 of this order again (`(cat a.txt; echo; cat b.txt)`):
+                // a CR or LF with no NUL beside it to make it a UTF-16 line end.
                 [eol, high, ..]
-                    if is_eol(*eol) && *high != 0 && utf16_order(&w[1..]) == Some(le) =>
+                    if is_eol(*eol)
+                        && (*high != 0 || !le)
+                        && utf16_order(blank_lines(w).1) == Some(le) =>
                 {
                     Some((Encoding::Utf8, 0))
                 }
@@ -568,6 +570,12 @@ fn broken_line_ends(window: &[u8], le: bool) -> usize {
         .count()
 }
 
+/// `window` after the line ends at its start: how many, and the rest.
+fn blank_lines(window: &[u8]) -> (usize, &[u8]) {
+    let n = window.iter().take_while(|&&b| is_eol(b)).count();
+    (n, &window[n..])
+}
+
 fn is_bom(bytes: &[u8]) -> bool {
     matches!(
         bytes,
@@ -610,16 +618,20 @@ fn utf16_order(window: &[u8]) -> Option<bool> {
     (high >= 2 && low * 16 <= high).then_some(odd > even)
 }
 
-/// Whether `window`, the bytes after a UTF-16 line end, is a line of 8-bit text instead: after any blank
-/// lines, a line of text with no NUL byte and no control character, UTF-8 or mostly ASCII, whose line end
-/// is not followed by a NUL byte either. (UTF-16 has a NUL byte in every ASCII character: its delimiters,
+/// Whether `window`, the bytes after a UTF-16 line end, is a line of 8-bit text instead: blank lines and a
+/// BOM, or after any blank lines, a line of text with no NUL byte and no control character, UTF-8 or
+/// mostly ASCII, whose line end is not followed by a NUL byte either. (UTF-16 has a NUL byte in every ASCII character: its delimiters,
 /// digits, addresses and line ends; and a CR or LF in it, the low byte of a character such as U+4E0A, is
 /// next to bytes that do not make such a line.)
 fn looks_8bit(window: &[u8], eof: bool) -> bool {
-    let Some(from) = window.iter().position(|&b| !is_eol(b)) else {
+    let (from, rest) = blank_lines(window);
+    if rest.is_empty() {
         return false;
-    };
-    let rest = &window[from..];
+    }
+    // (Blank lines, then a BOM: blank lines between two exports.)
+    if from > 0 && is_bom(rest) {
+        return true;
+    }
     let (text, after) = match rest.iter().position(|&b| is_eol(b)) {
         Some(e) => (&rest[..e], rest.get(e + 1)),
         None if eof || rest.len() >= LOOK_BYTES / 2 => (rest, None),
@@ -853,6 +865,20 @@ mod tests {
             order,
             vec![(16, Encoding::Utf16Be), (46, Encoding::Utf16Le)]
         );
+    }
+
+    /// `(cat a.txt; echo; cat b.txt)` of UTF-16 exports: the blank 8-bit line between them is one, and
+    /// the second export is read as UTF-16 again, with a BOM or without.
+    #[test]
+    fn a_blank_8bit_line_between_utf16_exports() {
+        for (eol, bom) in [("\n", true), ("\r\n", true), ("\n", false), ("\r\n", false)] {
+            let mut raw = utf16("email\r\na@x.com\r\n", true, true);
+            raw.extend(eol.as_bytes());
+            raw.extend(utf16("email\r\nb@x.com\r\n", true, bom));
+            let (bytes, _, _) = decoded_bytes(Box::new(Cursor::new(raw)), 3);
+            let want = format!("email\r\na@x.com\r\n{eol}email\r\nb@x.com\r\n");
+            assert_eq!(String::from_utf8(bytes).unwrap(), want, "{eol:?} {bom}");
+        }
     }
 
     /// A proptest found it: a lone UTF-16 line end (`\r\0`) near the end of the buffer, as the input ends.
