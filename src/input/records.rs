@@ -448,7 +448,7 @@ impl<R: Read> Records<R> {
 
 /// The field (0-based) of `line` whose quote closes before something other than a delimiter or the line
 /// end, if one does. A quote inside an unquoted field is a character; a quote left open is not this.
-fn misquoted_field(line: &[u8], delimiter: u8) -> Option<usize> {
+pub fn misquoted_field(line: &[u8], delimiter: u8) -> Option<usize> {
     let line = match line {
         [rest @ .., b'\r', b'\n'] | [rest @ .., b'\n'] | [rest @ .., b'\r'] => rest,
         _ => line,

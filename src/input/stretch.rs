@@ -74,11 +74,21 @@ impl Watch {
 }
 
 /// Whether an address cell fits the layout at a glance: an `@` in it, and no delimiter (which an address
-/// has no need of, but a row of another layout split at the wrong delimiter has).
+/// has no need of, but a row of another layout split at the wrong delimiter has). One pass over the cell:
+/// it runs for every row.
 pub fn fits(cell: &[u8]) -> bool {
-    memchr::memchr(b'@', cell).is_some()
-        && memchr::memchr3(b',', b';', b'\t', cell).is_none()
-        && memchr::memchr(b'|', cell).is_none()
+    const AT: u8 = 1;
+    const DELIMITER: u8 = 2;
+    const KIND: [u8; 256] = {
+        let mut kind = [0; 256];
+        kind[b'@' as usize] = AT;
+        kind[b',' as usize] = DELIMITER;
+        kind[b';' as usize] = DELIMITER;
+        kind[b'\t' as usize] = DELIMITER;
+        kind[b'|' as usize] = DELIMITER;
+        kind
+    };
+    cell.iter().fold(0, |seen, &b| seen | KIND[b as usize]) == AT
 }
 
 /// Why the current record of `records`, whose first line is `line`, may start another export (it did not
@@ -159,9 +169,9 @@ pub fn sniff(
 ) -> Result<Layout, layout::LayoutError> {
     let all = layout::sniff(window, complete, choice)?;
     let reads_first = |l: &Layout| {
-        rows(window, l, l.header.is_some(), l.preamble_lines, 1)
+        rows(window, l, l.header.is_some(), l.preamble_lines, 1, &[l.delimiter])
             .first()
-            .is_some_and(|r| r.1 == Some(true))
+            .is_some_and(|r| r.address == Some(true))
     };
     if all.header.is_some() || *choice != ColumnChoice::Auto || reads_first(&all) {
         return Ok(all);
@@ -204,15 +214,15 @@ pub fn look(
     why: Why,
     choice: &ColumnChoice,
 ) -> Look {
-    let theirs = rows(window, current, false, 0, usize::MAX);
+    let theirs = rows(window, current, false, 0, usize::MAX, &[current.delimiter]);
     // The rows that do not fit `current`, from the first one on: looked at with it.
-    let quiet = match theirs.iter().position(|r| r.1 == Some(true)) {
+    let quiet = match theirs.iter().position(|r| r.address == Some(true)) {
         Some(0) => 1,
-        Some(i) => theirs[i - 1].0,
-        None => theirs.last().map_or(1, |r| r.0),
+        Some(i) => theirs[i - 1].line,
+        None => theirs.last().map_or(1, |r| r.line),
     };
     let no = Look::No { quiet };
-    if why == Why::Misfit && theirs.get(1).is_some_and(|r| r.1 == Some(true)) {
+    if why == Why::Misfit && theirs.get(1).is_some_and(|r| r.address == Some(true)) {
         return no;
     }
     let Ok(new) = sniff(window, complete, choice) else {
@@ -223,13 +233,17 @@ pub fn look(
         || new.column != current.column
         || new.preamble_lines > 0
         || (new.header.is_some() && new.header != current.header);
+    // (Read again, with a quote that closes in the middle of its field under both delimiters.)
+    let delimiters = [new.delimiter, current.delimiter];
     let ours = rows(
         window,
         &new,
         new.header.is_some(),
         new.preamble_lines,
         usize::MAX,
+        &delimiters,
     );
+    let theirs = rows(window, current, false, 0, usize::MAX, &delimiters);
     let starts = match why {
         Why::Encoding(_) => differs || new.header.is_some(),
         Why::Header | Why::Preamble => {
@@ -239,7 +253,7 @@ pub fn look(
             differs && found > 0 && (best >= 2 || (same && best >= 0))
         }
         Why::Misfit => {
-            let found = ours.iter().any(|r| r.1 == Some(true));
+            let found = ours.iter().any(|r| r.address == Some(true));
             shape && found && best_lead(&ours, &theirs, 1).0 >= 2
         }
     };
@@ -247,37 +261,35 @@ pub fn look(
 }
 
 /// How far ahead of `theirs` `ours` gets at best, counted line by line from line `from` of the window
-/// until it falls behind: a row read as an address is one point, a row read as none one off; a line where
-/// either reading has a row with a stray quote counts for neither (a stray quote shifts cells: it proves
-/// no layout right). Also how many addresses `ours` read up to there (the last line where it is that far
+/// until it falls behind: a row read as an address is one point, a row read as none one off, a row with a
+/// stray quote none. Also how many addresses `ours` read up to there (the last line where it is that far
 /// ahead).
 fn best_lead(ours: &[Row], theirs: &[Row], from: u64) -> (i64, usize) {
-    let stray: Vec<u64> = ours
-        .iter()
-        .chain(theirs)
-        .filter(|r| r.1.is_none())
-        .map(|r| r.0)
-        .collect();
-    let point = |r: &Row| if r.1 == Some(true) { 1 } else { -1 };
+    let point = |r: &Row| match r.address {
+        Some(true) => 1,
+        Some(false) => -1,
+        None => 0,
+    };
     let mut changes: Vec<(u64, i64)> = ours
         .iter()
-        .map(|r| (r.0, point(r)))
-        .chain(theirs.iter().map(|r| (r.0, -point(r))))
-        .filter(|c| c.0 >= from && !stray.contains(&c.0))
+        .map(|r| (r.line, point(r)))
+        .chain(theirs.iter().map(|r| (r.line, -point(r))))
+        .filter(|c| c.0 >= from)
         .collect();
     changes.sort_unstable_by_key(|c| c.0);
     let (mut lead, mut best) = (0, (i64::MIN, 0));
     for (i, c) in changes.iter().enumerate() {
         lead += c.1;
+        let last_of_line = changes.get(i + 1).is_none_or(|n| n.0 != c.0);
         // (Behind at any line: what comes after is no export that starts at the window's start.)
-        if lead < 0 && changes.get(i + 1).is_none_or(|n| n.0 != c.0) {
+        if lead < 0 && last_of_line {
             break;
         }
         // (At the last line it is best at, to count the addresses of all the rows it is best over.)
-        if changes.get(i + 1).is_none_or(|n| n.0 != c.0) && lead >= best.0 {
+        if last_of_line && lead >= best.0 {
             let found = ours
                 .iter()
-                .filter(|r| r.0 >= from && r.0 <= c.0 && r.1 == Some(true))
+                .filter(|r| r.line >= from && r.line <= c.0 && r.address == Some(true))
                 .count();
             best = (lead, found);
         }
@@ -285,13 +297,25 @@ fn best_lead(ours: &[Row], theirs: &[Row], from: u64) -> (i64, usize) {
     best
 }
 
-/// A row as a layout reads it: its line, and whether its address cell holds an address (`None`: the row
-/// has a stray quote).
-type Row = (u64, Option<bool>);
+/// A row as a layout reads it.
+struct Row {
+    /// Its first line.
+    line: u64,
+    /// Whether its address cell holds an address; `None`: the row has a stray quote.
+    address: Option<bool>,
+}
 
 /// The rows of `window` as `layout` reads them (at most `max`), after its `preamble` lines and `header`
-/// (blank rows are none).
-fn rows(window: &[u8], layout: &Layout, header: bool, preamble: u64, max: usize) -> Vec<Row> {
+/// (blank rows are none). A row in which a quote closes in the middle of its field, split at each of
+/// `misquoted_by`, is a stray: such a quote shifts the cells after it, and proves no layout right.
+fn rows(
+    window: &[u8],
+    layout: &Layout,
+    header: bool,
+    preamble: u64,
+    max: usize,
+    misquoted_by: &[u8],
+) -> Vec<Row> {
     let cfg = records::Config {
         skip_lines: preamble,
         ..layout.records_config()
@@ -310,11 +334,18 @@ fn rows(window: &[u8], layout: &Layout, header: bool, preamble: u64, max: usize)
         if blank && start.unclosed.is_none() {
             continue;
         }
-        let address = start
-            .unclosed
-            .is_none()
+        let misquoted = records.start_bytes().is_some_and(|b| {
+            let line = split_line(b).0;
+            misquoted_by
+                .iter()
+                .all(|&d| records::misquoted_field(line, d).is_some())
+        });
+        let address = (start.unclosed.is_none() && !misquoted)
             .then(|| records.field(layout.column).is_some_and(is_address));
-        rows.push((start.line, address));
+        rows.push(Row {
+            line: start.line,
+            address,
+        });
     }
     rows
 }

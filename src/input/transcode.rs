@@ -291,6 +291,40 @@ impl Decoded {
         }
     }
 
+    /// 8-bit bytes with none waiting (the common case: a plain export): reads straight into `out`, and
+    /// hands out the lines that hold no BOM or NUL byte; the rest (from the start of such a line, or the
+    /// part of a line after the last line end) waits in the buffer for [`Decoded::read_bytes`].
+    fn read_direct(&mut self, out: &mut [u8]) -> io::Result<Option<usize>> {
+        let room = out.len().min(self.buf.len());
+        let n = loop {
+            match self.raw.read(&mut out[..room]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            self.eof = true;
+            return Ok(None);
+        }
+        let got = &out[..n];
+        let lines_end = |bytes: &[u8]| memchr::memrchr2(b'\n', b'\r', bytes).map_or(0, |p| p + 1);
+        let ready = match memchr::memchr3(0, 0xEF, 0xFE, got) {
+            // (From the line before it: the line end before a NUL may be UTF-16's.)
+            Some(i) => lines_end(&got[..lines_end(&got[..i]).saturating_sub(1)]),
+            None => lines_end(got),
+        };
+        self.buf[..n - ready].copy_from_slice(&got[ready..]);
+        (self.at, self.end, self.clean) = (0, n - ready, 0);
+        if ready == 0 {
+            return Ok(None);
+        }
+        self.last = got[ready - 1];
+        self.line_start = true;
+        self.made += ready as u64;
+        Ok(Some(ready))
+    }
+
     /// 8-bit bytes: hands out what holds no start of another stretch, or starts one.
     fn read_bytes(&mut self, out: &mut [u8]) -> io::Result<Option<usize>> {
         if self.binary {
@@ -428,12 +462,13 @@ impl Decoded {
                 [0, rest @ ..] if looks_8bit(rest, self.eof) || is_bom(rest) => {
                     Some((Encoding::Utf8, 1))
                 }
-                // Blank 8-bit lines, then UTF-16 of this order again (`(cat a.txt; echo; cat b.txt)`):
-                // a CR or LF with no NUL beside it to make it a UTF-16 line end.
+                // Blank 8-bit lines, then UTF-16 (`(cat a.txt; echo; cat b.txt)`): a CR or LF with no NUL
+                // beside it to make it a UTF-16 line end. (In LE, only if LE follows: U+4E0A, 上, is
+                // `0A 4E`, and what follows it reads as BE.)
                 [eol, high, ..]
                     if is_eol(*eol)
                         && (*high != 0 || !le)
-                        && utf16_order(blank_lines(w).1) == Some(le) =>
+                        && utf16_order(blank_lines(w).1).is_some_and(|l| l == le || !le) =>
                 {
                     Some((Encoding::Utf8, 0))
                 }
@@ -549,6 +584,9 @@ impl Read for Decoded {
                 return Ok(self.drain(out));
             }
             let step = match self.mode {
+                Mode::Bytes if self.at == self.end && !self.eof && !self.binary => {
+                    self.read_direct(out)?
+                }
                 Mode::Bytes => self.read_bytes(out)?,
                 Mode::Utf16 { .. } => self.read_utf16()?,
             };
