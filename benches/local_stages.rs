@@ -89,6 +89,7 @@ fn bench(c: &mut Criterion) {
                     reason: "",
                     source: "bounces.csv",
                     at: None,
+                    retry_at: None,
                 })
                 .unwrap();
             }

@@ -421,7 +421,7 @@ impl Config {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
                 what: "the token file",
                 path: path.display().to_string(),
-                reason: crate::input::plain(&e),
+                reason: crate::os_error::plain(&e),
             })?;
             if let Some(w) = loose_permissions(path) {
                 self.warnings.push(w);
@@ -475,7 +475,7 @@ impl Config {
             let why = if v.len() > 255 || v.contains('\n') {
                 "it is neither PEM or JWK text nor a file name".to_string()
             } else {
-                format!("it names no readable file ({})", crate::input::plain(&e))
+                format!("it names no readable file ({})", crate::os_error::plain(&e))
             };
             ConfigError::KeySource {
                 origin: origin.clone(),
@@ -609,7 +609,7 @@ fn read_yaml(path: &Path) -> Result<Option<OktaSection>, ConfigError> {
             return Err(ConfigError::Read {
                 what: "the configuration",
                 path: path.display().to_string(),
-                reason: crate::input::plain(&e),
+                reason: crate::os_error::plain(&e),
             });
         }
     };

@@ -40,6 +40,19 @@ impl Exit {
     }
 }
 
+impl From<crate::client::Failure> for Exit {
+    fn from(f: crate::client::Failure) -> Exit {
+        use crate::client::Failure;
+        match f {
+            Failure::Unexpected => Exit::Error,
+            Failure::Usage => Exit::Usage,
+            Failure::Retryable => Exit::Retry,
+            Failure::Auth => Exit::Auth,
+            Failure::NotFound => Exit::NotFound,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e.code())

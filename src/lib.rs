@@ -8,22 +8,22 @@
 //! `simulator/` (`okta-org-simulator`), used through the default `simulator` feature.
 
 pub mod address;
-pub mod bounces;
 pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod dedupe;
 pub mod endpoints;
+pub mod engine;
 pub mod exit;
 pub mod input;
 pub mod interrupt;
 pub mod logs;
 pub mod models;
 pub mod oauth;
+pub mod os_error;
+pub mod outputs;
 pub mod report;
 pub mod secret;
 pub mod session;
 pub mod term;
-
-pub use term::say;

@@ -70,9 +70,15 @@ pub struct Row<'a> {
     /// When Okta answered for the row (accepted and rejected rows), UTC.
     #[serde(serialize_with = "time_or_null")]
     pub at: Option<SystemTime>,
+    /// When Okta said to try again (`failed` rows of a `--max-wait` stop), UTC; what `--retry-failed`
+    /// holds back for.
+    #[serde(serialize_with = "time_or_null")]
+    pub retry_at: Option<SystemTime>,
 }
 
-pub const COLUMNS: [&str; 6] = ["line", "email", "status", "reason", "source", "at"];
+pub const COLUMNS: [&str; 7] = [
+    "line", "email", "status", "reason", "source", "at", "retry_at",
+];
 
 /// A report time as the System Log writes its times (RFC 3339, UTC, milliseconds).
 pub fn time_text(t: SystemTime) -> String {
@@ -153,6 +159,7 @@ impl ReportWriter {
                 self.scratch.clear();
                 std::fmt::write(&mut self.scratch, format_args!("{}", row.line)).expect("string");
                 let at = row.at.map(time_text).unwrap_or_default();
+                let retry_at = row.retry_at.map(time_text).unwrap_or_default();
                 c.write_record([
                     self.scratch.as_bytes(),
                     neutralise(row.email).as_bytes(),
@@ -160,6 +167,7 @@ impl ReportWriter {
                     neutralise(row.reason).as_bytes(),
                     neutralise(row.source).as_bytes(),
                     at.as_bytes(),
+                    retry_at.as_bytes(),
                 ])
                 .map_err(csv_io)
             }
@@ -236,12 +244,23 @@ pub struct Record {
     pub reason: String,
     pub source: String,
     pub at: Option<SystemTime>,
+    /// When Okta said to try again: the `retry_at` column, or (in a report written before that column
+    /// existed) the time a `--max-wait` stop named in the reason.
+    pub retry_at: Option<SystemTime>,
+}
+
+/// The time a `--max-wait` stop named in a `failed` row's reason ("... retry after TIME"), for reports
+/// written before the `retry_at` column: the only place the tool reads its own words back.
+fn legacy_retry_at(reason: &str) -> Option<SystemTime> {
+    let (_, rest) = reason.split_once("retry after ")?;
+    let time = rest.split([' ', ';', ')', ',']).next()?;
+    humantime::parse_rfc3339_weak(time).ok()
 }
 
 /// Why a report cannot be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{path}: {}", crate::input::plain(source))]
+    #[error("{path}: {}", crate::os_error::plain(source))]
     Io {
         path: String,
         source: std::io::Error,
@@ -304,6 +323,10 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
                     format!("unknown status {:?}", field("status")),
                 )
             })?;
+            let retry_at = match v.get("retry_at") {
+                Some(_) => time(&field("retry_at")),
+                None => legacy_retry_at(&field("reason")),
+            };
             out.push(Record {
                 line: v.get("line").and_then(|x| x.as_u64()).unwrap_or(0),
                 email: field("email"),
@@ -311,6 +334,7 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
                 reason: field("reason"),
                 source: field("source"),
                 at: time(&field("at")),
+                retry_at,
             });
         }
         return Ok(out);
@@ -339,6 +363,7 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
         col("source")?,
     );
     let c_at = col("at").ok();
+    let c_retry_at = col("retry_at").ok();
     let unguard = |s: &str| -> String {
         match s.strip_prefix('\'') {
             Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest.to_string(),
@@ -355,13 +380,19 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
             .map_err(|_| row_error(at_line, format!("line {:?} is not a number", get(c_line))))?;
         let status = Status::parse(get(c_status))
             .ok_or_else(|| row_error(at_line, format!("unknown status {:?}", get(c_status))))?;
+        let reason = unguard(get(c_reason));
+        let retry_at = match c_retry_at {
+            Some(c) => time(get(c)),
+            None => legacy_retry_at(&reason),
+        };
         out.push(Record {
             line,
             email: unguard(get(c_email)),
             status,
-            reason: unguard(get(c_reason)),
+            reason,
             source: unguard(get(c_source)),
             at: c_at.and_then(|c| time(get(c))),
+            retry_at,
         });
     }
     Ok(out)
@@ -394,6 +425,9 @@ mod tests {
             at: (status == Status::Accepted).then(|| {
                 std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123)
             }),
+            retry_at: (status == Status::Failed).then(|| {
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_060_000)
+            }),
         }
     }
 
@@ -408,7 +442,7 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            "line,email,status,reason,source,at\n7,'=cmd@x.com,invalid,\"bad, very\",in.csv,\n7,'+a@x.com,accepted,,in.csv,2026-11-18T11:06:40.123Z\n"
+            "line,email,status,reason,source,at,retry_at\n7,'=cmd@x.com,invalid,\"bad, very\",in.csv,,\n7,'+a@x.com,accepted,,in.csv,2026-11-18T11:06:40.123Z,\n"
         );
         assert_eq!(w.counts().get(Status::Invalid), 1);
         assert_eq!(w.counts().rows, 2);
@@ -462,7 +496,7 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            "{\"line\":7,\"email\":\"=cmd@x.com\",\"status\":\"rejected\",\"reason\":\"Okta \\\"said\\\" no\",\"source\":\"in.csv\",\"at\":null}\n"
+            "{\"line\":7,\"email\":\"=cmd@x.com\",\"status\":\"rejected\",\"reason\":\"Okta \\\"said\\\" no\",\"source\":\"in.csv\",\"at\":null,\"retry_at\":null}\n"
         );
     }
 }

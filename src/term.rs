@@ -1,9 +1,12 @@
 //! Everything the tool writes on stderr goes through here: one line at a time, with the progress bar (when
-//! one is drawn) lifted out of the way first, so messages, log lines and the bar never interleave. Log
-//! lines read `okta-org: warning: ...`, with colour only when stderr is a terminal.
+//! one is drawn) lifted out of the way first, so messages, log lines and the bar never interleave.
+//! Three kinds of line, `--quiet` handled once, here: notes (`okta-org: ...`, not under `--quiet`),
+//! warnings (`okta-org: warning: ...`, through `tracing::warn!`, so `-v` and `RUST_LOG` see them too; not
+//! under `--quiet`), and errors (`okta-org: error: ...`, always). Colour only when stderr is a terminal.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::ProgressBar;
 use tracing::{Event, Level, Subscriber};
@@ -12,6 +15,27 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter}
 use tracing_subscriber::registry::LookupSpan;
 
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// `--quiet`: set once, by [`init_logging`].
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` asked for errors only.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// A note for the person at the terminal (`okta-org: ...`), not under `--quiet`.
+pub fn note(text: impl std::fmt::Display) {
+    if !quiet() {
+        say(format_args!("okta-org: {text}"));
+    }
+}
+
+/// An error line (`okta-org: error: ...`), always said. A command's final error is said once, by
+/// `cmd::run`; this is for an error a run says on its way (a summary that could not be written).
+pub fn error(text: impl std::fmt::Display) {
+    say(format_args!("okta-org: error: {text}"));
+}
 
 /// Shows `bar` until [`clear_bar`]; lines written meanwhile go above it.
 pub fn set_bar(bar: ProgressBar) {
@@ -115,6 +139,7 @@ impl<'a> MakeWriter<'a> for Stderr {
 /// Logging on stderr: warnings by default, `-v` each request, `-vv` retries and rate-limit details,
 /// `-vvv` everything; `RUST_LOG` overrides.
 pub fn init_logging(verbose: u8, quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
     // Only this tool's own lines, unless -vvv: a library's log (rustls reporting a certificate, say) is
     // not a message for the user, and the error it describes reaches them anyway.
     let default = match (quiet, verbose) {

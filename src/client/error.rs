@@ -331,6 +331,7 @@ impl ApiError {
             message: self.to_string(),
             retry_at: match self {
                 ApiError::RateLimited { until, .. } => Some(*until),
+                ApiError::Stopped(r) => r.retry_at,
                 _ => None,
             },
         }

@@ -32,7 +32,7 @@ use pacer::{Answer, Control, MIN_BACKOFF, Pacer, PacerOptions};
 /// Why the client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read the CA certificate {}: {}", path.display(), crate::input::plain(source))]
+    #[error("cannot read the CA certificate {}: {}", path.display(), crate::os_error::plain(source))]
     CaCertRead {
         path: std::path::PathBuf,
         source: std::io::Error,

@@ -61,7 +61,7 @@ fn logo_part(path: &Path) -> Result<Body, CmdError> {
         usage(format!(
             "cannot read {}: {}",
             path.display(),
-            crate::input::plain(&e)
+            crate::os_error::plain(&e)
         ))
     })?;
     let mime = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {

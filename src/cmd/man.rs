@@ -29,7 +29,7 @@ pub fn run(a: Args) -> Result<Exit, CmdError> {
         None => write_stdout(&whole_page()),
         Some(dir) => {
             let written = write_pages(dir)?;
-            crate::say(format_args!(
+            crate::term::say(format_args!(
                 "okta-org: wrote {} to {}",
                 crate::term::count(written.len() as u64, "man page", "man pages"),
                 dir.display()

@@ -27,9 +27,8 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::de::DeserializeOwned;
 
-use crate::bounces::RemoveError;
 use crate::cli::{Global, Output};
-use crate::client::{ApiError, Failure, Request, Response};
+use crate::client::{ApiError, Request, Response};
 use crate::config::ConfigError;
 use crate::endpoints::Endpoint;
 use crate::exit::{EXIT_STATUS_HELP, Exit};
@@ -161,15 +160,16 @@ pub enum CmdError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Input(#[from] InputError),
+    /// An output the command must not, or cannot, write.
     #[error(transparent)]
-    Remove(#[from] RemoveError),
+    Output(#[from] crate::outputs::OutputError),
     /// An earlier report that cannot be read back.
     #[error(transparent)]
     Report(#[from] crate::report::ReadError),
     /// Okta answered a deprecated operation with a redirect.
     #[error("{0}")]
     Deprecated(String),
-    #[error("{what}: {}", crate::input::plain(source))]
+    #[error("{what}: {}", crate::os_error::plain(source))]
     Io { what: String, source: io::Error },
     /// `config check`: what worked before the error.
     #[error("{said}{source}")]
@@ -184,26 +184,13 @@ impl CmdError {
             | CmdError::Config(_)
             | CmdError::Input(_)
             | CmdError::Report(_)
+            | CmdError::Output(_)
             | CmdError::Deprecated(_) => Exit::Usage,
             CmdError::Api(e) | CmdError::Check { source: e, .. } => e.failure().into(),
             CmdError::Session(
                 SessionError::Config(_) | SessionError::Client(_) | SessionError::NoSimulator,
             ) => Exit::Usage,
-            CmdError::Session(SessionError::Simulator(_))
-            | CmdError::Remove(_)
-            | CmdError::Io { .. } => Exit::Error,
-        }
-    }
-}
-
-impl From<Failure> for Exit {
-    fn from(f: Failure) -> Exit {
-        match f {
-            Failure::Unexpected => Exit::Error,
-            Failure::Usage => Exit::Usage,
-            Failure::Retryable => Exit::Retry,
-            Failure::Auth => Exit::Auth,
-            Failure::NotFound => Exit::NotFound,
+            CmdError::Session(SessionError::Simulator(_)) | CmdError::Io { .. } => Exit::Error,
         }
     }
 }
@@ -223,9 +210,7 @@ pub fn run(cli: Cli) -> Exit {
     {
         Ok(r) => r,
         Err(e) => {
-            crate::say(format_args!(
-                "okta-org: error: cannot start the async runtime: {e}"
-            ));
+            crate::term::error(format_args!("cannot start the async runtime: {e}"));
             return Exit::Error;
         }
     };
@@ -251,7 +236,7 @@ pub fn run(cli: Cli) -> Exit {
     match result {
         Ok(exit) => exit,
         Err(e) => {
-            crate::say(format_args!("okta-org: error: {e}"));
+            crate::term::error(&e);
             e.exit()
         }
     }
@@ -306,9 +291,7 @@ impl Org {
 
     /// A one-line note on stderr (not under `--quiet`).
     pub fn note(&self, text: &str) {
-        if !self.quiet {
-            crate::say(format_args!("okta-org: {text}"));
-        }
+        crate::term::note(text);
     }
 }
 

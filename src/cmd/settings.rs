@@ -104,7 +104,7 @@ fn read_json_object(path: &Path) -> Result<Map<String, Value>, CmdError> {
         usage(format!(
             "cannot read {}: {}",
             path.display(),
-            crate::input::plain(&e)
+            crate::os_error::plain(&e)
         ))
     })?;
     match serde_json::from_str::<Value>(&text) {
@@ -272,15 +272,15 @@ async fn replace(
             .filter(|(k, v)| !v.is_null() && given.get(k.as_str()).is_none())
             .map(|(k, _)| k)
             .collect();
-        crate::say(format_args!(
+        crate::term::say(format_args!(
             "settings replace sends a full update (PUT): properties not in {} are deleted.",
             a.file.display()
         ));
         if lost.is_empty() {
-            crate::say("No property that is set now would be deleted.");
+            crate::term::say("No property that is set now would be deleted.");
         } else {
             let names: Vec<&str> = lost.iter().map(|s| s.as_str()).collect();
-            crate::say(format_args!("These would be deleted: {}", names.join(", ")));
+            crate::term::say(format_args!("These would be deleted: {}", names.join(", ")));
         }
         crate::term::write_stderr(b"Type yes to replace the org settings: ");
         let mut answer = String::new();

@@ -200,7 +200,7 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
                 return Err(usage(format!(
                     "cannot read {}: {}",
                     path.display(),
-                    crate::input::plain(&e)
+                    crate::os_error::plain(&e)
                 )));
             }
         };
@@ -269,7 +269,7 @@ pub async fn run(args: Args) -> Result<Exit, CmdError> {
         .await
         .map_err(|e| usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
     let requests = |n: u32| crate::term::count(u64::from(n), "request", "requests");
-    crate::say(format_args!(
+    crate::term::say(format_args!(
         "okta-org simulator: listening on {} with {users} users, {} per {} s on the bounce endpoint, \
          {} on the System Log\n\
          try:  OKTA_CLIENT_TOKEN={} okta-org bounces remove samples/sendgrid-bounces.csv --org-url {}\n\

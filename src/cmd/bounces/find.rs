@@ -320,18 +320,18 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
                 ", {removed} already sent for removal after their last failure"
             ));
         }
-        crate::say(line);
+        crate::term::say(line);
         if unattributed > 0 {
-            crate::say(format_args!(
-                "okta-org: warning: {} named no recipient this tool could find (see -vv)",
+            tracing::warn!(
+                "{} named no recipient this tool could find (see -vv)",
                 count(unattributed, "failure event", "failure events")
-            ));
+            );
         }
         if unreadable > 0 {
-            crate::say(format_args!(
-                "okta-org: warning: {} of the log's answers were not events",
+            tracing::warn!(
+                "{} of the log's answers were not events",
                 count(unreadable, "entry", "entries")
-            ));
+            );
         }
     }
     Ok(Exit::Ok)

@@ -3,6 +3,7 @@
 //! whether the removals a report accepted happened.
 
 pub mod find;
+mod progress;
 pub mod remove;
 pub mod summary;
 pub mod verify;
@@ -83,7 +84,7 @@ impl RowsArgs {
         if self.output.as_deref() == Some(std::path::Path::new("-")) {
             self.output = None;
         }
-        summary::refuse_overwrites(
+        crate::outputs::refuse_overwrites(
             reads,
             &[
                 ("--output", self.output.as_deref()),
@@ -91,7 +92,7 @@ impl RowsArgs {
             ],
         )?;
         match &self.output {
-            Some(path) => summary::probe_writable(path, ""),
+            Some(path) => Ok(crate::outputs::probe_writable(path, "")?),
             None => Ok(()),
         }
     }
@@ -162,7 +163,7 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
             (15, _) => ("SIGTERM", "a second signal stops at once"),
             _ => ("interrupted", "a second signal stops at once"),
         };
-        crate::say(format_args!(
+        crate::term::say(format_args!(
             "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
              then finishing {output} ({again})",
             crate::interrupt::GRACE.as_secs()
@@ -177,7 +178,7 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
             });
         }
         let sig = wait_for_signal().await;
-        crate::say(format_args!(
+        crate::term::say(format_args!(
             "okta-org: interrupted again: abandoning requests in flight; finishing {output} now"
         ));
         interrupt.raise(Level::Now, sig);

@@ -1,6 +1,6 @@
-//! `okta-org bounces remove`: the main job's command line. It checks the inputs and the report path
-//! before anything is sent, connects (unless `--dry-run`), watches for Ctrl-C/SIGTERM, hands the run to
-//! the pipeline in `crate::bounces`, and with `--verify` checks the System Log afterwards.
+//! `okta-org bounces remove`: the main job's command line. It checks the inputs and the outputs before
+//! anything is sent, connects (unless `--dry-run`), watches for Ctrl-C/SIGTERM, hands the run to the
+//! engine (`crate::engine`), says how it ended, and with `--verify` checks the System Log afterwards.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,16 +10,20 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::super::{CmdError, usage, write_stdout};
-use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, refuse_overwrites, seconds};
+use super::progress::Progress;
+use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
 use super::{ReportFormat, verify, watch_signals};
-use crate::bounces::{self, RemoveOptions, RemoveOutcome};
 use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
 use crate::endpoints;
+use crate::engine::{Ended, Engine, Outcome, Report, Source};
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec, ReadOptions};
 use crate::interrupt::Interrupt;
+use crate::logs;
+use crate::outputs::{self, refuse_overwrites};
 use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
+use crate::term::{self, count};
 
 pub const REMOVE_HELP: &str = "\
 Reads CSV exports of SendGrid, Mailgun, Mailchimp, Brevo, SparkPost, SES,
@@ -115,6 +119,8 @@ struct Body {
     retries: u64,
     waited_seconds: f64,
     verify: Option<VerifyCounts>,
+    /// Rows settled but not in the report (it could not be written, or its reader went away).
+    unrecorded: u64,
 }
 
 /// What a run left for its summary, filled in as it goes.
@@ -125,6 +131,8 @@ struct Facts {
     stop: Option<Stop>,
     /// The pipeline ran (so a report was written).
     reported: bool,
+    /// The report could not be written (it ends at its last whole row).
+    report_failed: bool,
 }
 
 pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
@@ -185,12 +193,12 @@ pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError
     facts.body.report = args.report.as_ref().map(|p| p.display().to_string());
     facts.body.counts = counts_json(&report::Counts::default());
     let result = remove(&args, global, &mut facts).await;
-    if target.is_none() && !(args.report_summary && facts.reported) {
+    if target.is_none() && !(args.report_summary && facts.reported && !facts.report_failed) {
         return result;
     }
     let summary = Summary::new("bounces remove", started, &result, facts.stop, facts.body);
     let mut written = Ok(());
-    if args.report_summary && facts.reported {
+    if args.report_summary && facts.reported && !facts.report_failed {
         written = append_to_report(args.report.as_deref(), &summary);
     }
     if let Some(t) = &target {
@@ -232,100 +240,55 @@ fn append_to_report(path: Option<&Path>, summary: &impl Serialize) -> Result<(),
 }
 
 async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result<Exit, CmdError> {
-    let retry = match &args.retry_failed {
-        Some(path) => {
-            let rows: Vec<report::Record> = report::read(path)?
-                .into_iter()
-                .filter(|r| r.status == Status::Failed)
-                .collect();
-            if rows.is_empty() && !global.quiet {
-                crate::say(format_args!(
-                    "okta-org: {} has no failed rows: nothing to send",
-                    path.display()
-                ));
-            }
-            Some(Arc::new(rows))
-        }
-        None => None,
-    };
-    let carry = match &args.resume {
-        Some(path) => {
-            let mut carried = bounces::Carried::new();
-            for r in report::read(path)? {
-                carried
-                    .entry(r.source.clone())
-                    .or_default()
-                    .insert(r.line, r);
-            }
-            Some(Arc::new(carried))
-        }
-        None => None,
-    };
-    let inputs = if retry.is_some() {
-        Vec::new()
-    } else if args.inputs.is_empty() {
+    let inputs = if args.inputs.is_empty() {
         vec![InputSpec::stdin()]
     } else {
         args.inputs.iter().map(|a| InputSpec::parse(a)).collect()
     };
-    facts.body.inputs = match &args.retry_failed {
-        Some(earlier) => vec![earlier.display().to_string()],
-        None => inputs.iter().map(InputSpec::name).collect(),
-    };
-    // A report's rows are carried by their source's name; one whose sources are none of the inputs (a
-    // path given another way, another export) carries nothing, and every row would be sent again.
-    if let (Some(carried), Some(path)) = (&carry, &args.resume) {
-        let names: Vec<String> = inputs.iter().map(InputSpec::name).collect();
-        if !carried.is_empty() && !carried.keys().any(|k| names.contains(k)) {
-            let mut sources: Vec<&str> = carried.keys().map(String::as_str).collect();
-            sources.sort_unstable();
-            crate::say(format_args!(
-                "okta-org: warning: {} has rows of {}, none of which is an input of this run: \
-                 nothing is carried, every row is read and sent (name the inputs as that run did)",
-                path.display(),
-                sources.join(", ")
-            ));
-        }
-    }
     if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
         return Err(usage("stdin (-) can be read only once"));
     }
-    let opts = RemoveOptions {
-        inputs,
-        interrupt: Arc::new(Interrupt::default()),
-        read: ReadOptions {
-            column: args
-                .column
-                .as_deref()
-                .map_or(ColumnChoice::Auto, ColumnChoice::parse),
-            allow_empty: args.allow_empty,
-        },
-        report: args.report.clone(),
-        format: match args.report_format {
-            ReportFormat::Csv => report::Format::Csv,
-            ReportFormat::Jsonl => report::Format::Jsonl,
-        },
-        dry_run: args.dry_run,
-        concurrency: args.concurrency.map(usize::from),
-        quiet: global.quiet,
-        retry,
-        carry,
-        keep_accepted: args.verify.is_some() && !args.dry_run,
+    let read = ReadOptions {
+        column: args
+            .column
+            .as_deref()
+            .map_or(ColumnChoice::Auto, ColumnChoice::parse),
+        allow_empty: args.allow_empty,
     };
-    bounces::preflight(&opts)?;
-    if let Some(path) = &opts.report {
-        super::summary::probe_writable(path, "the report ")?;
+    let source = match (&args.retry_failed, &args.resume) {
+        (Some(path), _) => {
+            let rows: Vec<report::Record> = report::read(path)?
+                .into_iter()
+                .filter(|r| r.status == Status::Failed)
+                .collect();
+            if rows.is_empty() {
+                term::note(format_args!(
+                    "{} has no failed rows: nothing to send",
+                    path.display()
+                ));
+            }
+            Source::Failed { rows }
+        }
+        (None, Some(path)) => Source::resume(inputs, read, path)?,
+        (None, None) => Source::Inputs { inputs, read },
+    };
+    facts.body.inputs = match &args.retry_failed {
+        Some(earlier) => vec![earlier.display().to_string()],
+        None => source.names(),
+    };
+    source.preflight()?;
+    if let Some(path) = &args.report {
+        outputs::probe_writable(path, "the report ")?;
     }
-    if opts.inputs.iter().any(|i| i.path.is_none())
-        && std::io::IsTerminal::is_terminal(&std::io::stdin())
-        && !global.quiet
-    {
-        crate::say(format_args!(
-            "okta-org: reading addresses from the terminal; end with Ctrl-D (or pass a file)"
+    let reads_terminal = matches!(&source, Source::Inputs { inputs, .. } | Source::Resume { inputs, .. }
+        if inputs.iter().any(|i| i.path.is_none()));
+    if reads_terminal && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        term::note(format_args!(
+            "reading addresses from the terminal; end with Ctrl-D (or pass a file)"
         ));
     }
     // A dry run needs no org at all.
-    let session = if opts.dry_run {
+    let session = if args.dry_run {
         None
     } else {
         let tuning = Tuning {
@@ -343,62 +306,88 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         Some(Session::connect(&args.conn.connect(), global.quiet, tuning, &needs).await?)
     };
     let client = session.as_ref().map(|s| s.client.clone());
-    // --retry-failed after a --max-wait stop: Okta named when to come back; nothing goes out before then
-    // (and a wait past --max-wait stops again at once, with the same time in the rows' reasons).
-    if let (Some(rows), Some(c), Some(path)) = (&opts.retry, &client, &args.retry_failed)
-        && let Some(at) = retry_after_of(rows)
+    // --retry-failed after a --max-wait stop: Okta named when to come back; the engine sends nothing
+    // before then.
+    if let (Some(at), Some(_), Some(path)) = (source.not_before(), &client, &args.retry_failed)
         && let Ok(left) = at.duration_since(SystemTime::now())
     {
-        if !global.quiet {
-            crate::say(format_args!(
-                "okta-org: Okta told the run that wrote {} to retry after {}: holding back {} s",
-                path.display(),
-                humantime::format_rfc3339_seconds(at),
-                left.as_secs_f64().ceil()
-            ));
-        }
-        let _ = c
-            .pacer(endpoints::REMOVE_BOUNCES.bucket)
-            .pause_until(tokio::time::Instant::now() + left);
+        term::note(format_args!(
+            "Okta told the run that wrote {} to retry after {}: holding back {} s",
+            path.display(),
+            humantime::format_rfc3339_seconds(at),
+            left.as_secs_f64().ceil()
+        ));
     }
-    watch_signals(client.clone(), opts.interrupt.clone(), "the report");
-    let mut outcome = bounces::remove(&opts, client.clone()).await?;
+    let format = match args.report_format {
+        ReportFormat::Csv => report::Format::Csv,
+        ReportFormat::Jsonl => report::Format::Jsonl,
+    };
+    // A report file of a run that sends is synced after each settled stretch, so a crash (a power loss,
+    // an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
+    let sink =
+        Report::create(args.report.as_deref(), format, client.is_some()).map_err(|source| {
+            CmdError::Io {
+                what: format!(
+                    "cannot write the report to {}",
+                    args.report
+                        .as_ref()
+                        .map_or_else(|| "stdout".into(), |p| p.display().to_string())
+                ),
+                source,
+            }
+        })?;
+    let interrupt = Arc::new(Interrupt::default());
+    let engine = Engine {
+        source,
+        report: sink,
+        sinks: Vec::new(),
+        client: client.clone(),
+        interrupt: interrupt.clone(),
+        concurrency: args.concurrency.map(usize::from),
+        keep_accepted: args.verify.is_some() && !args.dry_run,
+        tally: Arc::default(),
+    };
+    let progress = Progress::new(
+        engine.tally.clone(),
+        engine.source.size(),
+        args.report.is_none(),
+        client.clone(),
+    );
+    watch_signals(client.clone(), interrupt.clone(), "the report");
+    let mut outcome = engine.run().await;
+    progress.finish();
     facts.reported = true;
-    facts.stop = stop_of(&outcome, &opts);
+    facts.report_failed = matches!(outcome.ended, Ended::ReportFailed(_));
+    facts.stop = Stop::of_ended(&outcome.ended);
     let b = &mut facts.body;
-    (b.rows, b.counts, b.carried) = (
+    (b.rows, b.counts, b.carried, b.unrecorded) = (
         outcome.counts.rows,
         counts_json(&outcome.counts),
         outcome.carried,
+        outcome.unrecorded,
     );
     (b.requests, b.retries, b.waited_seconds) =
         (outcome.requests, outcome.retries, seconds(outcome.waited));
-    if !global.quiet {
-        crate::term::write_stderr(bounces::summary(&outcome, &opts).as_bytes());
-    } else if let Some(e) = &outcome.input_error {
-        crate::say(format_args!("okta-org: error: {e}"));
-    } else if let Some(stop) = outcome.stop.as_ref().filter(|_| !opts.interrupt.stopping()) {
-        // --quiet keeps errors: why the run stopped (a refused token, an outage, a --max-wait stop) is
-        // the one line a cron job mails.
-        crate::say(format_args!("okta-org: error: {}", stop.message));
-    }
-    let exit = exit_of(&outcome);
+    let what = match &args.retry_failed {
+        Some(_) => Read::Failed,
+        None => Read::Inputs(facts.body.inputs.len()),
+    };
+    said(&outcome, what, args.dry_run, args.report.as_deref());
+    let exit = outcome.exit();
     // --verify: after a run that ended by itself, for what Okta accepted. The worse of the two statuses
     // (0, then 3, then 4) is the run's.
     if let (Some(wait), Some(client)) = (args.verify, &client)
         && matches!(exit, Exit::Ok | Exit::Partial)
-        && !opts.interrupt.stopping()
+        && !interrupt.stopping()
         && !outcome.accepted.is_empty()
     {
         let accepted = std::mem::take(&mut outcome.accepted);
-        let checked = verify::check(client, accepted, Some(wait), &opts.interrupt).await?;
+        let checked = logs::verify::check(client, accepted, Some(wait), &interrupt).await?;
         facts.body.verify = Some(VerifyCounts::of(
             checked.results.iter().map(|c| c.verdict),
             checked.gave_up,
         ));
-        if !global.quiet {
-            crate::say(verify::summary(&checked));
-        }
+        term::note(verify::summary(&checked));
         let after = verify::exit_of(&checked);
         return Ok(if after.code() > exit.code() {
             after
@@ -409,46 +398,99 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
     Ok(exit)
 }
 
-/// The latest "retry after TIME" in the reasons of an earlier report's failed rows (what a `--max-wait`
-/// stop writes).
-fn retry_after_of(rows: &[report::Record]) -> Option<SystemTime> {
-    rows.iter()
-        .filter_map(|r| {
-            let (_, rest) = r.reason.split_once("retry after ")?;
-            let time = rest.split([' ', ';', ')', ',']).next()?;
-            humantime::parse_rfc3339_weak(time).ok()
-        })
-        .max()
+/// What a run read, for the first line of what it says.
+enum Read {
+    Inputs(usize),
+    Failed,
 }
 
-/// Why a run ended before the end of its inputs, for the summary.
-fn stop_of(o: &RemoveOutcome, opts: &RemoveOptions) -> Option<Stop> {
-    if o.report_cut {
-        return Some(Stop::new(
-            "report_closed",
-            "the report's reader went away (a closed pipe); nothing more was sent",
+/// What a run says on stderr at its end: the counts, the requests, and how it ended; under `--quiet`, only
+/// an end that is an error (the one line a cron job mails).
+fn said(o: &Outcome, what: Read, dry_run: bool, report: Option<&Path>) {
+    if term::quiet() {
+        if let Some(m) = o.ended.message().filter(|_| o.ended.is_error()) {
+            term::error(m);
+        }
+        return;
+    }
+    // An input or a report that failed is said as an error, after the counts; a stop on a line of them.
+    let error = match &o.ended {
+        Ended::InputError(e) | Ended::ReportFailed(e) => Some(e),
+        _ => None,
+    };
+    let c = &o.counts;
+    // Nothing read at all: the error is the whole story, in the one-line form of every error.
+    if let (Some(e), 0) = (error, c.rows) {
+        return term::error(e);
+    }
+    let mut parts: Vec<String> = Status::ALL
+        .iter()
+        .filter(|&&s| s != Status::Valid || dry_run)
+        .map(|&s| format!("{} {}", c.get(s), s))
+        .collect();
+    if dry_run {
+        parts.retain(|p| {
+            !p.ends_with(" accepted") && !p.ends_with(" rejected") && !p.ends_with(" failed")
+        });
+    }
+    let rows = count(c.rows, "row", "rows");
+    let mut s = match what {
+        Read::Failed => format!(
+            "okta-org: {rows} an earlier report left failed, sent again: {}\n",
+            parts.join(", ")
+        ),
+        Read::Inputs(n) => format!(
+            "okta-org: {rows} from {}: {}\n",
+            count(n as u64, "input", "inputs"),
+            parts.join(", ")
+        ),
+    };
+    if o.carried > 0 {
+        s.push_str(&format!(
+            "{} carried as the earlier report settled {}\n",
+            count(o.carried, "row", "rows"),
+            if o.carried == 1 { "it" } else { "them" }
         ));
     }
-    if let Some(sig) = opts.interrupt.signal() {
-        return Some(Stop::interrupted(sig, o.ended_by_signal.is_some()));
+    if dry_run {
+        s.push_str("dry run: nothing was sent to Okta\n");
+    } else {
+        s.push_str(&format!(
+            "{} ({}), {:.1} s held back (rate limits, Retry-After, backoff), {:.1} s in all\n",
+            count(o.requests, "request", "requests"),
+            count(o.retries, "retry", "retries"),
+            o.waited.as_secs_f64(),
+            o.elapsed.as_secs_f64()
+        ));
     }
-    if let Some(e) = &o.input_error {
-        return Some(Stop::new("input_error", e.clone()));
+    if o.unmatched_errors > 0 {
+        s.push_str(&format!(
+            "warning: Okta's answers held {} naming no address that was sent (see -v)\n",
+            count(o.unmatched_errors, "error entry", "error entries")
+        ));
     }
-    o.stop.as_ref().map(Stop::of_reason)
-}
-
-/// The exit status of a run, from what became of its rows and why it stopped.
-fn exit_of(o: &RemoveOutcome) -> Exit {
-    let failed = o.counts.get(Status::Failed) > 0;
-    let flawed = o.counts.get(Status::Rejected) + o.counts.get(Status::Invalid) > 0;
-    match (&o.ended_by_signal, &o.input_error, &o.stop) {
-        (Some(sig), _, _) => Exit::Signal(*sig),
-        (None, Some(_), _) => Exit::Usage,
-        _ if o.report_cut => Exit::Retry,
-        (None, None, Some(stop)) => stop.failure.into(),
-        _ if failed || o.interrupted => Exit::Retry,
-        _ if flawed => Exit::Partial,
-        _ => Exit::Ok,
+    if error.is_none()
+        && let Some(line) = o.ended.line()
+    {
+        s.push_str(&line);
+        s.push('\n');
+    }
+    if let Some(r) = &o.stopped_reading {
+        s.push_str(&format!("{r}\n"));
+    }
+    term::write_stderr(s.as_bytes());
+    if let Some(e) = error {
+        term::error(e);
+    }
+    if let Ended::ReportFailed(_) = o.ended {
+        term::say(format_args!(
+            "{} settled but not in the report; finish the run with --resume {} (rows it holds are \
+             carried, the rest are sent again, which is harmless)",
+            count(o.unrecorded, "row was", "rows were"),
+            report.map_or_else(|| "REPORT".into(), |p| p.display().to_string())
+        ));
+    }
+    if let Some(p) = report {
+        term::say(format_args!("report: {}", p.display()));
     }
 }
