@@ -486,6 +486,51 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// `--retry-failed` reads the time to retry from the `retry_at` column; a report written before that
+    /// column existed still gives it, from the reason a `--max-wait` stop wrote.
+    #[test]
+    fn the_time_to_retry_reads_from_its_column_or_an_older_reason() {
+        let dir = std::env::temp_dir().join(format!("okta-org-retry-at-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        let old_reason = "rate limited: Okta asked to wait 600 s (more than --max-wait 60 s); retry after \
+                          2026-11-18T11:06:40Z";
+        let cases = [
+            (
+                "line,email,status,reason,source,at,retry_at\n2,a@x.com,failed,held,in.csv,,\
+                 2026-11-18T11:06:40.000Z\n"
+                    .to_string(),
+                Some(at),
+            ),
+            (
+                format!(
+                    "line,email,status,reason,source,at\n2,a@x.com,failed,\"{old_reason}\",in.csv,\n"
+                ),
+                Some(at),
+            ),
+            (
+                format!(
+                    "{{\"line\":2,\"email\":\"a@x.com\",\"status\":\"failed\",\"reason\":\"{old_reason}\",\
+                     \"source\":\"in.csv\",\"at\":null}}\n"
+                ),
+                Some(at),
+            ),
+            // With the column, the column decides: a reason's words are not read.
+            (
+                format!(
+                    "line,email,status,reason,source,at,retry_at\n2,a@x.com,failed,\"{old_reason}\",in.csv,,\n"
+                ),
+                None,
+            ),
+        ];
+        for (k, (text, want)) in cases.iter().enumerate() {
+            let path = dir.join(format!("r{k}"));
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(read(&path).unwrap()[0].retry_at, *want, "{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn jsonl_keeps_values_verbatim() {
         let buf = Shared::default();
