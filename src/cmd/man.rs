@@ -29,8 +29,8 @@ pub fn run(a: Args) -> Result<Exit, CmdError> {
         None => write_stdout(&whole_page()),
         Some(dir) => {
             let written = write_pages(dir)?;
-            crate::term::say(format_args!(
-                "okta-org: wrote {} to {}",
+            crate::term::note(format_args!(
+                "wrote {} to {}",
                 crate::term::count(written.len() as u64, "man page", "man pages"),
                 dir.display()
             ));

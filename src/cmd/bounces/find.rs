@@ -307,7 +307,7 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
     a.rows.write(&HEADER, &rows)?;
     if !global.quiet {
         let mut line = format!(
-            "okta-org: {} from {} to {} ({}): {}",
+            "{} from {} to {} ({}): {}",
             count(events, "event", "events"),
             logs::time_text(since),
             logs::time_text(until),
@@ -320,7 +320,7 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
                 ", {removed} already sent for removal after their last failure"
             ));
         }
-        crate::term::say(line);
+        crate::term::note(line);
         if unattributed > 0 {
             tracing::warn!(
                 "{} named no recipient this tool could find (see -vv)",
