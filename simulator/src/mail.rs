@@ -83,7 +83,7 @@ impl Default for MailMix {
 
 /// What an email logged by the simulator became. Only [`MailKind::HardBounce`] puts the address on the
 /// bounce list; mail to an address on the list is dropped (`Bounced Address`), whatever was drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum MailKind {
     HardBounce,
     SoftBounce,

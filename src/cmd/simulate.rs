@@ -24,8 +24,8 @@ Examples (it runs until Ctrl-C: start it in another terminal, or in the backgrou
   okta-org bounces remove samples/mailgun-bounces.csv --org-url http://127.0.0.1:8080
 
   # Three orgs with their own limits; the okta.yaml of their profiles (org1..org3) on stdout
-  okta-org simulate --orgs 3 --rate-limit 60,30,10 > okta.yaml &
-  okta-org --profile org2 bounces remove samples/sendgrid-bounces.csv
+  (umask 077; okta-org simulate --orgs 3 --rate-limit 60,30,10 > okta.yaml &)
+  okta-org bounces remove samples/sendgrid-bounces.csv --profile org2
 
   # Mail keeps flowing: a delivery event every 5 s, hard bounces among them
   okta-org simulate --bounces-every 5s --repeat-bouncers 2")]
@@ -570,8 +570,8 @@ fn describe(args: &Args, fleet: &Fleet) {
         .unwrap_or_default();
     if many {
         crate::say(format_args!(
-            "try, with the okta.yaml printed on stdout saved as ./okta.yaml:  okta-org --profile org{n} \
-             bounces remove samples/sendgrid-bounces.csv\n\
+            "try, with the okta.yaml printed on stdout saved as ./okta.yaml (chmod 600: it holds the \
+             tokens):  okta-org bounces remove samples/sendgrid-bounces.csv --profile org{n}\n\
              what each received: URL/__simulator/record{mail}    (Ctrl-C stops them)",
             n = fleet.orgs().len(),
             mail = if args.bounces_every.is_some() {
