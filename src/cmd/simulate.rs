@@ -190,6 +190,7 @@ impl<T: Copy> PerOrg<T> {
     }
 
     /// A usage error when there are neither one value nor one per org.
+    #[cfg(feature = "simulator")]
     fn check(&self, flag: &str, orgs: usize) -> Result<(), String> {
         let given = self.0.len();
         if given == 1 || given == orgs {
@@ -427,6 +428,7 @@ fn service_app(args: &Args) -> Result<Option<simulator::ServiceApp>, CmdError> {
 }
 
 /// The token org `k` accepts: `--token` for the first, `TOKEN-K` for the others.
+#[cfg(feature = "simulator")]
 fn org_token(token: &str, k: usize) -> String {
     if k <= 1 {
         token.to_string()
