@@ -22,12 +22,12 @@ pub fn fleet_users(users: &[String], k: usize) -> Vec<String> {
 }
 
 impl SimConfig {
-    /// The demo org's System Log and settings, for these users (the events about users it does not have
-    /// are left out).
+    /// The demo org's System Log, bounce list and settings, for these users (the events about users it
+    /// does not have are left out).
     pub fn demo_org(token: impl Into<String>, users: Vec<String>) -> SimConfig {
         let mut c = SimConfig::new(token);
         let ids: Vec<String> = (0..users.len()).map(user_id).collect();
-        c.log_events = events::demo(&users, &ids, time::now_ms());
+        (c.log_events, c.bounce_list) = events::demo(&users, &ids, time::now_ms());
         c.users = users;
         c
     }

@@ -144,6 +144,9 @@ pub struct SimConfig {
     pub log_events: Vec<serde_json::Value>,
     /// Mail that keeps flowing into the System Log while the simulator runs (none by default).
     pub mail: Option<MailFlow>,
+    /// Addresses on the org's bounce list at start (hard bounces of earlier days). Hard bounces the
+    /// simulator logs add to it; accepted `remove-list` calls take addresses off it.
+    pub bounce_list: Vec<String>,
     /// Percent of each bucket one API token or OAuth app may use (Okta's principal rate limit,
     /// `defaultPercentage`; Okta's own default is 50). 100 by default, so that `rate_limit` and the
     /// other limits are what a client gets; below 100, `X-Rate-Limit-Limit` advertises the share.
@@ -194,6 +197,7 @@ impl SimConfig {
             bounce_again: Vec::new(),
             log_events: Vec::new(),
             mail: None,
+            bounce_list: Vec::new(),
             principal_share: 100,
             principal_concurrency_share: 100,
             token_rate_limit: 600,
@@ -506,6 +510,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let user_ids: Vec<String> = (0..config.users.len()).map(user_id).collect();
         let config_log_events = config.log_events.clone();
+        let config_bounce_list = config.bounce_list.clone();
         let shared = Arc::new(Shared {
             users: config.users.iter().map(|u| u.to_lowercase()).collect(),
             org: Mutex::new(org::OrgState::new(&user_ids, &config.org)),
@@ -525,7 +530,7 @@ impl Simulator {
                 &config_log_events,
                 logs::time::now_ms(),
             )),
-            mail: Mutex::default(),
+            mail: Mutex::new(mail::MailState::listing(&config_bounce_list)),
         });
         let app = org::routes()
             .route(

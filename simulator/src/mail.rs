@@ -164,6 +164,16 @@ pub(crate) struct MailState {
     pending: usize,
 }
 
+impl MailState {
+    /// A bounce list holding these addresses, and no mail yet.
+    pub(crate) fn listing(addresses: &[String]) -> MailState {
+        MailState {
+            bounce_list: addresses.iter().map(|a| a.to_lowercase()).collect(),
+            ..MailState::default()
+        }
+    }
+}
+
 /// An email to write: what it was drawn as, to whom, how the log shows it, when.
 struct Email<'a> {
     kind: MailKind,

@@ -306,3 +306,34 @@ async fn mail_to_an_address_on_the_bounce_list_is_dropped() {
     }
     assert!(truth.deliveries.iter().all(|e| e.address == people[1]));
 }
+
+#[tokio::test]
+async fn the_demo_org_starts_with_the_hard_bounces_of_its_log_on_the_list() {
+    let sim = Simulator::start(SimConfig::demo(TOKEN), 0).await.unwrap();
+    let listed: Vec<String> = [
+        "ben.baker",
+        "chloe.chen",
+        "daniel.diaz",
+        "jonas.jones",
+        "liam.lopez",
+        "tara.tanaka",
+        "umar.ueda",
+    ]
+    .iter()
+    .map(|l| format!("{l}@acme.example"))
+    .collect();
+    assert_eq!(sim.mail().bounce_list, listed, "elena.evans was removed");
+    let answer = remove(
+        sim.addr(),
+        TOKEN,
+        &["Ben.Baker@acme.example", "elena.evans@acme.example"],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let truth = sim.mail();
+    assert_eq!(
+        truth.removal_requests[0].delisted,
+        ["ben.baker@acme.example"]
+    );
+    assert_eq!(truth.bounce_list.len(), listed.len() - 1);
+}
