@@ -1,7 +1,7 @@
 //! `POST /api/v1/org/email/bounces/remove-list` as the Org API reference documents it: 200 with per-address
 //! `errors` (RFC 3696 failures, addresses of no user) even when every address fails; the documented 400
 //! envelope above 1,000 elements; E0000001 for an empty list; E0000003 for a body that is not JSON.
-//! An accepted address leaves the org's bounce list; every request is recorded with what it held.
+//! An accepted address leaves the org's bounce list; every request is noted with what it held.
 
 use std::sync::Arc;
 
@@ -34,16 +34,18 @@ pub(crate) async fn remove_list(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = logs::time::now_ms();
+    let held = addresses(&body);
     let (in_flight, admitted) = s.enter(&headers);
     let (resp, batch, accepted) = if admitted {
-        answer(&s, &headers, &body)
+        answer(&s, &headers, held.as_deref())
     } else {
         s.check_window("bounces");
         (too_many_in_flight(), None, Vec::new())
     };
+    s.log("POST", PATH, resp.status(), batch, &headers);
     // Off the bounce list the moment Okta accepts them.
-    let delisted = s.delist(&accepted);
-    s.log_removal(resp.status(), batch, &headers, addresses(&body), delisted);
+    s.settle_removal(arrived, resp.status(), held, &accepted);
     if !accepted.is_empty() {
         let agent = headers
             .get("user-agent")
@@ -64,12 +66,15 @@ pub(crate) async fn remove_list(
 }
 
 /// The answer, the number of addresses asked for, and those accepted for removal.
-fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usize>, Vec<String>) {
+fn answer(
+    s: &Shared,
+    headers: &HeaderMap,
+    list: Option<&[String]>,
+) -> (Response, Option<usize>, Vec<String>) {
     if let Some(resp) = s.refuse_scope("POST", PATH, headers, "okta.orgs.manage") {
         return (resp, None, Vec::new());
     }
-    let list = addresses(body);
-    let batch = list.as_ref().map(Vec::len);
+    let batch = list.map(<[String]>::len);
     let inject = s.inject(false);
     let principal = s.principal_id(headers);
     let rate_headers = match s.admit("bounces", s.config.rate_limit, inject, principal.as_deref()) {
@@ -140,7 +145,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
     let mut errors = Vec::new();
     let mut accepted = Vec::new();
     let mut inner = s.lock();
-    for addr in &list {
+    for addr in list {
         *inner
             .record
             .sent_counts

@@ -238,12 +238,6 @@ pub struct Seen {
     pub body: Option<String>,
     /// The query string as received (System Log only), to tell its pages apart.
     pub query: Option<String>,
-    /// For the bounce endpoint: the addresses the request held, as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub held: Option<Vec<String>>,
-    /// For the bounce endpoint: those it took off the org's bounce list (lowercased).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delisted: Option<Vec<String>>,
 }
 
 /// Everything tests may want to check afterwards.
@@ -321,25 +315,6 @@ impl Shared {
         self.lock().record.requests.push(seen);
     }
 
-    /// Records a `remove-list` request: how many addresses it held and which, and those it took off
-    /// the bounce list.
-    pub(crate) fn log_removal(
-        &self,
-        status: StatusCode,
-        batch: Option<usize>,
-        headers: &HeaderMap,
-        held: Option<Vec<String>>,
-        delisted: Vec<String>,
-    ) {
-        let seen = Seen {
-            batch,
-            held: Some(held.unwrap_or_default()),
-            delisted: Some(delisted),
-            ..self.seen("POST", bounces::PATH, status, headers)
-        };
-        self.lock().record.requests.push(seen);
-    }
-
     /// The 401/403 to answer when the request may not call `method path`, which needs `scope`, if any.
     /// API tokens (SSWS) carry every scope unless registered with fewer; OAuth access tokens carry what
     /// they were granted, and DPoP-bound ones need a valid proof.
@@ -384,8 +359,6 @@ impl Shared {
             authorization_scheme: scheme,
             body: None,
             query: None,
-            held: None,
-            delisted: None,
         }
     }
 

@@ -159,6 +159,8 @@ impl MailTruth {
 pub(crate) struct MailState {
     /// Lowercased addresses on the bounce list.
     bounce_list: HashSet<String>,
+    /// Every `remove-list` request, in the order they arrived.
+    removals: Vec<RemovalRequest>,
     /// Every mail event stored, in storage order.
     events: Vec<MailEvent>,
     pending: usize,
@@ -343,14 +345,28 @@ impl Shared {
             .cloned()
     }
 
-    /// Takes accepted addresses off the bounce list; returns those that were on it (lowercased).
-    pub(crate) fn delist(&self, accepted: &[String]) -> Vec<String> {
+    /// After a `remove-list` request that arrived at `arrived` holding `held`: the addresses Okta
+    /// accepted leave the bounce list, and the request is noted with those it delisted. (Kept here
+    /// rather than in the record of requests, which tests copy often, to keep that copy cheap.)
+    pub(crate) fn settle_removal(
+        &self,
+        arrived: Millis,
+        status: axum::http::StatusCode,
+        held: Option<Vec<String>>,
+        accepted: &[String],
+    ) {
         let mut mail = self.mail_state();
-        accepted
+        let delisted = accepted
             .iter()
             .map(|a| a.to_lowercase())
             .filter(|a| mail.bounce_list.remove(a))
-            .collect()
+            .collect();
+        mail.removals.push(RemovalRequest {
+            arrived_ms: arrived,
+            status: status.as_u16(),
+            held: held.unwrap_or_default(),
+            delisted,
+        });
     }
 
     /// An email as the log shows it and as it really was, at `published`. A hard bounce puts the
@@ -448,25 +464,9 @@ impl Shared {
 
     /// The ground truth so far.
     pub(crate) fn mail_truth(&self) -> MailTruth {
-        let requests: Vec<RemovalRequest> = {
-            let inner = self.lock();
-            let started_ms = (inner.record.started_epoch * 1000.0) as i64;
-            inner
-                .record
-                .requests
-                .iter()
-                .filter(|r| r.path == super::bounces::PATH)
-                .map(|r| RemovalRequest {
-                    arrived_ms: started_ms + r.at_ms as i64,
-                    status: r.status,
-                    held: r.held.clone().unwrap_or_default(),
-                    delisted: r.delisted.clone().unwrap_or_default(),
-                })
-                .collect()
-        };
         let mail = self.mail_state();
         let mut truth = MailTruth {
-            removal_requests: requests,
+            removal_requests: mail.removals.clone(),
             pending_late: mail.pending,
             ..MailTruth::default()
         };
