@@ -15,6 +15,7 @@ pub mod cmd;
 pub mod config;
 pub mod dedupe;
 pub mod endpoints;
+pub mod escape;
 pub mod exit;
 pub mod input;
 pub mod interrupt;

@@ -7,7 +7,7 @@ pub mod progress;
 pub mod submit;
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -612,7 +612,8 @@ pub async fn remove(
     // A report file is also synced to disk after each settled stretch of a run that sends, so a crash (a
     // power loss, an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
     let mut synced: Option<std::fs::File> = None;
-    let out: Box<dyn Write + Send> = match &opts.report {
+    // A report on a terminal shows outside cells escaped; a file or a pipe gets them exactly.
+    let (out, terminal): (Box<dyn Write + Send>, bool) = match &opts.report {
         Some(path) => {
             let file = std::fs::File::create(path).map_err(report_error)?;
             // (Only a regular file is synced: /dev/stdout, a FIFO or /dev/null cannot be.)
@@ -620,11 +621,14 @@ pub async fn remove(
             if client.is_some() && regular {
                 synced = Some(file.try_clone().map_err(report_error)?);
             }
-            Box::new(file)
+            let terminal = file.is_terminal();
+            (Box::new(file), terminal)
         }
-        None => Box::new(std::io::stdout()),
+        None => (Box::new(std::io::stdout()), std::io::stdout().is_terminal()),
     };
-    let mut writer = ReportWriter::new(out, opts.format).map_err(report_error)?;
+    let mut writer = ReportWriter::new(out, opts.format)
+        .map_err(report_error)?
+        .for_terminal(terminal);
     let names = opts.source_names();
     let progress = Progress::new(opts, client.clone());
     let tally = progress.tally.clone();

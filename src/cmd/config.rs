@@ -153,8 +153,8 @@ async fn check(conn: &ConnectArgs, global: &Global) -> Result<Exit, CmdError> {
             format!(
                 "ok: {said}reached {} ({}, {})\n",
                 session.client.base(),
-                org.company_name.as_deref().unwrap_or("?"),
-                org.subdomain.as_deref().unwrap_or("?")
+                super::shown(org.company_name.as_deref().unwrap_or("?")),
+                super::shown(org.subdomain.as_deref().unwrap_or("?"))
             )
             .as_bytes(),
         ),
