@@ -9,6 +9,7 @@
 //! tool cannot be repeated by the server that is meant to catch it.
 
 mod bounces;
+mod huge;
 pub mod jws;
 mod logs;
 mod oauth;
@@ -58,6 +59,15 @@ pub enum BounceAnswer {
     NoContent,
     /// `200` with an HTML page, as a captive portal or a proxy's login page answers.
     Html,
+}
+
+/// Successful answers made far larger than any real one (to test that clients bound what they read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HugeAnswers {
+    /// The answer's JSON, then whitespace up to this many bytes, with a `Content-Length` that says so.
+    Oversize(u64),
+    /// The answer's JSON, then whitespace without end (chunked).
+    Endless,
 }
 
 /// How a `Retry-After` header is written.
@@ -115,6 +125,8 @@ pub struct SimConfig {
     pub max_concurrent: Option<u32>,
     /// How accepted bounce requests are answered.
     pub bounce_answer: BounceAnswer,
+    /// Every `200` of the Org API and the System Log (not of the token endpoint) grows as said.
+    pub huge_answers: Option<HugeAnswers>,
     /// The first N token requests are answered with this status (429 with an HTTP-date `Retry-After`,
     /// or 503 with `Retry-After: 1`).
     pub token_faults: Option<(u32, u16)>,
@@ -161,6 +173,7 @@ impl SimConfig {
             max_concurrent: None,
             fast_refusals: false,
             bounce_answer: BounceAnswer::Normal,
+            huge_answers: None,
             token_faults: None,
             fail_org: false,
             stray_error: false,
@@ -699,6 +712,10 @@ impl Simulator {
             .route(logs::PATH, get(logs::list))
             .route("/oauth2/v1/token", post(oauth::token))
             .route("/__simulator/record", get(record))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                huge::grow,
+            ))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
