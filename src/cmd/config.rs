@@ -87,7 +87,9 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                 .min(50);
             let mut text = String::new();
             for r in &rows {
-                let line = format!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
+                // (Values and sources come from files and the environment: escaped on a terminal.)
+                let (value, source) = (super::shown(&r.value), super::shown(&r.source));
+                let line = format!("{:w$}  {value:v$}  {source}", r.name);
                 text.push_str(line.trim_end());
                 text.push('\n');
             }
@@ -104,7 +106,7 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                 .map(|(p, found)| {
                     format!(
                         "{} ({})",
-                        p.display(),
+                        super::shown(&p.display().to_string()),
                         if *found { "read" } else { "not found" }
                     )
                 })
