@@ -301,8 +301,9 @@ impl Org {
                     // the view lays them out in lines.
                     let mut v: serde_json::Value = resp.json()?;
                     crate::escape::value(&mut v);
-                    serde_json::from_value(v)
-                        .map_err(|e| CmdError::Api(ApiError::Decode(e.to_string())))?
+                    serde_path_to_error::deserialize(v).map_err(|e| {
+                        CmdError::Api(ApiError::Decode(format!("at {}: {}", e.path(), e.inner())))
+                    })?
                 } else {
                     resp.json()?
                 };
