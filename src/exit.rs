@@ -15,7 +15,7 @@ pub enum Exit {
     /// The job ran, but some rows were rejected by Okta or failed local checks: look at the report.
     Partial,
     /// Some work was not done and is safe to retry later: rate limited past `--max-wait`, Okta unavailable,
-    /// interrupted. For `bounces remove`, the report marks those rows `failed`.
+    /// an answer past its endpoint's limit, interrupted. For `bounces remove`, the report marks those rows `failed`.
     Retry,
     /// Authentication or permission error (401/403): fix the token or its scopes.
     Auth,
@@ -68,8 +68,8 @@ Exit status:
   3  done, but some rows were rejected by Okta or failed local checks
      (see the report)
   4  some work not done, safe to run again later (rate limited past
-     --max-wait, Okta unavailable, interrupted, the report's reader went
-     away): those rows are 'failed'
+     --max-wait, Okta unavailable, an answer too large to read,
+     interrupted, the report's reader went away): those rows are 'failed'
   5  authentication or permission error (401/403)
   6  not found (404)
   130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dedupe;
 pub mod endpoints;
 pub mod engine;
+pub mod escape;
 pub mod exit;
 pub mod input;
 pub mod interrupt;

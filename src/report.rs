@@ -1,11 +1,15 @@
 //! The per-row report of `bounces remove`: one row for every input data row, in input order, as CSV (safe to
-//! open in a spreadsheet) or JSON lines, plus the counts behind the summary printed on stderr.
+//! open in a spreadsheet) or JSON lines, plus the counts behind the summary printed on stderr. On a
+//! terminal the cells that came from outside are escaped ([`crate::escape`]); a file or a pipe gets them
+//! exactly.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::time::SystemTime;
 
 use serde::Serialize;
+
+use crate::escape;
 
 /// What became of one input row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -99,6 +103,8 @@ pub struct ReportWriter {
     csv: Option<csv::Writer<Box<dyn Write + Send>>>,
     jsonl: Option<io::BufWriter<Box<dyn Write + Send>>>,
     closed: bool,
+    /// The report goes to a terminal: cells are shown with their control characters escaped.
+    terminal: bool,
     counts: Counts,
     scratch: String,
 }
@@ -127,6 +133,7 @@ impl ReportWriter {
             csv: None,
             jsonl: None,
             closed: false,
+            terminal: false,
             counts: Counts::default(),
             scratch: String::new(),
         };
@@ -142,6 +149,13 @@ impl ReportWriter {
             Format::Jsonl => w.jsonl = Some(io::BufWriter::with_capacity(64 * 1024, out)),
         }
         Ok(w)
+    }
+
+    /// Shows the rows for a terminal (`terminal`): the address, reason and source cells with their
+    /// control characters and bidi overrides escaped, JSON lines with those as `\uXXXX`.
+    pub fn for_terminal(mut self, terminal: bool) -> ReportWriter {
+        self.terminal = terminal;
+        self
     }
 
     pub fn counts(&self) -> &Counts {
@@ -160,16 +174,24 @@ impl ReportWriter {
                 std::fmt::write(&mut self.scratch, format_args!("{}", row.line)).expect("string");
                 let at = row.at.map(time_text).unwrap_or_default();
                 let retry_at = row.retry_at.map(time_text).unwrap_or_default();
+                let cell = |s| escape::for_terminal(s, self.terminal);
                 c.write_record([
                     self.scratch.as_bytes(),
-                    neutralise(row.email).as_bytes(),
+                    neutralise(&cell(row.email)).as_bytes(),
                     row.status.as_str().as_bytes(),
-                    neutralise(row.reason).as_bytes(),
-                    neutralise(row.source).as_bytes(),
+                    neutralise(&cell(row.reason)).as_bytes(),
+                    neutralise(&cell(row.source)).as_bytes(),
                     at.as_bytes(),
                     retry_at.as_bytes(),
                 ])
                 .map_err(csv_io)
+            }
+            Format::Jsonl if self.terminal => {
+                let j = self.jsonl.as_mut().expect("jsonl writer");
+                serde_json::to_string(row)
+                    .map_err(io::Error::from)
+                    .and_then(|line| j.write_all(escape::json(&line).as_bytes()))
+                    .and_then(|()| j.write_all(b"\n"))
             }
             Format::Jsonl => {
                 let j = self.jsonl.as_mut().expect("jsonl writer");
@@ -529,6 +551,53 @@ mod tests {
             assert_eq!(read(&path).unwrap()[0].retry_at, *want, "{text}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// On a terminal the outside cells are escaped (and still formula-guarded); in a file they are exact.
+    #[test]
+    fn cells_are_escaped_only_for_a_terminal() {
+        let hostile = Row {
+            source: "in\u{1b}]0;title\u{7}.csv",
+            ..row(
+                "-\u{1b}[2J@x.com",
+                Status::Invalid,
+                "bad\u{9b}31m \u{202e}txt.exe",
+            )
+        };
+        let mut written = Vec::new();
+        for (format, terminal) in [
+            (Format::Csv, true),
+            (Format::Csv, false),
+            (Format::Jsonl, true),
+            (Format::Jsonl, false),
+        ] {
+            let buf = Shared::default();
+            let mut w = ReportWriter::new(Box::new(buf.clone()), format)
+                .unwrap()
+                .for_terminal(terminal);
+            w.write(&hostile).unwrap();
+            w.finish().unwrap();
+            written.push(String::from_utf8(buf.0.lock().unwrap().clone()).unwrap());
+        }
+        assert_eq!(
+            written[0],
+            "line,email,status,reason,source,at,retry_at\n7,'-\\x1b[2J@x.com,invalid,bad\\u{9b}31m \\u{202e}txt.exe,in\\x1b]0;title\\x07.csv,,\n"
+        );
+        assert_eq!(
+            written[1],
+            "line,email,status,reason,source,at,retry_at\n7,'-\u{1b}[2J@x.com,invalid,bad\u{9b}31m \u{202e}txt.exe,in\u{1b}]0;title\u{7}.csv,,\n"
+        );
+        assert!(
+            !written[2]
+                .chars()
+                .any(|c| escape::is_unsafe(c) && c != '\n'),
+            "{}",
+            written[2]
+        );
+        let shown: serde_json::Value = serde_json::from_str(&written[2]).unwrap();
+        let exact: serde_json::Value = serde_json::from_str(&written[3]).unwrap();
+        assert_eq!(shown, exact);
+        assert_eq!(exact["reason"], "bad\u{9b}31m \u{202e}txt.exe");
     }
 
     #[test]

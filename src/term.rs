@@ -3,6 +3,8 @@
 //! Three kinds of line, `--quiet` handled once, here: notes (`okta-org: ...`, not under `--quiet`),
 //! warnings (`okta-org: warning: ...`, through `tracing::warn!`, so `-v` and `RUST_LOG` see them too; not
 //! under `--quiet`), and errors (`okta-org: error: ...`, always). Colour only when stderr is a terminal.
+//! Whatever the text quotes from outside is escaped here ([`crate::escape`]), so nothing written can
+//! drive the terminal.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -48,8 +50,15 @@ pub fn clear_bar() {
     }
 }
 
-/// Writes `bytes` on stderr with the bar lifted. A closed stderr (`2>&1 | head`) is not worth a panic.
+/// Writes `bytes` on stderr with the bar lifted, control characters but line breaks escaped. A closed
+/// stderr (`2>&1 | head`) is not worth a panic.
 pub fn write_stderr(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    write_raw(crate::escape::lines(&text).as_bytes());
+}
+
+/// Writes `bytes` on stderr as they are (a log line whose fields are escaped already, with its colours).
+fn write_raw(bytes: &[u8]) {
     let bar = BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let write = || {
         let mut err = std::io::stderr().lock();
@@ -100,12 +109,16 @@ where
         } else {
             write!(writer, "okta-org: {label}")?;
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        // The fields (the message and what it quotes) are escaped whole before they join the line, so
+        // only this formatter's own colours reach the terminal.
+        let mut fields = String::new();
+        ctx.field_format()
+            .format_fields(Writer::new(&mut fields), event)?;
+        writeln!(writer, "{}", crate::escape::text(&fields))
     }
 }
 
-/// A writer for one log event that hands it to [`write_stderr`] whole.
+/// A writer for one log event that hands it to [`write_raw`] whole.
 #[derive(Default)]
 pub struct EventBuf(Vec<u8>);
 
@@ -122,7 +135,7 @@ impl Write for EventBuf {
 impl Drop for EventBuf {
     fn drop(&mut self) {
         if !self.0.is_empty() {
-            write_stderr(&self.0);
+            write_raw(&self.0);
         }
     }
 }
@@ -158,4 +171,44 @@ pub fn init_logging(verbose: u8, quiet: bool) {
             ansi: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         })
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A log line keeps the formatter's own colours and escapes what its message quotes.
+    #[test]
+    fn log_lines_escape_their_fields_not_their_colours() {
+        let out = Captured::default();
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .event_format(Lines { ansi: true })
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let name = "in\x1b[2J\x1b]0;pwned\x07.csv";
+            tracing::warn!("{name}: no rows; Okta said {}", "\u{202e}gpj.exe\n");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "okta-org: \x1b[33mwarning: \x1b[0min\\x1b[2J\\x1b]0;pwned\\x07.csv: no rows; Okta said \
+             \\u{202e}gpj.exe\\n\n"
+        );
+    }
 }

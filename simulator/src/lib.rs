@@ -10,6 +10,7 @@
 
 mod bounces;
 mod fleet;
+mod huge;
 pub mod jws;
 mod limits;
 mod logs;
@@ -68,6 +69,15 @@ pub enum BounceAnswer {
     Html,
 }
 
+/// Successful answers made far larger than any real one (to test that clients bound what they read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HugeAnswers {
+    /// The answer's JSON, then whitespace up to this many bytes, with a `Content-Length` that says so.
+    Oversize(u64),
+    /// The answer's JSON, then whitespace without end (chunked).
+    Endless,
+}
+
 /// How a `Retry-After` header is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryAfterFormat {
@@ -123,6 +133,8 @@ pub struct SimConfig {
     pub max_concurrent: Option<u32>,
     /// How accepted bounce requests are answered.
     pub bounce_answer: BounceAnswer,
+    /// Every `200` of the Org API and the System Log (not of the token endpoint) grows as said.
+    pub huge_answers: Option<HugeAnswers>,
     /// The first N token requests are answered with this status (429 with an HTTP-date `Retry-After`,
     /// or 503 with `Retry-After: 1`).
     pub token_faults: Option<(u32, u16)>,
@@ -187,6 +199,7 @@ impl SimConfig {
             max_concurrent: None,
             fast_refusals: false,
             bounce_answer: BounceAnswer::Normal,
+            huge_answers: None,
             token_faults: None,
             fail_org: false,
             stray_error: false,
@@ -519,6 +532,10 @@ impl Simulator {
             .route("/oauth2/v1/token", post(oauth::token))
             .route("/__simulator/record", get(record))
             .route("/__simulator/mail", get(mail_truth))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                huge::grow,
+            ))
             .with_state(shared.clone());
         let mut tasks = vec![tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -5,6 +5,7 @@
 //! Whatever authorizes requests plugs in through [`auth::Authorizer`].
 
 pub mod auth;
+mod body;
 pub mod error;
 pub mod headers;
 pub mod pacer;
@@ -106,6 +107,9 @@ pub struct Request {
     pub anonymous: bool,
     /// The rate-limit bucket Okta counts it in.
     pub bucket: &'static str,
+    /// The most bytes its successful answer may hold (its endpoint's limit); an error answer is read up
+    /// to [`crate::endpoints::ERROR_ANSWER`] at most.
+    pub answer_limit: usize,
     /// More headers (sensitive ones marked so), e.g. the token endpoint's DPoP proof.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Its place in line at the gate: lower goes first (a batch's place in the input).
@@ -579,8 +583,15 @@ impl Client {
         let until = permit
             .finish(received, &pacing, answer)
             .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
-        let body = tokio::select! {
-            r = resp.bytes() => r.map_err(|e| Attempt::Transport {
+        // The body is read as a stream, never past its limit: the rest of a longer one stays unread (the
+        // answer is dropped, and its connection with it), so memory stays flat whatever the server sends.
+        let limit = if status.is_success() {
+            req.answer_limit
+        } else {
+            req.answer_limit.min(crate::endpoints::ERROR_ANSWER)
+        };
+        let (body, cut) = tokio::select! {
+            r = body::read_capped(resp, limit) => r.map_err(|e| Attempt::Transport {
                 maybe_sent: true,
                 detail: transport_detail(&e),
             })?,
@@ -599,7 +610,15 @@ impl Client {
             started.elapsed().as_millis(),
             rate_note(&pacing)
         );
-        let body = body.to_vec();
+        // A successful answer past its limit is malformed: nothing in it is taken (an error answer cut
+        // short is still an error; only its start is ever shown).
+        if cut && status.is_success() {
+            return Err(Attempt::Fatal(ApiError::TooLarge {
+                status: status.as_u16(),
+                limit,
+                idempotent: req.idempotent,
+            }));
+        }
         if matches!(answer, Answer::TooMany | Answer::Unavailable) {
             return Err(Attempt::Throttled {
                 status,

@@ -86,6 +86,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         other => other?,
     };
     if let (Command::Revoke { account_id }, Output::Text) = (&g.command, org.output) {
+        let account_id = super::shown(account_id);
         return write_stdout(format!("Okta Aerial consent of {account_id} revoked\n").as_bytes());
     }
     org.print::<AerialConsent>(&resp)

@@ -87,7 +87,9 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                 .min(50);
             let mut text = String::new();
             for r in &rows {
-                let line = format!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
+                // (Values and sources come from files and the environment: escaped on a terminal.)
+                let (value, source) = (super::shown(&r.value), super::shown(&r.source));
+                let line = format!("{:w$}  {value:v$}  {source}", r.name);
                 text.push_str(line.trim_end());
                 text.push('\n');
             }
@@ -104,7 +106,7 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                 .map(|(p, found)| {
                     format!(
                         "{} ({})",
-                        p.display(),
+                        super::shown(&p.display().to_string()),
                         if *found { "read" } else { "not found" }
                     )
                 })
@@ -153,8 +155,8 @@ async fn check(conn: &ConnectArgs, global: &Global) -> Result<Exit, CmdError> {
             format!(
                 "ok: {said}reached {} ({}, {})\n",
                 session.client.base(),
-                org.company_name.as_deref().unwrap_or("?"),
-                org.subdomain.as_deref().unwrap_or("?")
+                super::shown(org.company_name.as_deref().unwrap_or("?")),
+                super::shown(org.subdomain.as_deref().unwrap_or("?"))
             )
             .as_bytes(),
         ),

@@ -281,6 +281,14 @@ impl Org {
                 let v: T = if resp.body.iter().all(u8::is_ascii_whitespace) {
                     serde_json::from_str("{}")
                         .map_err(|e| CmdError::Api(ApiError::Decode(e.to_string())))?
+                } else if io::stdout().is_terminal() {
+                    // On a terminal every text Okta sent is shown escaped: the values themselves, before
+                    // the view lays them out in lines.
+                    let mut v: serde_json::Value = resp.json()?;
+                    crate::escape::value(&mut v);
+                    serde_path_to_error::deserialize(v).map_err(|e| {
+                        CmdError::Api(ApiError::Decode(format!("at {}: {}", e.path(), e.inner())))
+                    })?
                 } else {
                     resp.json()?
                 };
@@ -296,17 +304,30 @@ impl Org {
 }
 
 /// JSON as Okta sent it, for `-o json`: to a pipe or file exactly as received (byte for byte, so nothing
-/// is lost or reordered), to a terminal indented for reading. Ends with a newline either way.
+/// is lost or reordered), to a terminal indented for reading, with the control characters and bidi
+/// overrides JSON leaves raw (DEL, C1) written as `\uXXXX` escapes (the same JSON; an answer that is not
+/// JSON is shown escaped as text). Ends with a newline either way.
 pub fn json_for_stdout(body: &[u8], terminal: bool) -> Vec<u8> {
     let pretty = terminal
         .then(|| serde_json::from_slice::<serde_json::Value>(body).ok())
         .flatten()
-        .and_then(|v| serde_json::to_vec_pretty(&v).ok());
-    let mut out = pretty.unwrap_or_else(|| body.to_vec());
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    let mut out = match (terminal, pretty) {
+        (true, Some(json)) => crate::escape::json(&json).into_owned().into_bytes(),
+        (true, None) => crate::escape::lines(&String::from_utf8_lossy(body))
+            .into_owned()
+            .into_bytes(),
+        (false, _) => body.to_vec(),
+    };
     if !out.ends_with(b"\n") {
         out.push(b'\n');
     }
     out
+}
+
+/// Outside text in a line the tool writes on stdout: escaped when stdout is a terminal, else exact.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::escape::for_terminal(text, io::stdout().is_terminal())
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
@@ -344,6 +365,19 @@ mod tests {
         );
         // What is not JSON is shown as it came.
         assert_eq!(json_for_stdout(b"oops", true), b"oops\n");
+        // On a terminal what JSON leaves raw is escaped, as the same JSON; elsewhere it is kept.
+        let body = "{\"name\":\"a\u{9b}2J\u{202e}b\u{7f}\"}".as_bytes();
+        let shown = String::from_utf8(json_for_stdout(body, true)).unwrap();
+        assert_eq!(shown, "{\n  \"name\": \"a\\u009b2J\\u202eb\\u007f\"\n}\n");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&shown).unwrap(),
+            serde_json::from_slice::<serde_json::Value>(body).unwrap()
+        );
+        assert_eq!(json_for_stdout(body, false), [body, b"\n"].concat());
+        assert_eq!(
+            json_for_stdout(b"<h1>\x1b[2J</h1>", true),
+            b"<h1>\\x1b[2J</h1>\n"
+        );
     }
 
     #[test]

@@ -154,6 +154,9 @@ pub struct Args {
     /// How accepted bounce requests are answered (to try clients against broken proxies)
     #[arg(long, value_enum, default_value_t = BounceAnswer::Normal, hide = true)]
     pub answer: BounceAnswer,
+    /// Grow every 200 of the Org API and the System Log to BYTES (with a Content-Length), or without end
+    #[arg(long, value_name = "BYTES|endless", value_parser = parse_huge_answers, hide = true)]
+    pub huge_answers: Option<HugeAnswers>,
     /// The first COUNT token requests fail with STATUS (429 or 503), e.g. 2:429
     #[arg(long, value_name = "COUNT:STATUS", value_parser = parse_token_faults, hide = true)]
     pub token_faults: Option<(u32, u16)>,
@@ -311,6 +314,23 @@ fn parse_fail_status(s: &str) -> Result<u16, BadValue> {
         "503" => Ok(503),
         "500" => Ok(500),
         _ => Err(BadValue("expected 503 or 500".into())),
+    }
+}
+
+/// `--huge-answers`: how far the simulator's answers grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HugeAnswers {
+    Oversize(u64),
+    Endless,
+}
+
+fn parse_huge_answers(s: &str) -> Result<HugeAnswers, BadValue> {
+    match s.trim() {
+        "endless" => Ok(HugeAnswers::Endless),
+        n => n
+            .parse()
+            .map(HugeAnswers::Oversize)
+            .map_err(|_| BadValue(format!("expected a number of bytes or endless, not {n:?}"))),
     }
 }
 
@@ -503,6 +523,10 @@ fn org_config(
         BounceAnswer::NoContent => simulator::BounceAnswer::NoContent,
         BounceAnswer::Html => simulator::BounceAnswer::Html,
     };
+    config.huge_answers = args.huge_answers.map(|h| match h {
+        HugeAnswers::Oversize(n) => simulator::HugeAnswers::Oversize(n),
+        HugeAnswers::Endless => simulator::HugeAnswers::Endless,
+    });
     config.token_faults = args.token_faults;
     config.support_redirect = args.support_redirect;
     config.token_ttl = args.token_ttl;

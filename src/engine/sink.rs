@@ -5,7 +5,7 @@
 //! Other sinks (the ledger) take the same rows through [`Sink`].
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -38,14 +38,16 @@ impl Report {
     /// A report to `path` (created or emptied), or to stdout. `sync` asks for each committed stretch to
     /// reach the disk (only a regular file can be synced), so a crash loses at most what was in flight.
     pub fn create(path: Option<&Path>, format: report::Format, sync: bool) -> io::Result<Report> {
-        let (target, regular) = match path {
+        // A report on a terminal shows outside cells escaped; a file or a pipe gets them exactly.
+        let (target, regular, terminal) = match path {
             Some(p) => {
                 let file = File::create(p)?;
                 // (Only a regular file is synced or cut: /dev/stdout, a FIFO or /dev/null cannot be.)
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
-                (Target::File(file), regular)
+                let terminal = file.is_terminal();
+                (Target::File(file), regular, terminal)
             }
-            None => (Target::Stdout, false),
+            None => (Target::Stdout, false, io::stdout().is_terminal()),
         };
         let out = Guarded(Arc::new(Mutex::new(Written {
             target,
@@ -54,7 +56,7 @@ impl Report {
             committed: 0,
             failed: false,
         })));
-        let mut writer = ReportWriter::new(Box::new(out.clone()), format)?;
+        let mut writer = ReportWriter::new(Box::new(out.clone()), format)?.for_terminal(terminal);
         // The header is the first thing committed: a report cut back is still a report.
         writer.flush()?;
         out.commit(false)?;

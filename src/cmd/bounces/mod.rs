@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::CmdError;
 use crate::cli::Global;
 use crate::client::{Client, StopReason};
+use crate::escape;
 use crate::exit::Exit;
 use crate::interrupt::{Interrupt, Level, wait_for_signal};
 use crate::report::csv_io;
@@ -105,12 +106,20 @@ impl RowsArgs {
             Some(p) => format!("cannot write {}", p.display()),
             None => "cannot write to stdout".into(),
         };
-        let out: Box<dyn Write> = match path {
-            Some(p) => Box::new(std::fs::File::create(p).map_err(|source| CmdError::Io {
-                what: what(),
-                source,
-            })?),
-            None => Box::new(std::io::stdout().lock()),
+        // Rows shown on a terminal have their cells escaped; a file or a pipe gets them exactly.
+        let (out, terminal): (Box<dyn Write>, bool) = match path {
+            Some(p) => {
+                let file = std::fs::File::create(p).map_err(|source| CmdError::Io {
+                    what: what(),
+                    source,
+                })?;
+                let terminal = std::io::IsTerminal::is_terminal(&file);
+                (Box::new(file), terminal)
+            }
+            None => (
+                Box::new(std::io::stdout().lock()),
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            ),
         };
         let result = match self.format {
             ReportFormat::Csv => {
@@ -120,7 +129,10 @@ impl RowsArgs {
                 let mut all = || -> Result<(), csv::Error> {
                     w.write_record(header)?;
                     for r in rows {
-                        w.serialize(r)?;
+                        match terminal.then(|| escape::cells(r)).flatten() {
+                            Some(cells) => w.write_record(cells)?,
+                            None => w.serialize(r)?,
+                        }
                     }
                     Ok(w.flush()?)
                 };
@@ -130,7 +142,14 @@ impl RowsArgs {
                 let mut w = std::io::BufWriter::new(out);
                 rows.iter()
                     .try_for_each(|r| {
-                        serde_json::to_writer(&mut w, r)?;
+                        let line = serde_json::to_string(r)?;
+                        let line = if terminal {
+                            escape::json(&line)
+                        } else {
+                            line.into()
+                        };
+                        w.write_all(line.as_bytes())
+                            .map_err(serde_json::Error::io)?;
                         w.write_all(b"\n").map_err(serde_json::Error::io)
                     })
                     .map_err(std::io::Error::from)

@@ -73,8 +73,9 @@ impl Progress {
                 if let Some(f) = view.settled_share() {
                     drawn.set_position((f * BAR_UNITS as f64) as u64);
                 }
-                drawn.set_prefix(done);
-                drawn.set_message(ahead);
+                // (Counts and the tool's words only; escaped anyway, as everything on stderr is.)
+                drawn.set_prefix(crate::escape::text(&done).into_owned());
+                drawn.set_message(crate::escape::text(&ahead).into_owned());
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });

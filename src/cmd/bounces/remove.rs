@@ -221,6 +221,11 @@ fn append_to_report(path: Option<&Path>, summary: &impl Serialize) -> Result<(),
         .expect("a summary serialises");
     line.push(b'\n');
     let Some(path) = path else {
+        // On a terminal, what JSON leaves raw in the messages is escaped (the same JSON).
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            let text = String::from_utf8_lossy(&line);
+            return write_stdout(crate::escape::json(&text).as_bytes()).map(|_| ());
+        }
         return write_stdout(&line).map(|_| ());
     };
     let io = |source| CmdError::Io {

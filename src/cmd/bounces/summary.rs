@@ -72,7 +72,11 @@ impl Target {
         let mut text = serde_json::to_vec_pretty(summary).expect("a summary serialises");
         text.push(b'\n');
         match self {
-            Target::Stdout => write_stdout(&text).map(|_| ()),
+            Target::Stdout => write_stdout(&super::super::json_for_stdout(
+                &text,
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            ))
+            .map(|_| ()),
             Target::File(path) => write_atomically(path, &text).map_err(|source| CmdError::Io {
                 what: format!("cannot write the summary {}", path.display()),
                 source,
