@@ -178,7 +178,9 @@ fn the_link_check_catches_broken_links() {
 
 #[test]
 fn anchors_are_made_as_github_makes_them() {
-    let a = anchors("# The loop: find, remove, verify\n## 429, 503 and Retry-After\n## Waits past `--max-wait`\n## Notes\n## Notes\n");
+    let a = anchors(
+        "# The loop: find, remove, verify\n## 429, 503 and Retry-After\n## Waits past `--max-wait`\n## Notes\n## Notes\n",
+    );
     for want in [
         "the-loop-find-remove-verify",
         "429-503-and-retry-after",
