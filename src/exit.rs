@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-/// Exit statuses, documented in the README and in `okta-org --help`.
+/// Exit statuses, documented in the README, docs/report.md and `okta-org --help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Everything succeeded (for `bounces remove`: every address was accepted, or was a duplicate).
@@ -59,7 +59,8 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// The help text block that documents the statuses; shown in `--help` and kept in step with the README.
+/// The help text block that documents the statuses; shown in `--help` and kept in step with the README and
+/// docs/report.md.
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success (bounces: every address accepted or a duplicate)

@@ -2,7 +2,7 @@
 //! row, and manages Okta org settings. The binary is a thin shell over [`cmd::run`].
 //!
 //! Commands live in `cmd/` (one module each); `session` turns configuration into an authorized client;
-//! `endpoints` describes every Okta operation once. The main job's pipeline is `bounces/` (with `input/`,
+//! `endpoints` describes every Okta operation once. The main job is the engine in `engine/` (with `input/`,
 //! `address`, `dedupe`, `report`), the transport is `client/` (pacing, retries, errors), sign-in is
 //! `config` and `oauth/`. The Okta simulator behind `--simulate` is the workspace's other crate,
 //! `simulator/` (`okta-org-simulator`), used through the default `simulator` feature.

@@ -11,9 +11,10 @@ use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Install:
+Install one page a command (okta-org.1, okta-org-bounces-remove.1, ...):
+  okta-org man --dir ~/.local/share/man/man1
+or, instead, the whole tool as one page (also named okta-org.1):
   okta-org man > ~/.local/share/man/man1/okta-org.1
-  okta-org man --dir ~/.local/share/man/man1      # okta-org.1, okta-org-bounces-remove.1, ...
 
 Example:
   okta-org man | man -l -")]

@@ -5,8 +5,8 @@
 //! A request flows: `cmd::<command>::run` checks its input, picks its endpoints from [`crate::endpoints`],
 //! gets a [`Session`] (configuration and sign-in, `session.rs`), and sends through the shared
 //! [`crate::client::Client`] (pacing and retries, `client/`). `bounces remove` hands its inputs to the
-//! pipeline in `bounces/` (reading in `input/`, checks in `address.rs`, `dedupe.rs`, the report in
-//! `report.rs`).
+//! engine in `engine/` (reading in `input/`, checks in `address.rs`, `dedupe.rs`, the report in
+//! `report.rs`). ARCHITECTURE.md is the map.
 
 pub mod admin;
 pub mod aerial;

@@ -31,10 +31,11 @@ Postmark, Mandrill, Exchange message traces, or plain lists of addresses
 (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe). The address
 column is found by its header name, or by content; --column overrides.
 
-Every input row gets one report row (line, email, status, reason, source) with
-status accepted, rejected, invalid, duplicate or failed (valid under --dry-run).
-Rows marked failed are safe to send again. A quote left open in a cell cannot
-hide the rows after it: that row is reported invalid (and named on stderr).
+Every input row gets one report row (line, email, status, reason, source, at,
+retry_at) with status accepted, rejected, invalid, duplicate or failed (valid
+under --dry-run). Rows marked failed are safe to send again. A quote left open
+in a cell cannot hide the rows after it: that row is reported invalid (and
+named on stderr).
 An input that is missing, not text, or empty (unless --allow-empty) is refused
 before anything is sent (exit status 2).
 
@@ -79,8 +80,8 @@ pub struct RemoveArgs {
     /// after throttling
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: Option<u16>,
-    /// If Okta asks to wait longer than this (Retry-After), stop and report the rest as failed with the
-    /// time to retry, instead of sleeping (e.g. 90s, 5m)
+    /// If Okta asks to wait longer than this (Retry-After, or the reset of a spent rate-limit window),
+    /// stop and report the rest as failed with the time to retry, instead of sleeping (e.g. 90s, 5m)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_wait: Option<Duration>,
     /// Retries of one request after 429, 5xx and network errors (default 6) [env: OKTA_CLIENT_RATELIMIT_MAXRETRIES]
@@ -106,7 +107,7 @@ pub struct RemoveArgs {
     pub conn: ConnectArgs,
 }
 
-/// The summary's fields of `bounces remove` (see the README for the shape).
+/// The summary's fields of `bounces remove` (the shape is documented in docs/report.md).
 #[derive(Debug, Default, Serialize)]
 struct Body {
     inputs: Vec<String>,

@@ -1,6 +1,6 @@
 //! The run's summary as one JSON object, for monitors (a cron wrapper, a Prometheus textfile collector,
 //! CI): `--summary FILE` of `bounces remove`, `find` and `verify`, and the last record of a JSON-lines
-//! report with `--report-summary`. Its shape is stable (`"version": 1`, documented in the README): fields
+//! report with `--report-summary`. Its shape is stable (`"version": 1`, documented in docs/report.md): fields
 //! are added, never renamed or dropped. A file is written atomically (a temporary file beside it, then
 //! renamed), so a monitor never reads half of one, and it is written however the run ends.
 
