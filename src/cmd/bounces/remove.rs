@@ -24,8 +24,10 @@ use crate::session::{Session, Tuning};
 pub const REMOVE_HELP: &str = "\
 Reads CSV exports of SendGrid, Mailgun, Mailchimp, Brevo, SparkPost, SES,
 Postmark, Mandrill, Exchange message traces, or plain lists of addresses
-(UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe). The address
-column is found by its header name, or by content; --column overrides.
+(UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe), and
+spreadsheets (.xlsx, .xls, .ods; one sheet: --sheet, or the first visible one
+with cells; `line` is the sheet's row number). The address column is found by
+its header name, or by content; --column overrides.
 
 Every input row gets one report row (line, email, status, reason, source) with
 status accepted, rejected, invalid, duplicate or failed (valid under --dry-run).
@@ -47,6 +49,10 @@ pub struct RemoveArgs {
     /// The address column, by header name or 1-based number (default: found by header name or content)
     #[arg(long, value_name = "NAME|NUMBER")]
     pub column: Option<String>,
+    /// The sheet of an .xlsx, .xls or .ods input to read (default: the first visible sheet with cells);
+    /// text inputs have none
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// Write the report here instead of stdout (`-`: stdout)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
@@ -299,6 +305,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
                 .as_deref()
                 .map_or(ColumnChoice::Auto, ColumnChoice::parse),
             allow_empty: args.allow_empty,
+            sheet: args.sheet.clone(),
         },
         report: args.report.clone(),
         format: match args.report_format {
