@@ -82,6 +82,19 @@ fn header_index(rows: &[Vec<String>], choice: &ColumnChoice) -> usize {
         .unwrap_or(0)
 }
 
+/// A column's letters as the spreadsheet shows them: 0 is A, 25 is Z, 26 is AA.
+fn letters(column: usize) -> String {
+    let mut n = column + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        n -= 1;
+        out.push(b'A' + (n % 26) as u8);
+        n /= 26;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// The "delimiter" a sheet's layout names: cells are not split on one, and any but
 /// [`layout::SINGLE_COLUMN`] lets a header with names this tool does not know be told as in a delimited
 /// file.
@@ -158,11 +171,16 @@ impl SheetReader {
             ),
             None => "no header row".into(),
         };
+        let label = layout.column_label();
+        let label = label.replacen(
+            &format!("column {}", layout.column + 1),
+            &format!("column {} ({})", layout.column + 1, letters(layout.column)),
+            1,
+        );
         format!(
-            "{} workbook, sheet {}, {header}, addresses in {} ({})",
+            "{} workbook, sheet {}, {header}, addresses in {label} ({})",
             self.format,
             quoted(&self.sheet),
-            layout.column_label(),
             layout.how
         )
     }
@@ -209,6 +227,15 @@ impl SheetReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_are_lettered_as_the_spreadsheet_does() {
+        let got: Vec<String> = [0, 2, 25, 26, 51, 701, 702, 16_383]
+            .into_iter()
+            .map(letters)
+            .collect();
+        assert_eq!(got, ["A", "C", "Z", "AA", "AZ", "ZZ", "AAA", "XFD"]);
+    }
 
     #[test]
     fn a_header_below_titles_is_found_above_the_first_address_only() {

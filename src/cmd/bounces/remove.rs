@@ -33,12 +33,14 @@ Every input row gets one report row (line, email, status, reason, source) with
 status accepted, rejected, invalid, duplicate or failed (valid under --dry-run).
 Rows marked failed are safe to send again. A quote left open in a cell cannot
 hide the rows after it: that row is reported invalid (and named on stderr).
-An input that is missing, not text, or empty (unless --allow-empty) is refused
-before anything is sent (exit status 2).
+An input that is missing, not text, empty (unless --allow-empty), or a workbook
+that cannot be read (encrypted, damaged, no such --sheet) is refused before
+anything is sent (exit status 2).
 
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
   okta-org bounces remove bounces.csv --report report.csv
+  okta-org bounces remove suppressions.xlsx --sheet Bounces --dry-run
   cat export.csv | okta-org bounces remove - --max-wait 5m --report r.csv";
 
 #[derive(Debug, clap::Args)]
