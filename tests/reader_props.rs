@@ -313,6 +313,7 @@ fn read(bytes: Vec<u8>, plan: &Plan) -> (Vec<(u64, String, bool)>, bool) {
     let options = ReadOptions {
         column: ColumnChoice::Auto,
         allow_empty: true,
+        sheet: None,
     };
     let mut r = SourceReader::from_reader(
         "gen".into(),
@@ -375,7 +376,7 @@ proptest! {
     fn any_bytes_read_without_panic(bytes in prop::collection::vec(
         prop::sample::select(b"a@x.,;|\t\"\r\n #\xe9\x00".to_vec()), 0..600)
     ) {
-        let options = ReadOptions { column: ColumnChoice::Auto, allow_empty: true };
+        let options = ReadOptions { column: ColumnChoice::Auto, allow_empty: true, sheet: None };
         if let Ok(mut r) = SourceReader::from_reader(
             "bytes".into(), Box::new(Cursor::new(bytes)), &options, Arc::default())
         {

@@ -318,7 +318,7 @@ fn read_inputs(
             done.stopped = not_read(spec);
             return Ok(done);
         };
-        tracing::info!("{}: {}; {}", reader.name(), reader.encoding, reader.layout);
+        tracing::info!("{}: {}", reader.name(), reader.describe());
         let name = reader.name().to_string();
         let column_label = reader.layout.column_label();
         let (mut rows, mut unclosed) = (0u64, 0u64);

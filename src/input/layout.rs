@@ -90,7 +90,7 @@ pub const SINGLE_COLUMN: u8 = 0x1F;
 const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 
 /// How many rows of the sample the layout is worked out from.
-const SNIFF_ROWS: usize = 200;
+pub const SNIFF_ROWS: usize = 200;
 
 /// Header names that hold the recipient address, best first, lowercased with spaces, `_`, `-` and `.`
 /// removed. Sender columns (`sender_address`, `from`, `return_path`) are deliberately absent.
@@ -181,6 +181,18 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
         .or_else(|| header_delimiter(body))
         .unwrap_or_else(|| pick_delimiter(body));
     let records = parse(body, delimiter, SNIFF_ROWS);
+    decide(&records, complete, choice, delimiter, preamble_lines)
+}
+
+/// Decides the layout from the first rows of an input, already split into cells: those of a delimited
+/// sample, or a sheet's (`crate::input::sheet`). `complete` says whether `records` are all the rows.
+pub fn decide(
+    records: &[Vec<String>],
+    complete: bool,
+    choice: &ColumnChoice,
+    delimiter: u8,
+    preamble_lines: u64,
+) -> Result<Layout, LayoutError> {
     let first = records.first().map(|r| r.as_slice()).unwrap_or(&[]);
     // A row with an address in it is data, whatever its other cells say.
     let first_has_at = first.iter().any(|c| c.contains('@'));
@@ -202,7 +214,7 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
                     looked_at,
                 });
             }
-            let header = named.is_some() || guessed_header(first, &records, delimiter);
+            let header = named.is_some() || guessed_header(first, records, delimiter);
             (n - 1, header, "--column")
         }
         ColumnChoice::Name(name) => {
@@ -224,11 +236,11 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
         ColumnChoice::Auto => match named {
             Some((_, i)) => (i, true, "by header name"),
             None => {
-                let header = guessed_header(first, &records, delimiter);
+                let header = guessed_header(first, records, delimiter);
                 let (data, names) = if header {
                     (&records[1..], first)
                 } else {
-                    (&records[..], &[][..])
+                    (records, &[][..])
                 };
                 let column = by_content(data, names).ok_or_else(|| LayoutError::OnlySenders {
                     header: first.to_vec(),
@@ -256,7 +268,7 @@ pub fn sniff(sample: &[u8], complete: bool, choice: &ColumnChoice) -> Result<Lay
 }
 
 /// The best-ranked known address header name in `row`: (rank, column).
-fn known_header(row: &[String]) -> Option<(usize, usize)> {
+pub fn known_header(row: &[String]) -> Option<(usize, usize)> {
     row.iter()
         .enumerate()
         .filter_map(|(i, cell)| {

@@ -5,10 +5,11 @@ pub mod decode;
 pub mod layout;
 pub mod pump;
 pub mod records;
+pub mod sheet;
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,8 +58,10 @@ impl InputSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
     pub column: ColumnChoice,
-    /// An input with no bytes at all is not an error.
+    /// An input with no bytes at all (a workbook: no cells) is not an error.
     pub allow_empty: bool,
+    /// The sheet of a workbook to read (`--sheet`); by default the first visible one with cells.
+    pub sheet: Option<String>,
 }
 
 impl Default for ReadOptions {
@@ -66,6 +69,7 @@ impl Default for ReadOptions {
         ReadOptions {
             column: ColumnChoice::Auto,
             allow_empty: false,
+            sheet: None,
         }
     }
 }
@@ -82,6 +86,9 @@ pub enum InputError {
     },
     #[error("{name}: {why}")]
     NotText { name: String, why: &'static str },
+    /// A workbook that cannot be read, or has no such sheet, or none with cells.
+    #[error("{name}: {why}")]
+    Workbook { name: String, why: String },
     #[error("{name}: {}; if no rows can be right, pass --allow-empty", emptiness(*bytes))]
     Empty { name: String, bytes: u64 },
     /// `--resume` with a report of another input (or of this one before it was edited).
@@ -160,6 +167,8 @@ pub struct SourceReader {
     records: Records<DynRead>,
     header_cell: Option<String>,
     skip_header: bool,
+    /// A workbook's sheet, read instead of `records` (which then read nothing).
+    sheet: Option<Box<sheet::SheetReader>>,
 }
 
 impl SourceReader {
@@ -199,11 +208,36 @@ impl SourceReader {
         };
         // (The count is shared by the inputs of a run: this one's bytes are what it adds.)
         let before = bytes_read.load(Ordering::Relaxed);
-        let counted: DynRead = Box::new(Counting {
+        let mut counted: DynRead = Box::new(Counting {
             inner: raw,
             count: bytes_read.clone(),
             ended: false,
         });
+        // A workbook (.xlsx, .xls, .ods) is told by its first bytes, whatever its name, on stdin too.
+        let mut head = [0; sheet::HEAD_BYTES];
+        let n = decode::read_full(&mut counted, &mut head).map_err(io_err)?;
+        if sheet::is_workbook(&head[..n]) {
+            let bytes = sheet::read_whole(&head[..n], &mut counted, sheet::WORKBOOK_MAX_BYTES)
+                .map_err(io_err)?
+                .map_err(|why| InputError::Workbook {
+                    name: name.clone(),
+                    why,
+                })?;
+            let (reader, layout) = sheet::SheetReader::open(&name, bytes, options)?;
+            let empty: DynRead = Box::new(io::empty());
+            let records = Records::new(Source::new(empty, 0), layout.records_config());
+            return Ok(SourceReader {
+                name,
+                layout,
+                // (Cells are Unicode text; `describe` names the workbook instead.)
+                encoding: Encoding::Utf8,
+                records,
+                header_cell: None,
+                skip_header: false,
+                sheet: Some(Box::new(reader)),
+            });
+        }
+        let counted: DynRead = Box::new(Cursor::new(head[..n].to_vec()).chain(counted));
         let (decoded, encoding) = decode::decode(counted).map_err(io_err)?;
         let mut source = Source::new(decoded, BUFFER_BYTES);
         source.fill_to(SAMPLE_BYTES).map_err(io_err)?;
@@ -237,11 +271,20 @@ impl SourceReader {
             encoding,
             records,
             header_cell,
+            sheet: None,
         })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What was found out about the input, for `--verbose`: its encoding and layout, or its sheet.
+    pub fn describe(&self) -> String {
+        match &self.sheet {
+            Some(sheet) => sheet.describe(&self.layout),
+            None => format!("{}; {}", self.encoding, self.layout),
+        }
     }
 
     /// The first word holding an `@` in a field of the current record (`which` picks the fields), and the
@@ -282,6 +325,9 @@ impl SourceReader {
 
     /// The next data row.
     pub fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
+        if self.sheet.is_some() {
+            return Ok(self.sheet.as_mut().and_then(|s| s.next_row()));
+        }
         let start = loop {
             let start = self
                 .records

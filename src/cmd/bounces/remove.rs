@@ -28,20 +28,24 @@ use crate::term::{self, count};
 pub const REMOVE_HELP: &str = "\
 Reads CSV exports of SendGrid, Mailgun, Mailchimp, Brevo, SparkPost, SES,
 Postmark, Mandrill, Exchange message traces, or plain lists of addresses
-(UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe). The address
-column is found by its header name, or by content; --column overrides.
+(UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe), and
+spreadsheets (.xlsx, .xls, .ods; one sheet: --sheet, or the first visible one
+with cells; `line` is the sheet's row number). The address column is found by
+its header name, or by content; --column overrides.
 
 Every input row gets one report row (line, email, status, reason, source, at,
 retry_at) with status accepted, rejected, invalid, duplicate or failed (valid
 under --dry-run). Rows marked failed are safe to send again. A quote left open
 in a cell cannot hide the rows after it: that row is reported invalid (and
 named on stderr).
-An input that is missing, not text, or empty (unless --allow-empty) is refused
-before anything is sent (exit status 2).
+An input that is missing, not text, empty (unless --allow-empty), or a workbook
+that cannot be read (encrypted, damaged, no such --sheet) is refused before
+anything is sent (exit status 2).
 
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
   okta-org bounces remove bounces.csv --report report.csv
+  okta-org bounces remove suppressions.xlsx --sheet Bounces --dry-run
   cat export.csv | okta-org bounces remove - --max-wait 5m --report r.csv";
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +56,10 @@ pub struct RemoveArgs {
     /// The address column, by header name or 1-based number (default: found by header name or content)
     #[arg(long, value_name = "NAME|NUMBER")]
     pub column: Option<String>,
+    /// The sheet of an .xlsx, .xls or .ods input to read (default: the first visible sheet with cells);
+    /// text inputs have none
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// Write the report here instead of stdout (`-`: stdout)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
@@ -260,6 +268,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
             .as_deref()
             .map_or(ColumnChoice::Auto, ColumnChoice::parse),
         allow_empty: args.allow_empty,
+        sheet: args.sheet.clone(),
     };
     let source = match (&args.retry_failed, &args.resume) {
         (Some(path), _) => {
