@@ -18,6 +18,7 @@ pub mod endpoints;
 pub mod exit;
 pub mod input;
 pub mod interrupt;
+pub mod ledger;
 pub mod logs;
 pub mod models;
 pub mod oauth;
