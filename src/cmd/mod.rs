@@ -174,6 +174,8 @@ pub enum CmdError {
     /// `config check`: what worked before the error.
     #[error("{said}{source}")]
     Check { said: String, source: ApiError },
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 impl CmdError {
@@ -192,6 +194,7 @@ impl CmdError {
             CmdError::Session(SessionError::Simulator(_))
             | CmdError::Remove(_)
             | CmdError::Io { .. } => Exit::Error,
+            CmdError::Ledger(e) => e.exit(),
         }
     }
 }
