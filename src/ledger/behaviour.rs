@@ -729,10 +729,10 @@ CREATE TABLE event_recipients (
     org     TEXT NOT NULL,
     uuid    TEXT NOT NULL,
     address TEXT NOT NULL,
-    PRIMARY KEY (org, uuid, address),
+    PRIMARY KEY (org, address, uuid),
     FOREIGN KEY (org, uuid) REFERENCES events (org, uuid)
 );
-CREATE INDEX event_recipients_by_address ON event_recipients (org, address);
+CREATE INDEX event_recipients_by_event ON event_recipients (org, uuid, address);
 CREATE TABLE removals (
     id          INTEGER PRIMARY KEY,
     org         TEXT NOT NULL,

@@ -216,10 +216,10 @@ impl Ledger {
         self.read(|c| {
             let mut s = c.prepare_cached(
                 "SELECT q.address, q.id, q.run_id, q.requested, q.answered, q.bounce_uuid, b.published \
-                 FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY address ORDER BY answered DESC, id DESC) \
-                       AS n FROM removals WHERE org = ?1 AND answer = 'accepted' AND answered >= ?2) q \
-                 LEFT JOIN events b ON b.org = q.org AND b.uuid = q.bounce_uuid \
-                 WHERE q.n = 1 ORDER BY q.address",
+                 FROM (SELECT max(id) AS id FROM removals \
+                       WHERE org = ?1 AND answer = 'accepted' AND answered >= ?2 GROUP BY address) m \
+                 CROSS JOIN removals q ON q.id = m.id \
+                 LEFT JOIN events b ON b.org = q.org AND b.uuid = q.bounce_uuid",
             )?;
             let rows = s
                 .query_map(params![org, time_text(ago(now, within))], |r| {
@@ -253,6 +253,7 @@ impl Ledger {
                     at: q.answered.expect("accepted rows are answered"),
                 });
             }
+            out.sort_by(|a, b| a.address.cmp(&b.address));
             Ok(out)
         })
     }
@@ -309,12 +310,11 @@ fn opt_time(t: Option<String>) -> rusqlite::Result<Option<SystemTime>> {
 /// Every hard-bounced address of the org with its latest hard bounce, by address.
 fn latest_bounces(c: &Connection, org: &str) -> Result<Vec<(String, BounceSeen)>, LedgerError> {
     let mut s = c.prepare_cached(
-        "SELECT address, uuid, published, detail FROM ( \
-           SELECT r.address, e.uuid, e.published, e.detail, ROW_NUMBER() OVER \
-             (PARTITION BY r.address ORDER BY e.published DESC, e.rowid DESC) AS n \
-           FROM events e JOIN event_recipients r ON r.org = e.org AND r.uuid = e.uuid \
-           WHERE e.org = ?1 AND e.kind = 'bounce') \
-         WHERE n = 1 ORDER BY address",
+        // One pass over the org's recipients in address order (its key), no sort; the other columns
+        // are those of the row with the greatest `published` (SQLite's rule for a bare max()).
+        "SELECT r.address, e.uuid, max(e.published), e.detail \
+         FROM event_recipients r CROSS JOIN events e ON e.org = r.org AND e.uuid = r.uuid \
+         WHERE r.org = ?1 AND e.kind = 'bounce' GROUP BY r.address ORDER BY r.address",
     )?;
     let rows = s
         .query_map([org], |r| {
@@ -339,8 +339,9 @@ pub(super) fn latest_bounce(
 ) -> Result<Option<BounceSeen>, LedgerError> {
     use rusqlite::OptionalExtension;
     Ok(c.prepare_cached(
+        // CROSS JOIN: from the address's few rows, not through the org's bounces.
         "SELECT e.uuid, e.published, e.detail FROM event_recipients r \
-         JOIN events e ON e.org = r.org AND e.uuid = r.uuid \
+         CROSS JOIN events e ON e.org = r.org AND e.uuid = r.uuid \
          WHERE r.org = ?1 AND r.address = ?2 AND e.kind = 'bounce' \
          ORDER BY e.published DESC, e.rowid DESC LIMIT 1",
     )?
@@ -354,7 +355,7 @@ pub(super) fn latest_bounce(
     .optional()?)
 }
 
-/// Every address's latest removal request in the org (by when it was recorded).
+/// Every address's latest removal request in the org (the last recorded).
 pub(super) fn latest_requests(
     c: &Connection,
     org: &str,
@@ -362,10 +363,9 @@ pub(super) fn latest_requests(
     let mut s = c.prepare_cached(
         "SELECT q.address, q.id, q.run_id, q.requested, q.answer, q.reason, q.answered, q.bounce_uuid, \
                 b.published \
-         FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY address ORDER BY requested DESC, id DESC) AS n \
-               FROM removals WHERE org = ?1) q \
-         LEFT JOIN events b ON b.org = q.org AND b.uuid = q.bounce_uuid \
-         WHERE q.n = 1",
+         FROM (SELECT max(id) AS id FROM removals WHERE org = ?1 GROUP BY address) m \
+         CROSS JOIN removals q ON q.id = m.id \
+         LEFT JOIN events b ON b.org = q.org AND b.uuid = q.bounce_uuid",
     )?;
     let rows = s
         .query_map([org], |r| {

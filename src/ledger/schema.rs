@@ -47,10 +47,10 @@ CREATE TABLE event_recipients (
     org     TEXT NOT NULL,
     uuid    TEXT NOT NULL,
     address TEXT NOT NULL,
-    PRIMARY KEY (org, uuid, address),
+    PRIMARY KEY (org, address, uuid),
     FOREIGN KEY (org, uuid) REFERENCES events (org, uuid)
 );
-CREATE INDEX event_recipients_by_address ON event_recipients (org, address);
+CREATE INDEX event_recipients_by_event ON event_recipients (org, uuid, address);
 CREATE TABLE removals (
     id          INTEGER PRIMARY KEY,
     org         TEXT NOT NULL,
@@ -116,7 +116,7 @@ pub(super) fn open(path: &Path, create: bool) -> Result<Ledger, LedgerError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(at)?;
     // Read before anything is written: a ledger from a newer build, or another program's file, is left
     // exactly as it is.
-    check(&conn, path)?;
+    let version = check(&conn, path)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(at)?;
@@ -130,7 +130,10 @@ pub(super) fn open(path: &Path, create: bool) -> Result<Ledger, LedgerError> {
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(at)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(at)?;
-    migrate(&mut conn, path, SystemTime::now())?;
+    // A current ledger takes no write lock to open (a reader of a file it may not write still reads).
+    if version < LATEST {
+        migrate(&mut conn, path, SystemTime::now())?;
+    }
     Ok(Ledger {
         conn,
         path: path.to_path_buf(),
@@ -168,8 +171,8 @@ fn make(path: &Path) -> Result<(), LedgerError> {
     }
 }
 
-/// Refuses a file that is not a ledger, or one of a newer schema than this build's.
-fn check(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
+/// Refuses a file that is not a ledger, or one of a newer schema than this build's; else its version.
+fn check(conn: &Connection, path: &Path) -> Result<i64, LedgerError> {
     let at = |e: rusqlite::Error| LedgerError::from(e).at(path);
     let not = |why: &str| LedgerError::NotALedger {
         path: path.to_path_buf(),
@@ -201,7 +204,7 @@ fn check(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
             return Err(not("an SQLite database of another program"));
         }
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Brings the schema to [`LATEST`] in one exclusive transaction: the version is read again inside it (a
