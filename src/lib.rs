@@ -19,6 +19,7 @@ pub mod escape;
 pub mod exit;
 pub mod input;
 pub mod interrupt;
+pub mod ledger;
 pub mod logs;
 pub mod models;
 pub mod oauth;

@@ -174,6 +174,8 @@ pub enum CmdError {
     /// `config check`: what worked before the error.
     #[error("{said}{source}")]
     Check { said: String, source: ApiError },
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 impl CmdError {
@@ -191,6 +193,7 @@ impl CmdError {
                 SessionError::Config(_) | SessionError::Client(_) | SessionError::NoSimulator,
             ) => Exit::Usage,
             CmdError::Session(SessionError::Simulator(_)) | CmdError::Io { .. } => Exit::Error,
+            CmdError::Ledger(e) => e.exit(),
         }
     }
 }

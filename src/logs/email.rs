@@ -155,6 +155,15 @@ fn smtp_class(text: &str) -> Option<char> {
         })
 }
 
+/// The class of the SMTP reply an event quotes (`451 4.7.1 greylisted` → `4`): the first reply code of its
+/// `debugData`, else of its outcome's reason, else of its message. A bounce with a 4xx reply is a
+/// temporary failure (greylisting, a full mailbox), not a reason to clear the address.
+pub fn reply_class(e: &LogEvent) -> Option<char> {
+    [debug_text(e).as_str(), &e.reason, &e.display_message]
+        .into_iter()
+        .find_map(|t| smtp_class(&without_addresses(t)))
+}
+
 fn debug_text(e: &LogEvent) -> String {
     let mut s = String::new();
     for v in e.debug.values() {

@@ -1,8 +1,9 @@
 //! `okta-org bounces ...`: the main job and the loop around it. `remove` clears a mail system's export from
 //! Okta's bounce list; `find` reads from the System Log which addresses bounced; `verify` reads from it
-//! whether the removals a report accepted happened.
+//! whether the removals a report accepted happened; `history` reads what the ledger remembers.
 
 pub mod find;
+pub mod history;
 mod progress;
 pub mod remove;
 pub mod summary;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Check in Okta's System Log what became of the addresses a `bounces remove` report accepted
     #[command(after_help = verify::VERIFY_HELP)]
     Verify(verify::VerifyArgs),
+    /// What the ledger knows of removals and addresses: bounces seen, Okta's answers, verdicts, holds
+    #[command(after_help = history::HISTORY_HELP)]
+    History(history::HistoryArgs),
 }
 
 pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
@@ -53,6 +57,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         Command::Remove(a) => remove::run(a, global).await,
         Command::Find(a) => find::run(a, global).await,
         Command::Verify(a) => verify::run(a, global).await,
+        Command::History(a) => history::run(a, global).await,
     }
 }
 
