@@ -66,7 +66,7 @@ impl EventKind {
     /// The kind of a `system.email.delivery`, as `bounces find` reads it, except that a bounce whose SMTP
     /// reply is a 4xx is `Soft`: a greylisting `451` logged as a bounce is no reason to clear anything.
     pub fn of_delivery(e: &LogEvent) -> EventKind {
-        match email::delivery_kind(e) {
+        match email::reported_kind(e) {
             Kind::Bounce if email::reply_class(e) == Some('4') => EventKind::Soft,
             Kind::Bounce => EventKind::Bounce,
             Kind::Dropped => EventKind::Dropped,
