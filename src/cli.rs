@@ -25,6 +25,10 @@ pub struct Global {
         display_order = 1001
     )]
     pub quiet: bool,
+    /// Lines on stderr as text, or one JSON object a line for log collectors (`bounces sync --follow`)
+    #[arg(long, global = true, value_enum, value_name = "FORMAT",
+          default_value_t = crate::term::LogFormat::Text, display_order = 1002)]
+    pub log_format: crate::term::LogFormat,
 }
 
 /// Where the org is and how to sign in: on every command that connects (and `config show`).

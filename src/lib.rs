@@ -28,4 +28,5 @@ pub mod outputs;
 pub mod report;
 pub mod secret;
 pub mod session;
+pub mod sync;
 pub mod term;

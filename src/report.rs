@@ -27,16 +27,23 @@ pub enum Status {
     Failed,
     /// `--dry-run` only: passed every local check and would have been sent.
     Valid,
+    /// Not sent by the ledger's policy: it bounced again after being cleared too often (`bounces sync`);
+    /// the address itself needs fixing.
+    Held,
+    /// Not sent: the ledger says it was cleared recently and has not bounced since (`--skip-cleared`).
+    Skipped,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 8] = [
         Status::Accepted,
         Status::Rejected,
         Status::Invalid,
         Status::Duplicate,
         Status::Failed,
         Status::Valid,
+        Status::Held,
+        Status::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +54,8 @@ impl Status {
             Status::Duplicate => "duplicate",
             Status::Failed => "failed",
             Status::Valid => "valid",
+            Status::Held => "held",
+            Status::Skipped => "skipped",
         }
     }
 }
@@ -112,7 +121,7 @@ pub struct ReportWriter {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counts {
     pub rows: u64,
-    by_status: [u64; 6],
+    by_status: [u64; Status::ALL.len()],
 }
 
 impl Counts {

@@ -4,7 +4,8 @@
 //! warnings (`okta-org: warning: ...`, through `tracing::warn!`, so `-v` and `RUST_LOG` see them too; not
 //! under `--quiet`), and errors (`okta-org: error: ...`, always). Colour only when stderr is a terminal.
 //! Whatever the text quotes from outside is escaped here ([`crate::escape`]), so nothing written can
-//! drive the terminal.
+//! drive the terminal. With `--log-format json` every line is a JSON object instead (`time`, `level`,
+//! `message`, and an action's fields), for log collectors.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -21,22 +22,84 @@ static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 /// `--quiet`: set once, by [`init_logging`].
 static QUIET: AtomicBool = AtomicBool::new(false);
 
+/// `--log-format json`: set once, by [`init_logging`].
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// How lines on stderr are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `okta-org: ...` lines for people.
+    #[default]
+    Text,
+    /// One JSON object a line (`time`, `level`, `message`, an action's fields), for log collectors.
+    Json,
+}
+
 /// Whether `--quiet` asked for errors only.
 pub fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
+fn json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// One JSON line: `time`, `level`, `message`, then `fields`; safe on a terminal (see
+/// [`crate::escape::json`]).
+fn json_line(level: &str, message: &str, fields: serde_json::Value) {
+    let mut line = serde_json::Map::new();
+    line.insert(
+        "time".into(),
+        crate::report::time_text(std::time::SystemTime::now()).into(),
+    );
+    line.insert("level".into(), level.into());
+    line.insert("message".into(), message.into());
+    if let serde_json::Value::Object(f) = fields {
+        line.extend(f);
+    }
+    let text = serde_json::Value::Object(line).to_string();
+    write_raw(format!("{}\n", crate::escape::json(&text)).as_bytes());
+}
+
 /// A note for the person at the terminal (`okta-org: ...`), not under `--quiet`.
 pub fn note(text: impl std::fmt::Display) {
-    if !quiet() {
-        say(format_args!("okta-org: {text}"));
+    if quiet() {
+        return;
     }
+    if json() {
+        return json_line("info", &text.to_string(), serde_json::Value::Null);
+    }
+    say(format_args!("okta-org: {text}"));
 }
 
 /// An error line (`okta-org: error: ...`), always said. A command's final error is said once, by
 /// `cmd::run`; this is for an error a run says on its way (a summary that could not be written).
 pub fn error(text: impl std::fmt::Display) {
+    if json() {
+        return json_line("error", &text.to_string(), serde_json::Value::Null);
+    }
     say(format_args!("okta-org: error: {text}"));
+}
+
+/// One action of a long-running command (`bounces sync --follow`), a line each, with its time: in text
+/// `okta-org: 2026-12-07T10:00:00.000Z TEXT`; in JSON `{"time", "level", "message", "event": WHAT,
+/// FIELDS...}`. Not under `--quiet`.
+pub fn action(what: &str, text: impl std::fmt::Display, fields: serde_json::Value) {
+    if quiet() {
+        return;
+    }
+    if json() {
+        let mut f = match fields {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        f.insert("event".into(), what.into());
+        return json_line("info", &text.to_string(), serde_json::Value::Object(f));
+    }
+    say(format_args!(
+        "okta-org: {} {text}",
+        crate::report::time_text(std::time::SystemTime::now())
+    ));
 }
 
 /// Shows `bar` until [`clear_bar`]; lines written meanwhile go above it.
@@ -54,6 +117,9 @@ pub fn clear_bar() {
 /// stderr (`2>&1 | head`) is not worth a panic.
 pub fn write_stderr(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
+    if json() {
+        return json_line("info", text.trim_end(), serde_json::Value::Null);
+    }
     write_raw(crate::escape::lines(&text).as_bytes());
 }
 
@@ -81,9 +147,10 @@ pub fn say(text: impl std::fmt::Display) {
     write_stderr(format!("{text}\n").as_bytes());
 }
 
-/// Log events as `okta-org: warning: ...` lines.
+/// Log events as `okta-org: warning: ...` lines (or JSON objects).
 pub struct Lines {
     pub ansi: bool,
+    pub json: bool,
 }
 
 impl<S, N> FormatEvent<S, N> for Lines
@@ -97,6 +164,21 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
+        if self.json {
+            let mut fields = String::new();
+            ctx.field_format()
+                .format_fields(Writer::new(&mut fields), event)?;
+            let level = event.metadata().level().as_str().to_ascii_lowercase();
+            let mut line = serde_json::Map::new();
+            line.insert(
+                "time".into(),
+                crate::report::time_text(std::time::SystemTime::now()).into(),
+            );
+            line.insert("level".into(), level.into());
+            line.insert("message".into(), fields.into());
+            let text = serde_json::Value::Object(line).to_string();
+            return writeln!(writer, "{}", crate::escape::json(&text));
+        }
         let (label, colour) = match *event.metadata().level() {
             Level::ERROR => ("error: ", "\x1b[31m"),
             Level::WARN => ("warning: ", "\x1b[33m"),
@@ -151,8 +233,9 @@ impl<'a> MakeWriter<'a> for Stderr {
 
 /// Logging on stderr: warnings by default, `-v` each request, `-vv` retries and rate-limit details,
 /// `-vvv` everything; `RUST_LOG` overrides.
-pub fn init_logging(verbose: u8, quiet: bool) {
+pub fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     QUIET.store(quiet, Ordering::Relaxed);
+    JSON.store(format == LogFormat::Json, Ordering::Relaxed);
     // Only this tool's own lines, unless -vvv: a library's log (rustls reporting a certificate, say) is
     // not a message for the user, and the error it describes reaches them anyway.
     let default = match (quiet, verbose) {
@@ -169,6 +252,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .with_writer(Stderr)
         .event_format(Lines {
             ansi: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            json: format == LogFormat::Json,
         })
         .try_init();
 }
@@ -198,7 +282,10 @@ mod tests {
         let sink = out.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || sink.clone())
-            .event_format(Lines { ansi: true })
+            .event_format(Lines {
+                ansi: true,
+                json: false,
+            })
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let name = "in\x1b[2J\x1b]0;pwned\x07.csv";

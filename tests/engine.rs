@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use okta_org::client::{Client, ClientOptions, StaticToken};
-use okta_org::engine::{Ended, Engine, Report, Source};
+use okta_org::engine::{Ended, Engine, Handed, Report, Source};
 use okta_org::interrupt::Interrupt;
 use okta_org::report::Format;
 use okta_org::secret::Secret;
@@ -23,9 +23,10 @@ fn client(url: &str) -> Arc<Client> {
 
 fn engine(sim_url: &str, addresses: Vec<String>, report: &std::path::Path) -> Engine {
     Engine {
-        source: Source::addresses("list", addresses),
+        source: Source::addresses("list", addresses.into_iter().map(Handed::send).collect()),
         report: Report::create(Some(report), Format::Csv, true).unwrap(),
         sinks: Vec::new(),
+        gate: None,
         client: Some(client(sim_url)),
         interrupt: Arc::new(Interrupt::default()),
         concurrency: None,

@@ -122,7 +122,9 @@ fn summary_of(path: &std::path::Path) -> serde_json::Value {
             "invalid",
             "duplicate",
             "failed",
-            "valid"
+            "valid",
+            "held",
+            "skipped"
         ]
     );
     let sum: u64 = v["counts"]

@@ -191,6 +191,8 @@ pub struct Stats {
     pub unmatched_errors: AtomicU64,
     /// Attempts that were retried because of 5xx or network errors (for the summary's warning).
     pub failures: AtomicU32,
+    /// Answers that asked to wait (429, 503), for the metrics.
+    pub throttled: AtomicU64,
 }
 
 /// What one attempt came to, before the retry policy decides.
@@ -579,6 +581,9 @@ impl Client {
             s if s.is_redirection() => Answer::Refused,
             _ => Answer::Normal,
         };
+        if matches!(answer, Answer::TooMany | Answer::Unavailable) {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
         // One step: the budget, the in-flight limit and any pause, before this request's place is freed.
         let until = permit
             .finish(received, &pacing, answer)

@@ -179,7 +179,7 @@ pub struct Control {
     stop: Mutex<Option<StopReason>>,
     clock: Mutex<ServerClock>,
     /// Cancelled when the run stops: wakes every waiting worker.
-    halted: CancellationToken,
+    halted: Mutex<CancellationToken>,
     /// Cancelled when requests in flight are to be abandoned (an interrupt's grace is over).
     abandon: CancellationToken,
 }
@@ -189,7 +189,7 @@ impl Control {
         Control {
             stop: Mutex::new(None),
             clock: Mutex::new(ServerClock::new()),
-            halted: CancellationToken::new(),
+            halted: Mutex::new(CancellationToken::new()),
             abandon: CancellationToken::new(),
         }
     }
@@ -207,7 +207,24 @@ impl Control {
                 *st = Some(reason);
             }
         }
-        self.halted.cancel();
+        self.halted().cancel();
+    }
+
+    /// The token cancelled when the run stops.
+    fn halted(&self) -> CancellationToken {
+        self.halted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Lets a stopped run send again (a service's next poll after Okta was unavailable): the stop reason
+    /// is cleared; pauses the pacers hold (a `Retry-After`) stay in force. Not after an abandon.
+    pub fn resume(&self) {
+        let mut st = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        if st.take().is_some() {
+            *self.halted.lock().unwrap_or_else(|e| e.into_inner()) = CancellationToken::new();
+        }
     }
 
     pub fn stopped(&self) -> Option<StopReason> {
@@ -674,6 +691,8 @@ impl Pacer {
         };
         let _in_line = InLine { pacer: self, key };
         loop {
+            // (Taken before the stop is looked at: a stop after that cancels this token.)
+            let halted = self.control.halted();
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
@@ -734,7 +753,7 @@ impl Pacer {
             tokio::select! {
                 _ = timer => {}
                 _ = &mut changed => {}
-                _ = self.control.halted.cancelled() => {}
+                _ = halted.cancelled() => {}
             }
             // Time waited is counted while at least one worker waits, so overlapping waits count once.
             if counted {

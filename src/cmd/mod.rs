@@ -178,6 +178,15 @@ pub enum CmdError {
     Ledger(#[from] crate::ledger::LedgerError),
 }
 
+impl From<crate::sync::SyncError> for CmdError {
+    fn from(e: crate::sync::SyncError) -> CmdError {
+        match e {
+            crate::sync::SyncError::Api(a) => CmdError::Api(a),
+            crate::sync::SyncError::Ledger(l) => CmdError::Ledger(l),
+        }
+    }
+}
+
 impl CmdError {
     /// The exit status of every failure, decided here and nowhere else.
     pub fn exit(&self) -> Exit {
@@ -205,7 +214,7 @@ pub fn usage(m: impl Into<String>) -> CmdError {
 /// Runs one parsed command line: logging, the async runtime, the command; every outcome becomes one exit
 /// status, with at most one line of error on stderr.
 pub fn run(cli: Cli) -> Exit {
-    crate::term::init_logging(cli.global.verbose, cli.global.quiet);
+    crate::term::init_logging(cli.global.verbose, cli.global.quiet, cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

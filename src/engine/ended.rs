@@ -35,6 +35,22 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// The word, as the summary writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::MaxWait => "max_wait",
+            Cause::Interrupted => "interrupted",
+            Cause::ReportClosed => "report_closed",
+            Cause::ReportFailed => "report_failed",
+            Cause::Auth => "auth",
+            Cause::Unavailable => "unavailable",
+            Cause::InputError => "input_error",
+            Cause::Usage => "usage",
+            Cause::NotFound => "not_found",
+            Cause::Error => "error",
+        }
+    }
+
     /// The transport's reason for stopping a run.
     pub fn of_stop(r: &StopReason) -> Cause {
         match r.failure {
@@ -124,7 +140,12 @@ impl Ended {
             Ended::Stopped(r) => r.failure.into(),
             Ended::ReportClosed | Ended::Interrupted(_) => Exit::Retry,
             Ended::Completed if counts.get(Status::Failed) > 0 => Exit::Retry,
-            Ended::Completed if counts.get(Status::Rejected) + counts.get(Status::Invalid) > 0 => {
+            Ended::Completed
+                if counts.get(Status::Rejected)
+                    + counts.get(Status::Invalid)
+                    + counts.get(Status::Held)
+                    > 0 =>
+            {
                 Exit::Partial
             }
             Ended::Completed => Exit::Ok,
@@ -320,7 +341,11 @@ mod tests {
             Cause::Error,
         ]
         .iter()
-        .map(|c| serde_json::to_string(c).unwrap())
+        .map(|c| {
+            let word = serde_json::to_string(c).unwrap();
+            assert_eq!(word, format!("\"{}\"", c.as_str()));
+            word
+        })
         .collect();
         assert_eq!(
             words.join(","),

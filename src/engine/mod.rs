@@ -29,8 +29,8 @@ use crate::interrupt::{Interrupt, Level};
 use crate::report::{Counts, Status};
 pub use ended::{Cause, Ended, Facts};
 use rows::Segment;
-pub use sink::{Report, Sink};
-pub use source::{Carried, Source};
+pub use sink::{Gate, Report, Sink};
+pub use source::{Carried, Handed, Source};
 use submit::{MAX_BATCH, Outcome as Settled};
 
 /// One run of the engine: where its rows come from, where they go, and what sends them.
@@ -39,6 +39,8 @@ pub struct Engine {
     pub report: Report,
     /// More sinks (the ledger): each told of every batch before it is sent and of every settled row.
     pub sinks: Vec<Box<dyn Sink>>,
+    /// Decides, before a batch is sent, which of its addresses to leave out (`--skip-cleared`).
+    pub gate: Option<Box<dyn Gate>>,
     /// `None` for a dry run: every good, new address is reported `valid`.
     pub client: Option<Arc<Client>>,
     /// Raised by SIGINT/SIGTERM; the engine raises it itself when nothing more can be reported.
@@ -117,17 +119,25 @@ impl Engine {
     /// Runs to the end of the source, or until the run stops; every row read is settled in the report
     /// (or counted as unrecorded when the report cannot take it).
     pub async fn run(self) -> Outcome {
+        self.run_keeping_report().await.0
+    }
+
+    /// [`Engine::run`], handing the report back, for a caller that writes the rows of several runs to one
+    /// report (`bounces sync --follow`).
+    pub async fn run_keeping_report(self) -> (Outcome, Report) {
         let started = Instant::now();
         let Engine {
             source,
             mut report,
             mut sinks,
+            mut gate,
             client,
             interrupt,
             concurrency,
             keep_accepted,
             tally,
         } = self;
+        let committed_before = report.rows_committed();
         let names = source.names();
         let mut facts = Facts::default();
         // Rows an earlier `--max-wait` stop named a time for: nothing goes out before it (a wait past
@@ -271,15 +281,23 @@ impl Engine {
                         (None, _) => seg.settle_batch(&Settled::new(Status::Valid, "")),
                         (Some(_), Some(stop)) => seg.settle_batch(&Settled::failed(&stop)),
                         (Some(c), None) => {
-                            let addrs = seg.batch_addresses();
-                            match tell_sending(&mut sinks, &addrs) {
+                            // The gate leaves out what it must; the sinks record the rest as being
+                            // sent before it goes (a crash then loses at most this batch).
+                            let vetted = match &mut gate {
+                                Some(g) => vet(g.as_mut(), &mut seg),
+                                None => Ok(seg.batch_addresses()),
+                            };
+                            let told = vetted
+                                .and_then(|addrs| tell_sending(&mut sinks, &addrs).map(|()| addrs));
+                            match told {
                                 Err(e) => {
                                     facts.report_failed.get_or_insert(e);
                                     let stop = report_stop("not sent: the run could not be recorded");
                                     c.control().stop(stop.clone());
                                     seg.settle_batch(&Settled::failed(&stop));
                                 }
-                                Ok(()) => {
+                                Ok(addrs) if addrs.is_empty() => {}
+                                Ok(addrs) => {
                                     let (c, max_len) = (c.clone(), max_len.clone());
                                     let task = inflight.spawn(async move {
                                         (id, submit::submit(&c, &addrs, &max_len, id).await)
@@ -318,11 +336,11 @@ impl Engine {
             None => (0, 0, Duration::ZERO, 0),
         };
         let recorded = if report.is_closed() || report.failed().is_some() {
-            report.rows_committed()
+            report.rows_committed() - committed_before
         } else {
             counts.rows
         };
-        Outcome {
+        let outcome = Outcome {
             ended: Ended::decide(&facts),
             unrecorded: counts.rows - recorded.min(counts.rows),
             counts,
@@ -334,8 +352,30 @@ impl Engine {
             unmatched_errors,
             carried,
             accepted,
+        };
+        (outcome, report)
+    }
+}
+
+/// Asks the gate about a batch: the addresses it leaves out are settled as it says and leave the batch;
+/// the rest are returned, to be sent.
+fn vet(gate: &mut dyn Gate, seg: &mut Segment) -> Result<Vec<String>, String> {
+    let addrs = seg.batch_addresses();
+    let verdicts = gate.vet(&addrs)?;
+    let mut kept = Vec::with_capacity(addrs.len());
+    let mut batch = Vec::with_capacity(addrs.len());
+    for (k, (addr, verdict)) in addrs.into_iter().zip(verdicts).enumerate() {
+        let row = seg.batch[k];
+        match verdict {
+            Some((status, why)) => seg.settle(row, &Settled::new(status, why)),
+            None => {
+                kept.push(addr);
+                batch.push(row);
+            }
         }
     }
+    seg.batch = batch;
+    Ok(kept)
 }
 
 /// Tells every sink of a batch about to be sent.

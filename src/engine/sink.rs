@@ -21,6 +21,16 @@ pub trait Sink: Send {
     fn commit(&mut self) -> io::Result<()>;
 }
 
+/// Decides, before a batch is sent, which of its addresses to leave out, with the status and reason
+/// their rows get (`skipped`: cleared recently, by the ledger).
+pub trait Gate: Send {
+    /// One verdict per address, in order: `None` sends it.
+    fn vet(
+        &mut self,
+        addresses: &[String],
+    ) -> Result<Vec<Option<(report::Status, String)>>, String>;
+}
+
 /// The report of a run.
 pub struct Report {
     writer: ReportWriter,

@@ -43,13 +43,30 @@ pub enum Source {
     /// their lines count from 1. The run reads until the sender is dropped.
     Addresses {
         name: String,
-        addresses: mpsc::Receiver<String>,
+        addresses: mpsc::Receiver<Handed>,
     },
 }
 
+/// One address handed over inside the process: to be checked and sent, or settled already by whoever
+/// handed it over (`held` by the ledger's policy), with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handed {
+    pub address: String,
+    pub settled: Option<(Status, String)>,
+}
+
+impl Handed {
+    pub fn send(address: impl Into<String>) -> Handed {
+        Handed {
+            address: address.into(),
+            settled: None,
+        }
+    }
+}
+
 impl Source {
-    /// Every input row read from a single list of addresses.
-    pub fn addresses(name: impl Into<String>, list: Vec<String>) -> Source {
+    /// A list of addresses handed over whole, under the source name `name`.
+    pub fn addresses(name: impl Into<String>, list: Vec<Handed>) -> Source {
         let (tx, rx) = mpsc::channel(list.len().max(1));
         for a in list {
             tx.try_send(a).expect("the channel holds the whole list");
@@ -247,15 +264,18 @@ fn read_failed(
 
 /// Addresses handed over inside the process, until the sender is dropped.
 fn read_addresses(
-    mut addresses: mpsc::Receiver<String>,
+    mut addresses: mpsc::Receiver<Handed>,
     r: &Reading,
     checker: &mut Checker,
     seg: &mut Segment,
 ) -> Result<ReadDone, InputError> {
     let mut line = 0;
-    while let Some(address) = addresses.blocking_recv() {
+    while let Some(h) = addresses.blocking_recv() {
         line += 1;
-        checker.push_address(seg, 0, line, &address);
+        match &h.settled {
+            Some((status, why)) => seg.push(0, line, &h.address, Some(*status), why),
+            None => checker.push_address(seg, 0, line, &h.address),
+        }
         if !r.hand_over(seg) || r.interrupt.level() == Level::Now {
             break;
         }

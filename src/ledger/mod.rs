@@ -7,6 +7,7 @@
 //! needs clearing (and what is held); `history` reads for people; `lock` keeps one writer per org. The
 //! schema is documented for `sqlite3` users in docs/ledger.md.
 
+pub mod engine;
 mod history;
 mod lock;
 mod policy;

@@ -142,6 +142,8 @@ pub struct Taken {
     pub untracked: usize,
     /// Verdicts of removals that the page changed.
     pub verdicts: Vec<VerdictChange>,
+    /// The new events by kind (`bounce`, `soft`, ...).
+    pub new_kinds: std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// A removal's verdict, new or changed (`None`: it has none any more, rare: a later removal took the event
@@ -367,6 +369,7 @@ impl Ledger {
                     continue;
                 }
                 out.new += 1;
+                *out.new_kinds.entry(e.kind.as_str()).or_default() += 1;
                 for a in to {
                     recipient.execute(params![org, e.uuid, a])?;
                     if verdicts::DECIDING.contains(&e.kind) {

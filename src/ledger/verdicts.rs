@@ -79,12 +79,16 @@ pub(super) fn derive(
 ) -> Result<Vec<VerdictChange>, LedgerError> {
     // Accepted removals, by when Okta accepted them.
     let mut s = c.prepare_cached(
-        "SELECT id, answered FROM removals WHERE org = ?1 AND address = ?2 AND answer = 'accepted' \
-         AND answered IS NOT NULL ORDER BY answered, id",
+        "SELECT id, answered, bounce_uuid FROM removals WHERE org = ?1 AND address = ?2 \
+         AND answer = 'accepted' AND answered IS NOT NULL ORDER BY answered, id",
     )?;
     let removals = s
         .query_map(params![org, address], |r| {
-            Ok((RemovalId(r.get(0)?), parse_time(&r.get::<_, String>(1)?)?))
+            Ok((
+                RemovalId(r.get(0)?),
+                parse_time(&r.get::<_, String>(1)?)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let Some(first) = removals.first() else {
@@ -108,10 +112,19 @@ pub(super) fn derive(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut changes = Vec::new();
-    for (i, &(id, accepted)) in removals.iter().enumerate() {
-        let until = removals.get(i + 1).map(|&(_, t)| t);
+    for (i, (id, accepted, called_by)) in removals.iter().enumerate() {
+        let (id, accepted) = (*id, *accepted);
+        // From the clock allowance before it, but never before the removal before it was accepted (an
+        // event then is that one's), and never the bounce that called for it.
+        let from = match i.checked_sub(1).map(|k| removals[k].1) {
+            Some(prev) => ago(accepted, SKEW).max(prev),
+            None => ago(accepted, SKEW),
+        };
+        let until = removals.get(i + 1).map(|r| r.1);
         let window = events.iter().filter(|e| {
-            e.published >= ago(accepted, SKEW) && until.is_none_or(|u| e.published < u)
+            e.published >= from
+                && until.is_none_or(|u| e.published < u)
+                && called_by.as_deref() != Some(e.uuid.as_str())
         });
         let verdict = decide(window);
         let stored: Option<(String, String, String)> = c

@@ -7,6 +7,7 @@ pub mod history;
 mod progress;
 pub mod remove;
 pub mod summary;
+pub mod sync;
 pub mod verify;
 
 use std::io::Write;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Check in Okta's System Log what became of the addresses a `bounces remove` report accepted
     #[command(after_help = verify::VERIFY_HELP)]
     Verify(verify::VerifyArgs),
+    /// Keep an org's bounce list clear from its System Log, with a ledger of every removal (once, or --follow)
+    #[command(after_help = sync::SYNC_HELP)]
+    Sync(sync::SyncArgs),
     /// What the ledger knows of removals and addresses: bounces seen, Okta's answers, verdicts, holds
     #[command(after_help = history::HISTORY_HELP)]
     History(history::HistoryArgs),
@@ -57,6 +61,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         Command::Remove(a) => remove::run(a, global).await,
         Command::Find(a) => find::run(a, global).await,
         Command::Verify(a) => verify::run(a, global).await,
+        Command::Sync(a) => sync::run(a, global).await,
         Command::History(a) => history::run(a, global).await,
     }
 }

@@ -356,6 +356,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         source,
         report: sink,
         sinks: Vec::new(),
+        gate: None,
         client: client.clone(),
         interrupt: interrupt.clone(),
         concurrency: args.concurrency.map(usize::from),
@@ -440,7 +441,12 @@ fn said(o: &Outcome, what: Read, dry_run: bool, report: Option<&Path>) {
     }
     let mut parts: Vec<String> = Status::ALL
         .iter()
-        .filter(|&&s| s != Status::Valid || dry_run)
+        // held and skipped only where the ledger made some.
+        .filter(|&&s| match s {
+            Status::Valid => dry_run,
+            Status::Held | Status::Skipped => c.get(s) > 0,
+            _ => true,
+        })
         .map(|&s| format!("{} {}", c.get(s), s))
         .collect();
     if dry_run {

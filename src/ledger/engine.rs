@@ -1,0 +1,130 @@
+//! The ledger as the engine sees it: a sink that records each batch before it is sent (`sending`) and
+//! Okta's answer for each of its addresses once settled, and the `--skip-cleared` gate that leaves out
+//! addresses cleared recently and not bounced since. Each write is one transaction; a crash leaves at
+//! most the batch in flight as `sending`, which the next run sends again.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use super::{Answer, Ledger, NewRemoval, OrgKey, RemovalId, RunId, VerdictChange, time_text};
+use crate::engine::{Gate, Sink};
+use crate::report::{self, Status};
+
+/// A ledger shared by a command and its engine's sink.
+pub type Shared = Arc<Mutex<Ledger>>;
+
+fn lock(l: &Shared) -> std::sync::MutexGuard<'_, Ledger> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records a run's removals: each batch before it goes, each answer as its row settles.
+pub struct Recorder {
+    ledger: Shared,
+    run: RunId,
+    /// The hard bounce that calls for each address (`bounces sync`); none for an export's addresses.
+    bounces: HashMap<String, String>,
+    /// Requests recorded as `sending`, by address, until their rows settle.
+    sent: HashMap<String, RemovalId>,
+    answers: Vec<(RemovalId, Answer)>,
+    /// Verdicts the answers changed, for the caller to tell.
+    pub verdicts: Arc<Mutex<Vec<VerdictChange>>>,
+}
+
+impl Recorder {
+    pub fn new(ledger: Shared, run: RunId, bounces: HashMap<String, String>) -> Recorder {
+        Recorder {
+            ledger,
+            run,
+            bounces,
+            sent: HashMap::new(),
+            answers: Vec::new(),
+            verdicts: Arc::default(),
+        }
+    }
+}
+
+impl Sink for Recorder {
+    fn sending(&mut self, addresses: &[String]) -> io::Result<()> {
+        let removals: Vec<NewRemoval> = addresses
+            .iter()
+            .map(|a| NewRemoval {
+                address: a.clone(),
+                bounce: self.bounces.get(a).cloned(),
+            })
+            .collect();
+        let ids = lock(&self.ledger)
+            .record_sending(self.run, &removals, SystemTime::now())
+            .map_err(io::Error::other)?;
+        for (a, id) in addresses.iter().zip(ids) {
+            self.sent.insert(a.clone(), id);
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, row: &report::Row<'_>) -> io::Result<()> {
+        let answer = match row.status {
+            Status::Accepted => Answer::Accepted,
+            Status::Rejected => Answer::Rejected(row.reason.to_string()),
+            Status::Failed => Answer::Failed(row.reason.to_string()),
+            _ => return Ok(()),
+        };
+        // Only a row whose address was recorded as sent has an answer to record (a `failed` row that was
+        // never sent stays as the ledger had it).
+        if let Some(id) = self.sent.remove(row.email) {
+            self.answers.push((id, answer));
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        if self.answers.is_empty() {
+            return Ok(());
+        }
+        let changed = lock(&self.ledger)
+            .record_answers(&self.answers, SystemTime::now())
+            .map_err(io::Error::other)?;
+        self.answers.clear();
+        self.verdicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(changed);
+        Ok(())
+    }
+}
+
+/// `--skip-cleared DUR`: leaves out addresses Okta accepted a removal of within `within`, and that have
+/// not bounced since; their rows are `skipped`, with when.
+pub struct SkipCleared {
+    pub ledger: Shared,
+    pub org: OrgKey,
+    pub within: Duration,
+}
+
+impl Gate for SkipCleared {
+    fn vet(&mut self, addresses: &[String]) -> Result<Vec<Option<(Status, String)>>, String> {
+        let cleared = lock(&self.ledger)
+            .recently_cleared(&self.org, addresses, self.within, SystemTime::now())
+            .map_err(|e| format!("cannot read the ledger: {e}"))?;
+        let by: HashMap<String, _> = cleared
+            .into_iter()
+            .map(|c| (c.address.clone(), c))
+            .collect();
+        Ok(addresses
+            .iter()
+            .map(|a| {
+                by.get(&super::address_key(a)).map(|c| {
+                    (
+                        Status::Skipped,
+                        format!(
+                            "cleared {} (run {}) and not bounced since",
+                            time_text(c.at),
+                            c.run
+                        ),
+                    )
+                })
+            })
+            .collect())
+    }
+}
