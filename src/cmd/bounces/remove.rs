@@ -111,6 +111,14 @@ pub struct RemoveArgs {
     #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true,
           default_missing_value = "2m", value_parser = parse_duration)]
     pub verify: Option<Duration>,
+    /// Record this run's removals in the ledger that bounces sync keeps (see bounces history)
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    pub ledger: Option<PathBuf>,
+    /// Leave out addresses the ledger says Okta accepted a removal of within DURATION and that have not
+    /// bounced since (reported 'skipped', with when); records this run too. Uses --ledger, or the default
+    /// ledger [$XDG_STATE_HOME/okta-org/ledger.sqlite3]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "dry_run")]
+    pub skip_cleared: Option<Duration>,
     #[command(flatten)]
     pub conn: ConnectArgs,
 }
@@ -352,11 +360,24 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
             }
         })?;
     let interrupt = Arc::new(Interrupt::default());
+    // --ledger / --skip-cleared: this run's removals are recorded (each batch before it goes), under the
+    // org's lock, so a sync of the same org does not run beside it.
+    let recorded = match (
+        &client,
+        args.ledger.is_some() || args.skip_cleared.is_some(),
+    ) {
+        (Some(c), true) => Some(Recorded::begin(args, c)?),
+        _ => None,
+    };
+    let (sinks, gate) = match &recorded {
+        Some(r) => r.engine_parts(args.skip_cleared),
+        None => (Vec::new(), None),
+    };
     let engine = Engine {
         source,
         report: sink,
-        sinks: Vec::new(),
-        gate: None,
+        sinks,
+        gate,
         client: client.clone(),
         interrupt: interrupt.clone(),
         concurrency: args.concurrency.map(usize::from),
@@ -372,6 +393,9 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
     watch_signals(client.clone(), interrupt.clone(), "the report");
     let mut outcome = engine.run().await;
     progress.finish();
+    if let Some(r) = recorded {
+        r.end(&outcome);
+    }
     facts.reported = true;
     facts.report_failed = matches!(outcome.ended, Ended::ReportFailed(_));
     facts.stop = Stop::of_ended(&outcome.ended);
@@ -513,5 +537,68 @@ fn said(o: &Outcome, what: Read, dry_run: bool, report: Option<&Path>) {
     }
     if let Some(p) = report {
         term::say(format_args!("report: {}", p.display()));
+    }
+}
+
+/// A run recorded in the ledger (`--ledger`, `--skip-cleared`): the ledger, the org's lock and the run.
+struct Recorded {
+    ledger: crate::ledger::engine::Shared,
+    org: crate::ledger::OrgKey,
+    run: crate::ledger::RunId,
+    _lock: crate::ledger::OrgLock,
+}
+
+impl Recorded {
+    fn begin(args: &RemoveArgs, client: &crate::client::Client) -> Result<Recorded, CmdError> {
+        let at = crate::ledger::locate(args.ledger.as_deref())?;
+        let mut ledger = crate::ledger::Ledger::open(&at.path)?;
+        let org = crate::ledger::OrgKey::from_url(client.base());
+        let lock = ledger.lock_org(&org, "bounces remove")?;
+        let run = ledger.begin_run(&lock, "bounces remove", SystemTime::now())?;
+        Ok(Recorded {
+            ledger: Arc::new(std::sync::Mutex::new(ledger)),
+            org,
+            run,
+            _lock: lock,
+        })
+    }
+
+    /// The engine's ledger sink, and with `--skip-cleared` its gate.
+    fn engine_parts(
+        &self,
+        skip: Option<Duration>,
+    ) -> (
+        Vec<Box<dyn crate::engine::Sink>>,
+        Option<Box<dyn crate::engine::Gate>>,
+    ) {
+        let recorder =
+            crate::ledger::engine::Recorder::new(self.ledger.clone(), self.run, Default::default());
+        let gate = skip.map(|within| {
+            Box::new(crate::ledger::engine::SkipCleared {
+                ledger: self.ledger.clone(),
+                org: self.org.clone(),
+                within,
+            }) as Box<dyn crate::engine::Gate>
+        });
+        (vec![Box::new(recorder)], gate)
+    }
+
+    /// Records how the run ended (a failure to is said: the removals are recorded already).
+    fn end(self, o: &Outcome) {
+        let end = crate::ledger::RunEnd {
+            cause: o.ended.cause().map_or("completed", |c| c.as_str()).into(),
+            exit_status: o.exit().code().into(),
+            counts: serde_json::Value::Object(counts_json(&o.counts)),
+        };
+        let written = self
+            .ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .end_run(self.run, &end, SystemTime::now());
+        if let Err(e) = written {
+            term::error(format_args!(
+                "cannot record the end of the run in the ledger: {e}"
+            ));
+        }
     }
 }
