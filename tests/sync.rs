@@ -326,7 +326,7 @@ async fn follow_clears_within_a_poll_survives_sigkill_and_ends_at_sigterm_with_0
     tokio::time::sleep(Duration::from_millis(2500)).await;
     kill(child.id().unwrap(), "-KILL");
     let _ = child.wait().await;
-    let mut child = spawn_sync(
+    let child = spawn_sync(
         &sb,
         &sim,
         &["--follow", "--poll", "1s", "--report", "f2.csv"],

@@ -8,8 +8,11 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use super::{Answer, Ledger, NewRemoval, OrgKey, RemovalId, RunId, VerdictChange, time_text};
-use crate::engine::{Gate, Sink};
+use super::{
+    Answer, Ledger, NewRemoval, OrgKey, RemovalId, RunEnd, RunId, VerdictChange, time_text,
+};
+use crate::engine::{Ended, Gate, Sink};
+use crate::exit::Exit;
 use crate::report::{self, Status};
 
 /// A ledger shared by a command and its engine's sink.
@@ -17,6 +20,38 @@ pub type Shared = Arc<Mutex<Ledger>>;
 
 fn lock(l: &Shared) -> std::sync::MutexGuard<'_, Ledger> {
     l.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The sinks and the gate the ledger gives a run's engine.
+pub type EngineParts = (Vec<Box<dyn Sink>>, Option<Box<dyn Gate>>);
+
+/// Records how a run ended (`None`: stopped by a signal as a service is, its work saved) in the ledger;
+/// a failure to is said, not fatal: the run's removals are recorded already.
+pub fn end_run(
+    ledger: &Shared,
+    run: RunId,
+    ended: Option<&Ended>,
+    exit: Exit,
+    counts: &report::Counts,
+) {
+    let end = RunEnd {
+        cause: ended
+            .and_then(Ended::cause)
+            .map_or("completed", |c| c.as_str())
+            .into(),
+        exit_status: exit.code().into(),
+        counts: serde_json::Value::Object(
+            Status::ALL
+                .iter()
+                .map(|&s| (s.as_str().to_string(), counts.get(s).into()))
+                .collect(),
+        ),
+    };
+    if let Err(e) = lock(ledger).end_run(run, &end, SystemTime::now()) {
+        crate::term::error(format_args!(
+            "cannot record the end of the run in the ledger: {e}"
+        ));
+    }
 }
 
 /// Records a run's removals: each batch before it goes, each answer as its row settles.

@@ -564,13 +564,7 @@ impl Recorded {
     }
 
     /// The engine's ledger sink, and with `--skip-cleared` its gate.
-    fn engine_parts(
-        &self,
-        skip: Option<Duration>,
-    ) -> (
-        Vec<Box<dyn crate::engine::Sink>>,
-        Option<Box<dyn crate::engine::Gate>>,
-    ) {
+    fn engine_parts(&self, skip: Option<Duration>) -> crate::ledger::engine::EngineParts {
         let recorder =
             crate::ledger::engine::Recorder::new(self.ledger.clone(), self.run, Default::default());
         let gate = skip.map(|within| {
@@ -583,22 +577,8 @@ impl Recorded {
         (vec![Box::new(recorder)], gate)
     }
 
-    /// Records how the run ended (a failure to is said: the removals are recorded already).
+    /// Records how the run ended.
     fn end(self, o: &Outcome) {
-        let end = crate::ledger::RunEnd {
-            cause: o.ended.cause().map_or("completed", |c| c.as_str()).into(),
-            exit_status: o.exit().code().into(),
-            counts: serde_json::Value::Object(counts_json(&o.counts)),
-        };
-        let written = self
-            .ledger
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .end_run(self.run, &end, SystemTime::now());
-        if let Err(e) = written {
-            term::error(format_args!(
-                "cannot record the end of the run in the ledger: {e}"
-            ));
-        }
+        crate::ledger::engine::end_run(&self.ledger, self.run, Some(&o.ended), o.exit(), &o.counts);
     }
 }

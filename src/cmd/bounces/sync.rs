@@ -18,7 +18,8 @@ use crate::endpoints;
 use crate::engine::{Ended, Report};
 use crate::exit::Exit;
 use crate::interrupt::Interrupt;
-use crate::ledger::{self, HoldPolicy, Ledger, OrgKey, RunEnd, parse_hold};
+use crate::ledger::engine::end_run;
+use crate::ledger::{self, HoldPolicy, Ledger, OrgKey, parse_hold};
 use crate::outputs::{self, refuse_overwrites};
 use crate::report::{self, Counts, Status};
 use crate::session::{Session, Tuning};
@@ -280,8 +281,7 @@ async fn sync(
         let (done, _report) = match followed {
             Ok(f) => f,
             Err(e) => {
-                end_run(&ledger, run, &Err(e.to_string()), 0, &Counts::default());
-                return Err(e.into());
+                return Err(ended_badly(&ledger, run, e));
             }
         };
         fill(body, &done.read, &done.counts, done.requests, &client);
@@ -308,8 +308,7 @@ async fn sync(
         let read = match syncer.read_log().await {
             Ok(r) => r,
             Err(e) => {
-                end_run(&ledger, run, &Err(e.to_string()), 0, &Counts::default());
-                return Err(e.into());
+                return Err(ended_badly(&ledger, run, e));
             }
         };
         let clears = if read.interrupted {
@@ -318,8 +317,7 @@ async fn sync(
             match syncer.clears() {
                 Ok(c) => c,
                 Err(e) => {
-                    end_run(&ledger, run, &Err(e.to_string()), 0, &Counts::default());
-                    return Err(e.into());
+                    return Err(ended_badly(&ledger, run, e));
                 }
             }
         };
@@ -341,50 +339,24 @@ async fn sync(
         let exit = outcome.exit();
         (Some(outcome.ended), exit, outcome.counts)
     };
-    let cause = outcome
-        .as_ref()
-        .and_then(Ended::cause)
-        .map_or("completed", |c| c.as_str());
-    end_run(&ledger, run, &Ok(cause.into()), exit.code().into(), &counts);
+    end_run(&ledger, run, outcome.as_ref(), exit, &counts);
     drop(lock);
     Ok(exit)
 }
 
-/// The ledger's record of how the run ended (a failure to write it is said, not fatal: the run's work
-/// is recorded already).
-fn end_run(
+/// Records in the ledger a run that failed before it could clear anything, and gives its error.
+fn ended_badly(
     ledger: &Arc<Mutex<Ledger>>,
     run: ledger::RunId,
-    cause: &Result<String, String>,
-    exit_status: i32,
-    counts: &Counts,
-) {
-    let end = RunEnd {
-        cause: match cause {
-            Ok(c) => c.clone(),
-            Err(_) => "error".into(),
-        },
-        exit_status,
-        counts: json!(
-            Status::ALL
-                .iter()
-                .map(|&s| (
-                    s.as_str().to_string(),
-                    serde_json::Value::from(counts.get(s))
-                ))
-                .collect::<serde_json::Map<_, _>>()
-        ),
+    e: crate::sync::SyncError,
+) -> CmdError {
+    let ended = match &e {
+        crate::sync::SyncError::Api(a) => Ended::Stopped(a.stop_reason()),
+        crate::sync::SyncError::Ledger(l) => Ended::ReportFailed(l.to_string()),
     };
-    let written =
-        ledger
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .end_run(run, &end, SystemTime::now());
-    if let Err(e) = written {
-        term::error(format_args!(
-            "cannot record the end of the run in the ledger: {e}"
-        ));
-    }
+    let e = CmdError::from(e);
+    end_run(ledger, run, Some(&ended), e.exit(), &Counts::default());
+    e
 }
 
 fn fill(
