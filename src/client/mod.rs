@@ -9,6 +9,7 @@ mod body;
 pub mod error;
 pub mod headers;
 pub mod pacer;
+pub mod resolve;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -267,6 +268,8 @@ impl Client {
         // Redirects are never followed: no credential can be carried to another host.
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Lookups whose failure has a type of its own (see `dns_failure`).
+            .dns_resolver(resolve::System)
             .timeout(opts.timeout)
             .connect_timeout(Duration::from_secs(10).min(opts.timeout));
         // HTTPS_PROXY/NO_PROXY are honoured (reqwest reads them), but this machine is never reached
@@ -690,23 +693,18 @@ fn certificate_failure(e: &reqwest::Error) -> Option<String> {
     None
 }
 
-/// Whether the error is a failed name lookup, and if so whether the resolver called it temporary.
+/// Whether the error is a failed name lookup (the resolver's error, found among its causes), and if so
+/// whether the resolver called it temporary.
 fn dns_failure(e: &reqwest::Error) -> Option<bool> {
     use std::error::Error;
     let mut source = e.source();
-    let mut dns = false;
-    let mut temporary = false;
     while let Some(cause) = source {
-        let text = cause.to_string().to_ascii_lowercase();
-        if text.contains("dns error") || text.contains("failed to lookup address") {
-            dns = true;
-        }
-        if text.contains("temporary failure") || text.contains("try again") {
-            temporary = true;
+        if let Some(f) = cause.downcast_ref::<resolve::ResolveFailed>() {
+            return Some(f.temporary);
         }
         source = cause.source();
     }
-    dns.then_some(temporary)
+    None
 }
 
 fn rate_note(p: &Pacing) -> String {
