@@ -132,19 +132,7 @@ async fn poll(
         let [(_, logged), (_, delivered), (_, again)] = verdict_counts(&read.verdicts);
         term::action(
             "read",
-            format_args!(
-                "read {} ({} new: {} hard {}, {} soft); verdicts: {logged} removal logged, \
-                 {delivered} delivered, {again} bounced again",
-                count(read.events, "event", "events"),
-                read.new,
-                read.hard_bounces,
-                if read.hard_bounces == 1 {
-                    "bounce"
-                } else {
-                    "bounces"
-                },
-                read.soft,
-            ),
+            &read,
             json!({
                 "org": org, "pages": read.pages, "events": read.events, "new": read.new,
                 "hard_bounces": read.hard_bounces, "soft": read.soft,

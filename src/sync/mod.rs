@@ -69,6 +69,22 @@ pub struct LogRead {
     pub interrupted: bool,
 }
 
+impl std::fmt::Display for LogRead {
+    /// `read 58 events from the System Log (58 new: 7 hard bounces, 11 soft); verdicts: ...`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [(_, logged), (_, delivered), (_, again)] = verdict_counts(&self.verdicts);
+        write!(
+            f,
+            "read {} from the System Log ({} new: {}, {} soft); verdicts: {logged} removal logged, \
+             {delivered} delivered, {again} bounced again",
+            crate::term::count(self.events, "event", "events"),
+            self.new,
+            crate::term::count(self.hard_bounces, "hard bounce", "hard bounces"),
+            self.soft
+        )
+    }
+}
+
 /// The filter of the polling query: the two event types the ledger keeps (a delivery's result is read
 /// from the event, as `bounces find` does).
 fn filter() -> String {

@@ -73,6 +73,26 @@ pub enum ReportFormat {
     Jsonl,
 }
 
+/// The report of a run that writes one (`remove`, `sync`): to `path`, or stdout. `sync` asks for each
+/// settled stretch to reach the disk (a run that sends).
+fn create_report(
+    path: Option<&std::path::Path>,
+    format: ReportFormat,
+    sync: bool,
+) -> Result<crate::engine::Report, CmdError> {
+    let format = match format {
+        ReportFormat::Csv => crate::report::Format::Csv,
+        ReportFormat::Jsonl => crate::report::Format::Jsonl,
+    };
+    crate::engine::Report::create(path, format, sync).map_err(|source| CmdError::Io {
+        what: format!(
+            "cannot write the report to {}",
+            path.map_or_else(|| "stdout".into(), |p| p.display().to_string())
+        ),
+        source,
+    })
+}
+
 /// Where and how `find` and `verify` write their rows, and their summary.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RowsArgs {

@@ -12,10 +12,10 @@ use serde::Serialize;
 use super::super::{CmdError, usage, write_stdout};
 use super::progress::Progress;
 use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
-use super::{ReportFormat, verify, watch_signals};
+use super::{ReportFormat, create_report, verify, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
 use crate::endpoints;
-use crate::engine::{Ended, Engine, Outcome, Report, Source};
+use crate::engine::{Ended, Engine, Outcome, Source};
 use crate::exit::Exit;
 use crate::input::{ColumnChoice, InputSpec, ReadOptions};
 use crate::interrupt::Interrupt;
@@ -341,24 +341,9 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
             left.as_secs_f64().ceil()
         ));
     }
-    let format = match args.report_format {
-        ReportFormat::Csv => report::Format::Csv,
-        ReportFormat::Jsonl => report::Format::Jsonl,
-    };
     // A report file of a run that sends is synced after each settled stretch, so a crash (a power loss,
     // an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
-    let sink =
-        Report::create(args.report.as_deref(), format, client.is_some()).map_err(|source| {
-            CmdError::Io {
-                what: format!(
-                    "cannot write the report to {}",
-                    args.report
-                        .as_ref()
-                        .map_or_else(|| "stdout".into(), |p| p.display().to_string())
-                ),
-                source,
-            }
-        })?;
+    let sink = create_report(args.report.as_deref(), args.report_format, client.is_some())?;
     let interrupt = Arc::new(Interrupt::default());
     // --ledger / --skip-cleared: this run's removals are recorded (each batch before it goes), under the
     // org's lock, so a sync of the same org does not run beside it.

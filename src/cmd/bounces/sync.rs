@@ -12,16 +12,16 @@ use serde_json::json;
 
 use super::super::{CmdError, usage};
 use super::summary::{Stop, Summary, Target, deliver, seconds};
-use super::{ReportFormat, watch_signals};
+use super::{ReportFormat, create_report, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
 use crate::endpoints;
-use crate::engine::{Ended, Report};
+use crate::engine::Ended;
 use crate::exit::Exit;
 use crate::interrupt::Interrupt;
 use crate::ledger::engine::end_run;
 use crate::ledger::{self, HoldPolicy, Ledger, OrgKey, parse_hold};
 use crate::outputs::{self, refuse_overwrites};
-use crate::report::{self, Counts, Status};
+use crate::report::{Counts, Status};
 use crate::session::{Session, Tuning};
 use crate::sync::follow::{Follow, follow};
 use crate::sync::metrics::{self, Metrics};
@@ -222,22 +222,7 @@ async fn sync(
         since: args.since,
         interrupt: interrupt.clone(),
     };
-    let format = match args.report_format {
-        ReportFormat::Csv => report::Format::Csv,
-        ReportFormat::Jsonl => report::Format::Jsonl,
-    };
-    let report =
-        Report::create(args.report.as_deref(), format, !args.dry_run).map_err(|source| {
-            CmdError::Io {
-                what: format!(
-                    "cannot write the report to {}",
-                    args.report
-                        .as_ref()
-                        .map_or_else(|| "stdout".into(), |p| p.display().to_string())
-                ),
-                source,
-            }
-        })?;
+    let report = create_report(args.report.as_deref(), args.report_format, !args.dry_run)?;
     watch_signals(Some(client.clone()), interrupt.clone(), "the report");
     let (outcome, exit, counts) = if args.follow {
         let metrics = match args.metrics {
@@ -393,20 +378,7 @@ fn said(read: &LogRead, o: &crate::engine::Outcome, report: Option<&Path>) {
         }
         return;
     }
-    let [(_, logged), (_, delivered), (_, again)] = verdict_counts(&read.verdicts);
-    term::note(format_args!(
-        "read {} from the System Log ({} new: {} hard {}, {} soft); verdicts: {logged} removal \
-         logged, {delivered} delivered, {again} bounced again",
-        count(read.events, "event", "events"),
-        read.new,
-        read.hard_bounces,
-        if read.hard_bounces == 1 {
-            "bounce"
-        } else {
-            "bounces"
-        },
-        read.soft
-    ));
+    term::note(read);
     let c = &o.counts;
     let parts: Vec<String> = Status::ALL
         .iter()
