@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::super::{CmdError, usage, write_stdout};
+use super::super::{CmdError, Counted, Ran, usage, write_stdout};
 use super::progress::Progress;
 use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
 use super::{ReportFormat, verify, watch_signals};
@@ -48,7 +48,7 @@ Examples:
   okta-org bounces remove suppressions.xlsx --sheet Bounces --dry-run
   cat export.csv | okta-org bounces remove - --max-wait 5m --report r.csv";
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RemoveArgs {
     /// Export files to read, one after another; `-` or none reads stdin
     #[arg(value_name = "INPUT")]
@@ -144,7 +144,36 @@ struct Facts {
     report_failed: bool,
 }
 
-pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+    run_counted(args, global).await.result
+}
+
+/// The run, and what it settled: for a caller that runs it for many orgs (the fleet's table).
+pub async fn run_counted(args: RemoveArgs, global: &Global) -> Ran {
+    let mut facts = Facts::default();
+    let result = checked_run(args, global, &mut facts).await;
+    let c = &facts.body.counts;
+    let get = |s: Status| facts.reported.then(|| c.get(s.as_str()).and_then(|v| v.as_u64()))?;
+    let counted = Counted {
+        rows: facts.reported.then_some(facts.body.rows),
+        accepted: get(Status::Accepted),
+        rejected: get(Status::Rejected),
+        invalid: get(Status::Invalid),
+        failed: get(Status::Failed),
+        stop: match &result {
+            Ok(_) => facts.stop.clone(),
+            Err(e) => Some(Stop::of_error(e)),
+        },
+        body: serde_json::to_value(&facts.body).unwrap_or_default(),
+    };
+    Ran { result, counted }
+}
+
+async fn checked_run(
+    mut args: RemoveArgs,
+    global: &Global,
+    facts: &mut Facts,
+) -> Result<Exit, CmdError> {
     let started = SystemTime::now();
     if args.report.as_deref() == Some(Path::new("-")) {
         args.report = None;
@@ -197,15 +226,20 @@ pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError
              --summary FILE)",
         ));
     }
-    let mut facts = Facts::default();
     facts.body.dry_run = args.dry_run;
     facts.body.report = args.report.as_ref().map(|p| p.display().to_string());
     facts.body.counts = counts_json(&report::Counts::default());
-    let result = remove(&args, global, &mut facts).await;
+    let result = remove(&args, global, facts).await;
     if target.is_none() && !(args.report_summary && facts.reported && !facts.report_failed) {
         return result;
     }
-    let summary = Summary::new("bounces remove", started, &result, facts.stop, facts.body);
+    let summary = Summary::new(
+        "bounces remove",
+        started,
+        &result,
+        facts.stop.clone(),
+        &facts.body,
+    );
     let mut written = Ok(());
     if args.report_summary && facts.reported && !facts.report_failed {
         written = append_to_report(args.report.as_deref(), &summary);
@@ -367,8 +401,14 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         engine.source.size(),
         args.report.is_none(),
         client.clone(),
+        !global.in_fleet(),
     );
-    watch_signals(client.clone(), interrupt.clone(), "the report");
+    watch_signals(
+        client.clone(),
+        interrupt.clone(),
+        "the report",
+        global.signals(),
+    );
     let mut outcome = engine.run().await;
     progress.finish();
     facts.reported = true;
