@@ -128,8 +128,8 @@ pub async fn run(a: Args, global: &Global) -> Result<Exit, CmdError> {
     if session.oauth.is_some() {
         buckets.insert("token".into(), to_value(token_bucket(client)));
     }
-    let principal = share(client, session.oauth.as_ref().map(|o| o.client_id())).await;
-    let all = json!({ "buckets": buckets, "principal": principal });
+    let principal = token_share(client, session.oauth.as_ref().map(|o| o.client_id())).await;
+    let all = json!({ "buckets": buckets, "principal": principal.json() });
     let text = match a.out.output {
         Output::Json => {
             let mut v = serde_json::to_vec(&all).expect("JSON serialises");
@@ -210,12 +210,52 @@ fn token_bucket(client: &Client) -> Bucket {
     b
 }
 
-/// The share of each bucket this token (or app) may use, from the principal rate limits.
-async fn share(client: &Client, app: Option<&str>) -> Value {
+/// What the principal rate limits say of this token or app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Share {
+    /// They could be read.
+    pub readable: bool,
+    /// `SSWS_TOKEN` or `OAUTH_CLIENT`.
+    pub kind: &'static str,
+    /// The lowest and highest `defaultPercentage` of the entries that may be this token or app (an API
+    /// token cannot tell which entry of the org's tokens is its own).
+    pub range: Option<(u64, u64)>,
+    pub concurrency: Option<u64>,
+    /// What a person reads.
+    pub note: String,
+}
+
+impl Share {
+    /// The one share of each bucket this token or app may use, when it is known.
+    pub fn percent(&self) -> Option<u64> {
+        self.range.filter(|(lo, hi)| lo == hi).map(|(p, _)| p)
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "readable": self.readable,
+            "principal_type": self.kind,
+            "share_percent": self.percent(),
+            "share_percent_range": self.range.map(|(lo, hi)| [lo, hi]),
+            "concurrency_percent": self.concurrency,
+            "note": self.note,
+        })
+    }
+}
+
+/// The share of each bucket this token (or the service app `app`) may use, from the principal rate
+/// limits (one request, in a bucket of its own). A refusal (403: the token may not read them) is said in
+/// the note.
+pub async fn token_share(client: &Client, app: Option<&str>) -> Share {
     let kind = if app.is_some() {
         "OAUTH_CLIENT"
     } else {
         "SSWS_TOKEN"
+    };
+    let unread = |note: String| Share {
+        kind,
+        note,
+        ..Share::default()
     };
     let e: &Endpoint = &endpoints::LIST_PRINCIPAL_RATE_LIMITS;
     let mut req = e.request(&[]);
@@ -231,21 +271,18 @@ async fn share(client: &Client, app: Option<&str>) -> Value {
     let entities: Vec<Value> = match client.send(&req).await {
         Ok(resp) => match resp.json() {
             Ok(v) => v,
-            Err(err) => return json!({ "readable": false, "note": format!("an answer this tool cannot read: {err}") }),
+            Err(err) => return unread(format!("an answer this tool cannot read: {err}")),
         },
-        Err(ApiError::Status { status, .. }) => {
-            return json!({
-                "readable": false,
-                "note": match status.as_u16() {
-                    403 => format!(
-                        "this token may not read the principal rate limits (403; scope {})",
-                        e.scope.unwrap_or_default()
-                    ),
-                    s => format!("Okta answered {s}"),
-                }
-            });
+        Err(ApiError::Status { status, .. }) if status.as_u16() == 403 => {
+            return unread(format!(
+                "this token may not read the principal rate limits (403; scope {})",
+                e.scope.unwrap_or_default()
+            ));
         }
-        Err(err) => return json!({ "readable": false, "note": format!("no answer: {err}") }),
+        Err(ApiError::Status { status, .. }) => {
+            return unread(format!("Okta answered {}", status.as_u16()));
+        }
+        Err(err) => return unread(format!("no answer: {err}")),
     };
     let percent = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64);
     let mine: Vec<&Value> = match app {
@@ -259,34 +296,30 @@ async fn share(client: &Client, app: Option<&str>) -> Value {
         .iter()
         .filter_map(|v| percent(v, "defaultPercentage"))
         .collect();
-    let concurrency: Vec<u64> = mine
-        .iter()
-        .filter_map(|v| percent(v, "defaultConcurrencyPercentage"))
-        .collect();
-    let (lo, hi) = (
-        shares.iter().min().copied(),
-        shares.iter().max().copied(),
-    );
-    let note = match (app, lo, hi) {
-        (_, None, _) => "no principal rate limit names this token or app: it may use the whole bucket".to_string(),
-        (Some(_), Some(p), _) => format!("this service app may use {p} % of each bucket"),
-        (None, Some(lo), Some(hi)) if lo == hi => {
+    let range = shares.iter().min().copied().zip(shares.iter().max().copied());
+    let note = match (app, range) {
+        (_, None) => {
+            "no principal rate limit names this token or app: it may use the whole bucket".to_string()
+        }
+        (Some(_), Some((p, _))) => format!("this service app may use {p} % of each bucket"),
+        (None, Some((lo, hi))) if lo == hi => {
             format!("every API token of the org may use {lo} % of each bucket")
         }
-        (None, Some(lo), Some(hi)) => format!(
+        (None, Some((lo, hi))) => format!(
             "the org's API tokens may use {lo} to {hi} % of each bucket (an API token cannot tell \
              which entry is its own)"
         ),
-        (None, Some(_), None) => unreachable!("min and max of one list"),
     };
-    json!({
-        "readable": true,
-        "principal_type": kind,
-        "share_percent": (lo == hi).then_some(lo).flatten(),
-        "share_percent_range": [lo, hi],
-        "concurrency_percent": concurrency.iter().min(),
-        "note": note,
-    })
+    Share {
+        readable: true,
+        kind,
+        range,
+        concurrency: mine
+            .iter()
+            .filter_map(|v| percent(v, "defaultConcurrencyPercentage"))
+            .min(),
+        note,
+    }
 }
 
 /// The `-o text` view.

@@ -14,6 +14,7 @@ use super::progress::Progress;
 use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
 use super::{ReportFormat, verify, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
+use crate::client::Client;
 use crate::endpoints;
 use crate::engine::{Ended, Engine, Outcome, Report, Source};
 use crate::exit::Exit;
@@ -409,7 +410,20 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         "the report",
         global.signals(),
     );
+    // Once Okta has advertised the bounce list's limit: when it holds the run back and is a share of the
+    // org's bucket (principal rate limits), say so, once, with the time the run takes at that pace.
+    let pace = client.as_ref().filter(|_| !term::quiet()).map(|c| {
+        let app = session
+            .as_ref()
+            .and_then(|s| s.oauth.as_ref())
+            .map(|o| o.client_id().to_string());
+        let (tally, size) = (engine.tally.clone(), engine.source.size());
+        tokio::spawn(term::carry(pace_note(c.clone(), app, tally, size)))
+    });
     let mut outcome = engine.run().await;
+    if let Some(p) = pace {
+        p.abort();
+    }
     progress.finish();
     facts.reported = true;
     facts.report_failed = matches!(outcome.ended, Ended::ReportFailed(_));
@@ -451,6 +465,56 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         });
     }
     Ok(exit)
+}
+
+/// How often the note on the pace looks whether Okta has advertised the bounce list's limit yet.
+const PACE_LOOK: Duration = Duration::from_millis(100);
+
+/// Says once, when the bounce list's advertised limit is a share of the org's bucket (principal rate
+/// limits) and holds the run back for more than one window, the limits and how long the run takes at
+/// that pace. The share is asked (one request in a bucket of its own) only for such a run.
+async fn pace_note(
+    client: Arc<Client>,
+    app: Option<String>,
+    tally: Arc<crate::engine::Tally>,
+    size: Option<u64>,
+) {
+    let pacer = client.pacer(endpoints::REMOVE_BOUNCES.bucket);
+    let limit = loop {
+        if let Some((limit, _)) = pacer.window().filter(|(l, _)| *l > 0) {
+            break u64::from(limit);
+        }
+        tokio::time::sleep(PACE_LOOK).await;
+    };
+    let (rows, bytes) = (
+        tally.rows.load(std::sync::atomic::Ordering::Relaxed),
+        tally.bytes.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    // The rows of the whole input, from the share of its bytes read so far.
+    let rows = match size {
+        Some(size) if bytes > 0 && size > bytes => rows.saturating_mul(size) / bytes,
+        _ => rows,
+    };
+    let requests = rows.div_ceil(crate::engine::submit::MAX_BATCH as u64);
+    if requests <= limit {
+        return;
+    }
+    let share = super::super::limits::token_share(&client, app.as_deref()).await;
+    let Some(percent) = share.percent().filter(|p| (1..100).contains(p)) else {
+        return;
+    };
+    let minutes = requests.div_ceil(limit);
+    term::note(format_args!(
+        "Okta lets this {} use {percent} % of the bounce list's rate limit (principal rate limits): \
+         {limit} requests a minute ({} addresses) of the org's {}; the run's {} need {}: about {} \
+         at that pace (okta-org limits tells more)",
+        if app.is_some() { "service app" } else { "API token" },
+        limit * 1000,
+        limit * 100 / percent,
+        count(rows, "row", "rows"),
+        count(requests, "request", "requests"),
+        humantime::format_duration(Duration::from_secs((minutes - 1).max(1) * 60)),
+    ));
 }
 
 /// What a run read, for the first line of what it says.
