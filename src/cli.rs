@@ -27,16 +27,26 @@ pub struct Global {
     pub quiet: bool,
     /// Run the command once per okta.yaml profile (okta.profiles.NAME), comma-separated, or `all`:
     /// in parallel, each org with its own sign-in; a table of the orgs at the end (docs/fleet.md)
-    #[arg(long, global = true, value_name = "LIST|all", display_order = 1002,
-          help_heading = "Many orgs")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "LIST|all",
+        display_order = 1002,
+        help_heading = "Many orgs"
+    )]
     pub profiles: Option<String>,
     /// With --profiles: at most N orgs at once (default: all of them)
     #[arg(long, global = true, value_name = "N", display_order = 1003,
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "Many orgs")]
     pub parallel: Option<u32>,
     /// With --profiles: write the table of the orgs as one JSON object to FILE
-    #[arg(long, global = true, value_name = "FILE", display_order = 1004,
-          help_heading = "Many orgs")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        display_order = 1004,
+        help_heading = "Many orgs"
+    )]
     pub fleet_summary: Option<PathBuf>,
     /// Confirm a change: settings replace, and with --profiles any command that changes orgs
     #[arg(long, global = true, display_order = 1005)]

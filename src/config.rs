@@ -316,7 +316,10 @@ fn natural(s: &str) -> Vec<(String, u128)> {
             digits.push(c);
         } else {
             if !digits.is_empty() {
-                parts.push((std::mem::take(&mut text), digits.parse().unwrap_or(u128::MAX)));
+                parts.push((
+                    std::mem::take(&mut text),
+                    digits.parse().unwrap_or(u128::MAX),
+                ));
                 digits.clear();
             }
             text.push(c);

@@ -9,8 +9,8 @@
 
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use indicatif::ProgressBar;
 use tracing::{Event, Level, Subscriber};

@@ -80,13 +80,15 @@ pub async fn run(a: Args, global: &Global) -> Result<Exit, CmdError> {
     // The principal rate limits are not asked for as a scope: an app not granted it would be refused a
     // token for everything. An API token reads them if its admin may; an app whose configured scopes
     // include it does too.
-    let session = Session::connect(&a.conn.connect(), global.quiet, Tuning::default(), &needs).await?;
+    let session =
+        Session::connect(&a.conn.connect(), global.quiet, Tuning::default(), &needs).await?;
     let client = &session.client;
     let since = time_text(SystemTime::now() - Duration::from_secs(60));
     let logs_path = format!(
         "{}?{}",
         endpoints::LIST_LOGS.path,
-        serde_urlencoded::to_string([("limit", "1"), ("since", since.as_str())]).unwrap_or_default()
+        serde_urlencoded::to_string([("limit", "1"), ("since", since.as_str())])
+            .unwrap_or_default()
     );
     let mut logs_req = endpoints::LIST_LOGS.request(&[]);
     logs_req.path = logs_path;
@@ -296,11 +298,14 @@ pub async fn token_share(client: &Client, app: Option<&str>) -> Share {
         .iter()
         .filter_map(|v| percent(v, "defaultPercentage"))
         .collect();
-    let range = shares.iter().min().copied().zip(shares.iter().max().copied());
+    let range = shares
+        .iter()
+        .min()
+        .copied()
+        .zip(shares.iter().max().copied());
     let note = match (app, range) {
-        (_, None) => {
-            "no principal rate limit names this token or app: it may use the whole bucket".to_string()
-        }
+        (_, None) => "no principal rate limit names this token or app: it may use the whole bucket"
+            .to_string(),
         (Some(_), Some((p, _))) => format!("this service app may use {p} % of each bucket"),
         (None, Some((lo, hi))) if lo == hi => {
             format!("every API token of the org may use {lo} % of each bucket")
@@ -324,14 +329,19 @@ pub async fn token_share(client: &Client, app: Option<&str>) -> Share {
 
 /// The `-o text` view.
 fn render(all: &Value) -> String {
-    let mut rows: Vec<[String; 6]> = vec![
-        ["bucket", "limit", "remaining", "resets", "a minute", "from"].map(str::to_string),
-    ];
+    let mut rows: Vec<[String; 6]> =
+        vec![["bucket", "limit", "remaining", "resets", "a minute", "from"].map(str::to_string)];
     let mut notes = Vec::new();
     if let Some(buckets) = all["buckets"].as_object() {
         for (name, b) in buckets {
-            let n = |k: &str| b[k].as_u64().map_or_else(|| "-".to_string(), |v| v.to_string());
-            let per_minute = match (b["requests_per_minute"].as_u64(), b["addresses_per_minute"].as_u64()) {
+            let n = |k: &str| {
+                b[k].as_u64()
+                    .map_or_else(|| "-".to_string(), |v| v.to_string())
+            };
+            let per_minute = match (
+                b["requests_per_minute"].as_u64(),
+                b["addresses_per_minute"].as_u64(),
+            ) {
                 (Some(r), Some(a)) => format!("{r} requests ({a} addresses)"),
                 (Some(r), None) => format!("{r} requests"),
                 _ => "-".into(),

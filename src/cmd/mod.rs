@@ -288,21 +288,21 @@ pub fn run(cli: Cli) -> Exit {
 /// Runs one command for one org (or none).
 pub async fn dispatch(command: Command, global: &Global) -> Result<Exit, CmdError> {
     match command {
-            Command::Bounces(g) => bounces::run(g, global).await,
-            Command::Settings(g) => settings::run(g, global).await,
-            Command::Contacts(g) => contacts::run(g, global).await,
-            Command::Logo(g) => logo::run(g, global).await,
-            Command::Support(g) => support::run(g, global).await,
-            Command::Aerial(g) => aerial::run(g, global).await,
-            Command::Communication(g) => communication::run(g, global).await,
-            Command::Preferences(g) => preferences::run(g, global).await,
-            Command::Admin(g) => admin::run(g, global).await,
-            Command::Limits(a) => limits::run(a, global).await,
-            Command::Metadata(a) => metadata::run(a, global).await,
-            Command::Config(g) => config::run(g, global).await,
-            Command::Simulate(a) => simulate::run(a).await,
-            Command::Completions(a) => completions::run(a),
-            Command::Man(a) => man::run(a),
+        Command::Bounces(g) => bounces::run(g, global).await,
+        Command::Settings(g) => settings::run(g, global).await,
+        Command::Contacts(g) => contacts::run(g, global).await,
+        Command::Logo(g) => logo::run(g, global).await,
+        Command::Support(g) => support::run(g, global).await,
+        Command::Aerial(g) => aerial::run(g, global).await,
+        Command::Communication(g) => communication::run(g, global).await,
+        Command::Preferences(g) => preferences::run(g, global).await,
+        Command::Admin(g) => admin::run(g, global).await,
+        Command::Limits(a) => limits::run(a, global).await,
+        Command::Metadata(a) => metadata::run(a, global).await,
+        Command::Config(g) => config::run(g, global).await,
+        Command::Simulate(a) => simulate::run(a).await,
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     }
 }
 

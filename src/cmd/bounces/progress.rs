@@ -39,10 +39,7 @@ impl Progress {
         wanted: bool,
     ) -> Progress {
         let report_on_terminal = report_to_stdout && std::io::stdout().is_terminal();
-        if !wanted
-            || crate::term::quiet()
-            || !std::io::stderr().is_terminal()
-            || report_on_terminal
+        if !wanted || crate::term::quiet() || !std::io::stderr().is_terminal() || report_on_terminal
         {
             return Progress {
                 bar: None,

@@ -154,7 +154,11 @@ pub async fn run_counted(args: RemoveArgs, global: &Global) -> Ran {
     let mut facts = Facts::default();
     let result = checked_run(args, global, &mut facts).await;
     let c = &facts.body.counts;
-    let get = |s: Status| facts.reported.then(|| c.get(s.as_str()).and_then(|v| v.as_u64()))?;
+    let get = |s: Status| {
+        facts
+            .reported
+            .then(|| c.get(s.as_str()).and_then(|v| v.as_u64()))?
+    };
     let counted = Counted {
         rows: facts.reported.then_some(facts.body.rows),
         accepted: get(Status::Accepted),
@@ -508,7 +512,11 @@ async fn pace_note(
         "Okta lets this {} use {percent} % of the bounce list's rate limit (principal rate limits): \
          {limit} requests a minute ({} addresses) of the org's {}; the run's {} need {}: about {} \
          at that pace (okta-org limits tells more)",
-        if app.is_some() { "service app" } else { "API token" },
+        if app.is_some() {
+            "service app"
+        } else {
+            "API token"
+        },
         limit * 1000,
         limit * 100 / percent,
         count(rows, "row", "rows"),

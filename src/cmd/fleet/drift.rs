@@ -138,7 +138,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
                 Value::Null | Value::Object(_) | Value::Array(_) => "(none)".into(),
                 v => v.to_string(),
             };
-            let name = if prefix.is_empty() { "(answer)" } else { prefix };
+            let name = if prefix.is_empty() {
+                "(answer)"
+            } else {
+                prefix
+            };
             out.push((name.to_string(), text));
         }
     }

@@ -35,10 +35,7 @@ pub async fn run(command: Command, global: Global) -> Result<Exit, CmdError> {
         )));
     };
     refuse_single_org_settings(conn, &ProcessEnv)?;
-    let profiles = select(
-        global.profiles.as_deref().unwrap_or_default(),
-        &ProcessEnv,
-    )?;
+    let profiles = select(global.profiles.as_deref().unwrap_or_default(), &ProcessEnv)?;
     if let Some(path) = &global.fleet_summary {
         crate::outputs::probe_writable(path, "the fleet summary ")?;
     }
@@ -109,8 +106,8 @@ impl Fleet {
     }
 
     async fn remove(&self, a: RemoveArgs) -> Result<Exit, CmdError> {
-        let reads_stdin = a.retry_failed.is_none()
-            && (a.inputs.is_empty() || a.inputs.iter().any(|i| i == "-"));
+        let reads_stdin =
+            a.retry_failed.is_none() && (a.inputs.is_empty() || a.inputs.iter().any(|i| i == "-"));
         if self.many() && reads_stdin {
             return Err(usage(
                 "with --profiles, stdin cannot be read by every org: save it to a file and give the \
@@ -124,7 +121,12 @@ impl Fleet {
             let mut a = a.clone();
             a.conn.profile = Some(profile.clone());
             a.inputs = a.inputs.iter().map(|i| put(i, &profile)).collect();
-            for p in [&mut a.report, &mut a.summary, &mut a.resume, &mut a.retry_failed] {
+            for p in [
+                &mut a.report,
+                &mut a.summary,
+                &mut a.resume,
+                &mut a.retry_failed,
+            ] {
                 *p = p.as_deref().map(|p| put_path(p, &profile));
             }
             async move { remove::run_counted(a, &g).await }
@@ -289,7 +291,9 @@ pub fn select(list: &str, env: &dyn Env) -> Result<Vec<String>, CmdError> {
         }
     }
     if names.is_empty() {
-        return Err(usage("--profiles needs profile names, comma-separated, or all"));
+        return Err(usage(
+            "--profiles needs profile names, comma-separated, or all",
+        ));
     }
     Ok(names)
 }
@@ -508,10 +512,7 @@ mod tests {
         );
         let two = ["a".to_string(), "b".to_string()];
         let paths = Paths::new(&two);
-        let e = paths
-            .check("--report", None)
-            .unwrap_err()
-            .to_string();
+        let e = paths.check("--report", None).unwrap_err().to_string();
         assert!(e.contains("cannot all write to stdout"), "{e}");
         let e = paths
             .check("--report", Some(Path::new("r.csv")))
@@ -519,17 +520,16 @@ mod tests {
             .to_string();
         assert!(e.contains("put {profile} in it"), "{e}");
         let e = paths
-            .check("--report", Some(Path::new("no-such-dir-here/{profile}.csv")))
+            .check(
+                "--report",
+                Some(Path::new("no-such-dir-here/{profile}.csv")),
+            )
             .unwrap_err()
             .to_string();
         assert!(e.contains("no directory no-such-dir-here"), "{e}");
         // No summary is no output; one org may write to stdout.
         assert!(paths.check("--summary", None).is_ok());
         let one = ["a".to_string()];
-        assert!(
-            Paths::new(&one)
-                .check("--report", None)
-                .is_ok()
-        );
+        assert!(Paths::new(&one).check("--report", None).is_ok());
     }
 }

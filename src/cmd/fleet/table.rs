@@ -223,7 +223,10 @@ mod tests {
         ];
         let t = text(&lines, Exit::Auth);
         let rows: Vec<&str> = t.lines().collect();
-        assert!(rows[0].contains("2 orgs") && rows[0].contains("status is 5"), "{t}");
+        assert!(
+            rows[0].contains("2 orgs") && rows[0].contains("status is 5"),
+            "{t}"
+        );
         assert!(rows[1].starts_with("profile  rows  accepted"), "{t}");
         assert_eq!(
             rows[2].split_whitespace().collect::<Vec<_>>(),
