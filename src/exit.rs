@@ -134,4 +134,5 @@ Exit status:
   5  authentication or permission error (401/403)
   6  not found (404)
   130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is
-     still in the report";
+     still in the report
+With --profiles, the worst of the orgs': 130/143, then 5, 2, 1, 6, 4, 3, 0.";

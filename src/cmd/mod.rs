@@ -62,7 +62,9 @@ const EXAMPLES: &str = "\
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
   okta-org bounces remove bounces.csv --report report.csv
-  okta-org settings get";
+  okta-org settings get
+  okta-org --profiles all bounces remove bounces.csv --report 'reports/{profile}.csv'
+  okta-org --profiles prod,preview settings get";
 
 #[derive(Debug, clap::Parser)]
 #[command(
