@@ -301,7 +301,7 @@ pub fn profile_names(env: &dyn Env) -> Result<Vec<String>, ConfigError> {
             names.extend(section.profiles.into_keys());
         }
     }
-    names.sort_by(|a, b| natural(a).cmp(&natural(b)));
+    names.sort_by_key(|n| natural(n));
     names.dedup();
     Ok(names)
 }

@@ -90,6 +90,22 @@ impl From<Exit> for ExitCode {
 
 /// The help text block that documents the statuses; shown in `--help` and kept in step with the README and
 /// docs/report.md.
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success (bounces: every address accepted or a duplicate)
+  1  unexpected error (an answer this tool cannot read, a local I/O error)
+  2  usage, configuration or input error
+  3  done, but some rows were rejected by Okta or failed local checks
+     (see the report)
+  4  some work not done, safe to run again later (rate limited past
+     --max-wait, Okta unavailable, an answer too large to read,
+     interrupted, the report's reader went away): those rows are 'failed'
+  5  authentication or permission error (401/403)
+  6  not found (404)
+  130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is
+     still in the report
+With --profiles, the worst of the orgs': 130/143, then 5, 2, 1, 6, 4, 3, 0.";
+
 #[cfg(test)]
 mod tests {
     use super::Exit;
@@ -120,19 +136,3 @@ mod tests {
         );
     }
 }
-
-pub const EXIT_STATUS_HELP: &str = "\
-Exit status:
-  0  success (bounces: every address accepted or a duplicate)
-  1  unexpected error (an answer this tool cannot read, a local I/O error)
-  2  usage, configuration or input error
-  3  done, but some rows were rejected by Okta or failed local checks
-     (see the report)
-  4  some work not done, safe to run again later (rate limited past
-     --max-wait, Okta unavailable, an answer too large to read,
-     interrupted, the report's reader went away): those rows are 'failed'
-  5  authentication or permission error (401/403)
-  6  not found (404)
-  130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is
-     still in the report
-With --profiles, the worst of the orgs': 130/143, then 5, 2, 1, 6, 4, 3, 0.";

@@ -241,7 +241,7 @@ async fn ctrl_c_stops_every_org_and_every_report_is_complete() {
     let sims = fleet(&sb, vec![org(50, slow), org(50, slow), org(50, slow)], &[]).await;
     std::fs::create_dir(sb.path("r")).unwrap();
     sb.write("in.csv", user_list(0..4000));
-    let mut child = sb
+    let child = sb
         .command(&[
             "--profiles",
             "all",

@@ -67,6 +67,9 @@ pub async fn run(command: Command, global: Global) -> Result<Exit, CmdError> {
     }
 }
 
+/// What `bounces find` found in each org, for one output with an `org` column.
+type FoundByOrg = Vec<(String, Vec<crate::logs::find::Found>)>;
+
 /// The orgs of a run, and how to run them.
 struct Fleet {
     profiles: Vec<String>,
@@ -146,7 +149,7 @@ impl Fleet {
         } else if let Some(path) = a.rows.output.as_deref().filter(|p| *p != Path::new("-")) {
             crate::outputs::probe_writable(path, "")?;
         }
-        let found: Arc<Mutex<Vec<(String, Vec<crate::logs::find::Found>)>>> = Arc::default();
+        let found: Arc<Mutex<FoundByOrg>> = Arc::default();
         let (exit, _) = self
             .each(|profile, g| {
                 let mut a = a.clone();
