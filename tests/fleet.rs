@@ -392,6 +392,7 @@ async fn limits_say_what_each_org_advertises_and_the_tokens_share() {
                 c.rate_limit = 30;
                 c.logs_rate_limit = 60;
                 c.principal_share = 50;
+                c.window_secs = 2;
             }),
         ],
         &[],
@@ -453,14 +454,17 @@ async fn limits_say_what_each_org_advertises_and_the_tokens_share() {
                 "org2",
                 "--report",
                 "r.csv",
-                "--max-wait",
-                "1s",
             ],
             &[],
             None,
         )
         .await;
-    assert_eq!(out.code, 4, "{}", out.stderr);
+    // 20 requests at 15 a 2 s window: one wait.
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(
+        status_counts(&read_report(&sb.path("r.csv"))).get("accepted"),
+        Some(&5)
+    );
     let said: Vec<&str> = out
         .stderr
         .lines()
@@ -469,9 +473,9 @@ async fn limits_say_what_each_org_advertises_and_the_tokens_share() {
     assert_eq!(said.len(), 1, "{}", out.stderr);
     assert!(
         said[0].contains("50 %")
-            && said[0].contains("15 requests a minute")
+            && said[0].contains("15 requests a window (15000 addresses)")
             && said[0].contains("of the org's 30")
-            && said[0].contains("20 requests"),
+            && said[0].contains(" at that pace"),
         "{}",
         said[0]
     );

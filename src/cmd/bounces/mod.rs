@@ -71,7 +71,8 @@ pub enum ReportFormat {
 /// Where and how `find` and `verify` write their rows, and their summary.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RowsArgs {
-    /// Write the rows here instead of stdout (`-`: stdout)
+    /// Write the rows here instead of stdout (`-`: stdout); with --profiles, `{profile}` in the path
+    /// names each org's
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Row format

@@ -61,7 +61,8 @@ pub struct RemoveArgs {
     /// text inputs have none
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
-    /// Write the report here instead of stdout (`-`: stdout)
+    /// Write the report here instead of stdout (`-`: stdout); with --profiles, `{profile}` in the path
+    /// names each org's (required for more than one org)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Report format
@@ -471,57 +472,67 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
     Ok(exit)
 }
 
-/// How often the note on the pace looks whether Okta has advertised the bounce list's limit yet.
-const PACE_LOOK: Duration = Duration::from_millis(100);
+/// How often the note on the pace looks whether the run will be held back.
+const PACE_LOOK: Duration = Duration::from_millis(50);
 
-/// Says once, when the bounce list's advertised limit is a share of the org's bucket (principal rate
-/// limits) and holds the run back for more than one window, the limits and how long the run takes at
-/// that pace. The share is asked (one request in a bucket of its own) only for such a run.
+/// Says once, when the bounce list's advertised limit holds the run back (its rows need more requests
+/// than a window allows) and is a share of the org's bucket (principal rate limits), the limits and how
+/// long the rest of the run takes at that pace. The share is asked (one request, in a bucket of its own)
+/// only for such a run.
 async fn pace_note(
     client: Arc<Client>,
     app: Option<String>,
     tally: Arc<crate::engine::Tally>,
     size: Option<u64>,
 ) {
+    use std::sync::atomic::Ordering::Relaxed;
     let pacer = client.pacer(endpoints::REMOVE_BOUNCES.bucket);
+    let per_request = crate::engine::submit::MAX_BATCH as u64;
+    // The rows of the whole input: those read so far, or more from the share of its bytes read.
+    let rows = || {
+        let (rows, bytes) = (tally.rows.load(Relaxed), tally.bytes.load(Relaxed));
+        match size {
+            Some(size) if bytes > 0 && size > bytes => rows.max(rows.saturating_mul(size) / bytes),
+            _ => rows,
+        }
+    };
     let limit = loop {
-        if let Some((limit, _)) = pacer.window().filter(|(l, _)| *l > 0) {
+        tokio::time::sleep(PACE_LOOK).await;
+        if let Some((limit, _)) = pacer.window().filter(|(l, _)| *l > 0)
+            && rows().div_ceil(per_request) > u64::from(limit)
+        {
             break u64::from(limit);
         }
-        tokio::time::sleep(PACE_LOOK).await;
     };
-    let (rows, bytes) = (
-        tally.rows.load(std::sync::atomic::Ordering::Relaxed),
-        tally.bytes.load(std::sync::atomic::Ordering::Relaxed),
-    );
-    // The rows of the whole input, from the share of its bytes read so far.
-    let rows = match size {
-        Some(size) if bytes > 0 && size > bytes => rows.saturating_mul(size) / bytes,
-        _ => rows,
-    };
-    let requests = rows.div_ceil(crate::engine::submit::MAX_BATCH as u64);
-    if requests <= limit {
-        return;
-    }
     let share = super::super::limits::token_share(&client, app.as_deref()).await;
     let Some(percent) = share.percent().filter(|p| (1..100).contains(p)) else {
         return;
     };
-    let minutes = requests.div_ceil(limit);
+    let rows = rows();
+    let left = rows.saturating_sub(tally.settled.load(Relaxed));
+    let time = pacer
+        .time_for(left.div_ceil(per_request), tokio::time::Instant::now())
+        .map_or_else(
+            || "longer".to_string(),
+            |t| {
+                format!(
+                    "about {}",
+                    humantime::format_duration(Duration::from_secs(t.as_secs().max(1)))
+                )
+            },
+        );
     term::note(format_args!(
         "Okta lets this {} use {percent} % of the bounce list's rate limit (principal rate limits): \
-         {limit} requests a minute ({} addresses) of the org's {}; the run's {} need {}: about {} \
-         at that pace (okta-org limits tells more)",
+         {limit} requests a window ({} addresses) of the org's {}; the rest of the run's {} take \
+         {time} at that pace (okta-org limits tells more)",
         if app.is_some() {
             "service app"
         } else {
             "API token"
         },
-        limit * 1000,
+        limit * per_request,
         limit * 100 / percent,
         count(rows, "row", "rows"),
-        count(requests, "request", "requests"),
-        humantime::format_duration(Duration::from_secs((minutes - 1).max(1) * 60)),
     ));
 }
 

@@ -39,7 +39,8 @@ Examples:
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// A report written by `bounces remove` (CSV or JSON lines)
+    /// A report written by `bounces remove` (CSV or JSON lines); with --profiles, `{profile}` in the
+    /// path names each org's
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
     /// Keep looking until every address has a verdict, or this long has passed (e.g. 10m)
