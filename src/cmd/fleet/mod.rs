@@ -67,6 +67,29 @@ pub async fn run(command: Command, global: Global) -> Result<Exit, CmdError> {
     }
 }
 
+/// How an org's command stops on a signal.
+#[derive(Debug, Clone, Copy)]
+enum Stops {
+    /// It watches the signals and finishes its report.
+    Itself,
+    /// It is ended where it is (nothing of it is half written: such commands write at their end).
+    BySignal,
+}
+
+/// An org's command ended by `signal` before its end.
+fn ended_by(signal: i32) -> Ran {
+    Ran {
+        result: Ok(Exit::Signal(signal)),
+        counted: super::Counted {
+            stop: Some(super::bounces::summary::Stop::new(
+                crate::engine::Cause::Interrupted,
+                crate::interrupt::describe(signal, true),
+            )),
+            ..super::Counted::default()
+        },
+    }
+}
+
 /// What `bounces find` found in each org, for one output with an `org` column.
 type FoundByOrg = Vec<(String, Vec<crate::logs::find::Found>)>;
 
@@ -85,17 +108,27 @@ impl Fleet {
 
     /// Runs `work` for every org with its own `Global` (its seat: profile and signals), says each
     /// org's error labelled with its profile, then the table, the fleet summary and the worst status.
-    async fn each<F, Fut>(&self, work: F) -> Result<(Exit, Vec<Line>), CmdError>
+    ///
+    /// A command that watches the signals itself (`remove`, `verify`) finishes its report on the first;
+    /// any other is ended by it (`stops`), as a signal ends it when it runs for one org.
+    async fn each<F, Fut>(&self, stops: Stops, work: F) -> Result<(Exit, Vec<Line>), CmdError>
     where
         F: Fn(String, Global) -> Fut,
         Fut: Future<Output = Ran> + Send + 'static,
     {
         let global = &self.global;
         let orgs = crate::fleet::run(&self.profiles, self.parallel, |profile, signals| {
+            let mut first = signals.clone();
             let g = seat(global, &profile, signals);
             let fut = work(profile, g);
             async move {
-                let ran = fut.await;
+                let ran = match stops {
+                    Stops::Itself => fut.await,
+                    Stops::BySignal => tokio::select! {
+                        ran = fut => ran,
+                        sig = first.next() => ended_by(sig),
+                    },
+                };
                 if let Err(e) = &ran.result {
                     crate::term::error(e);
                 }
@@ -120,7 +153,7 @@ impl Fleet {
         let paths = Paths::new(&self.profiles);
         paths.check("--report", a.report.as_deref())?;
         paths.check("--summary", a.summary.as_deref())?;
-        self.each(|profile, g| {
+        self.each(Stops::Itself, |profile, g| {
             let mut a = a.clone();
             a.conn.profile = Some(profile.clone());
             a.inputs = a.inputs.iter().map(|i| put(i, &profile)).collect();
@@ -151,7 +184,7 @@ impl Fleet {
         }
         let found: Arc<Mutex<FoundByOrg>> = Arc::default();
         let (exit, _) = self
-            .each(|profile, g| {
+            .each(Stops::BySignal, |profile, g| {
                 let mut a = a.clone();
                 a.conn.profile = Some(profile.clone());
                 let found = found.clone();
@@ -203,7 +236,7 @@ impl Fleet {
                 a.report.display()
             )));
         }
-        self.each(|profile, g| {
+        self.each(Stops::Itself, |profile, g| {
             let mut a = a.clone();
             a.conn.profile = Some(profile.clone());
             a.report = put_path(&a.report, &profile);
@@ -219,7 +252,7 @@ impl Fleet {
     async fn limits(&self, a: super::limits::Args) -> Result<Exit, CmdError> {
         let output = a.out.output;
         let (exit, lines) = self
-            .each(|profile, g| {
+            .each(Stops::BySignal, |profile, g| {
                 let mut a = a.clone();
                 a.conn.profile = Some(profile.clone());
                 a.out.output = Output::Json;
@@ -233,7 +266,7 @@ impl Fleet {
     async fn settings(&self, command: Command) -> Result<Exit, CmdError> {
         let output = output_of(&command);
         let (exit, lines) = self
-            .each(|profile, g| {
+            .each(Stops::BySignal, |profile, g| {
                 let command = for_org(&command, &profile);
                 async move { kept(super::dispatch(command, &g)).await }
             })
