@@ -321,10 +321,6 @@ struct State {
     /// first goes first.
     queue: BTreeSet<(u64, u64)>,
     arrivals: u64,
-    /// Orders announced as coming ([`Pacer::announce`]) that have not reached the gate yet: a request
-    /// of a later order waits for them, so a batch whose task ran first does not overtake one spawned
-    /// before it.
-    announced: BTreeSet<u64>,
     /// Tests on tokio's paused clock see no latency; this stands in for it.
     #[cfg(test)]
     latency_floor: Duration,
@@ -411,22 +407,6 @@ impl Permit<'_> {
 }
 
 /// A place in line at the gate; leaving (with a permit, an error, or a dropped future) frees it.
-/// A request of `order` announced as coming ([`Pacer::announce`]): until it reaches the gate, or this is
-/// dropped, requests of later orders wait for it.
-pub struct Announced {
-    pacer: std::sync::Arc<Pacer>,
-    order: u64,
-}
-
-impl Drop for Announced {
-    fn drop(&mut self) {
-        let removed = self.pacer.lock().announced.remove(&self.order);
-        if removed {
-            self.pacer.changed.notify_waiters();
-        }
-    }
-}
-
 struct InLine<'a> {
     pacer: &'a Pacer,
     key: (u64, u64),
@@ -663,7 +643,6 @@ impl Pacer {
                 issued: BTreeMap::new(),
                 queue: BTreeSet::new(),
                 arrivals: 0,
-                announced: BTreeSet::new(),
                 #[cfg(test)]
                 latency_floor: Duration::ZERO,
             }),
@@ -683,17 +662,6 @@ impl Pacer {
         &self.control
     }
 
-    /// Announces that a request of `order` is coming (a batch whose task was spawned but may not have
-    /// run yet): requests of later orders wait at the gate until it arrives there or the returned guard
-    /// is dropped. Spawned tasks do not run in the order they were spawned; batches still leave in it.
-    pub fn announce(self: &std::sync::Arc<Self>, order: u64) -> Announced {
-        self.lock().announced.insert(order);
-        Announced {
-            pacer: self.clone(),
-            order,
-        }
-    }
-
     /// Waits until a request may go out, or returns why the run stopped. Requests go in `order` (the
     /// lowest first; among equals, first come first served), so batches leave in input order.
     pub async fn acquire(&self, order: u64) -> Result<Permit<'_>, StopReason> {
@@ -702,7 +670,6 @@ impl Pacer {
             st.arrivals += 1;
             let key = (order, st.arrivals);
             st.queue.insert(key);
-            st.announced.remove(&order);
             key
         };
         let _in_line = InLine { pacer: self, key };
@@ -717,8 +684,7 @@ impl Pacer {
                     return Err(r);
                 }
                 let now = Instant::now();
-                let first = st.queue.first() == Some(&key)
-                    && st.announced.first().is_none_or(|&o| o >= order);
+                let first = st.queue.first() == Some(&key);
                 match self.blocked(&mut st, now).filter(|_| first) {
                     None if !first => None,
                     None => {
@@ -1183,30 +1149,6 @@ mod tests {
         );
         drop(held);
         assert!(fifth.await.unwrap());
-    }
-
-    /// A batch announced before a later one got to the gate goes first, even when its task runs later.
-    #[tokio::test(start_paused = true)]
-    async fn an_announced_batch_is_not_overtaken() {
-        let p = pacer(PacerOptions::default());
-        let first = p.announce(1);
-        let p2 = p.clone();
-        let second = tokio::spawn(async move { p2.acquire(2).await.map(|permit| permit.seq) });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!second.is_finished(), "batch 2 overtook batch 1");
-        let permit = p.acquire(1).await.unwrap();
-        assert_eq!(permit.seq, 0);
-        drop(first);
-        drop(permit);
-        assert_eq!(second.await.unwrap().unwrap(), 1);
-        // An announced batch that never comes (its run stopped first) holds no one back once dropped.
-        let never = p.announce(3);
-        let p3 = p.clone();
-        let fourth = tokio::spawn(async move { p3.acquire(4).await.is_ok() });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!fourth.is_finished());
-        drop(never);
-        assert!(fourth.await.unwrap());
     }
 
     async fn futures_now(p: &Pacer, n: usize) -> Vec<Permit<'_>> {

@@ -283,14 +283,8 @@ impl Engine {
                                 }
                                 Ok(()) => {
                                     let (c, max_len) = (c.clone(), max_len.clone());
-                                    // Its place in line is held from now, not from when its task
-                                    // first runs.
-                                    let announced =
-                                        c.pacer(endpoints::REMOVE_BOUNCES.bucket).announce(id);
                                     let task = inflight.spawn(crate::term::carry(async move {
-                                        let settled = submit::submit(&c, &addrs, &max_len, id).await;
-                                        drop(announced);
-                                        (id, settled)
+                                        (id, submit::submit(&c, &addrs, &max_len, id).await)
                                     }));
                                     tasks.insert(task.id(), id);
                                 }
