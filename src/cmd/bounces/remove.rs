@@ -496,14 +496,22 @@ async fn pace_note(
             _ => rows,
         }
     };
+    // Okta's first answer tells the limit; until then, and after, only the run's counters are read
+    // (no lock the sending path takes).
     let limit = loop {
         tokio::time::sleep(PACE_LOOK).await;
-        if let Some((limit, _)) = pacer.window().filter(|(l, _)| *l > 0)
-            && rows().div_ceil(per_request) > u64::from(limit)
-        {
-            break u64::from(limit);
+        if tally.sent.load(Relaxed) == 0 {
+            continue;
+        }
+        match pacer.window().filter(|(l, _)| *l > 0) {
+            Some((limit, _)) => break u64::from(limit),
+            // No limit advertised: nothing to say.
+            None => return,
         }
     };
+    while rows().div_ceil(per_request) <= limit {
+        tokio::time::sleep(PACE_LOOK).await;
+    }
     let share = super::super::limits::token_share(&client, app.as_deref()).await;
     let Some(percent) = share.percent().filter(|p| (1..100).contains(p)) else {
         return;
