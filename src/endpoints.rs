@@ -111,6 +111,20 @@ pub const LIST_LOGS: Endpoint = Endpoint {
     ..op(Verb::Get, "/api/v1/logs", Some("okta.logs.read"), true)
 };
 
+// Rate limits: the share of each bucket one API token or service app may use (principal rate limits).
+/// One page holds at most 50 entities of a few hundred bytes: 64 KiB is far past it.
+pub const PRINCIPALS_ANSWER: usize = 64 << 10;
+pub const LIST_PRINCIPAL_RATE_LIMITS: Endpoint = Endpoint {
+    bucket: "principals",
+    answer_limit: PRINCIPALS_ANSWER,
+    ..op(
+        Verb::Get,
+        "/api/v1/principal-rate-limits",
+        Some("okta.principalRateLimits.read"),
+        true,
+    )
+};
+
 // Org settings.
 pub const GET_ORG: Endpoint = op(Verb::Get, "/api/v1/org", READ, true);
 /// A partial update: the same fields twice have the effect of once.

@@ -40,6 +40,35 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// How bad an ending is, where several are folded into one (a run across several orgs ends with
+    /// the worst of theirs), worst first: a signal (the person stopped it all), an authentication or
+    /// permission error (a credential to fix), a usage or configuration error (a command line or
+    /// okta.yaml to fix), an unexpected error, not found, work to run again later, rows to look at,
+    /// success. This order is decided here and nowhere else.
+    pub fn severity(self) -> u8 {
+        match self {
+            Exit::Signal(_) => 7,
+            Exit::Auth => 6,
+            Exit::Usage => 5,
+            Exit::Error => 4,
+            Exit::NotFound => 3,
+            Exit::Retry => 2,
+            Exit::Partial => 1,
+            Exit::Ok => 0,
+        }
+    }
+
+    /// The worse of two endings (by [`Exit::severity`]; of two signals, the later one).
+    pub fn worst(self, other: Exit) -> Exit {
+        if other.severity() >= self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 impl From<crate::client::Failure> for Exit {
     fn from(f: crate::client::Failure) -> Exit {
         use crate::client::Failure;
@@ -74,4 +103,36 @@ Exit status:
   5  authentication or permission error (401/403)
   6  not found (404)
   130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is
-     still in the report";
+     still in the report
+With --profiles, the worst of the orgs': 130/143, then 5, 2, 1, 6, 4, 3, 0.";
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    #[test]
+    fn the_worst_of_several_endings() {
+        let all = [
+            Exit::Ok,
+            Exit::Partial,
+            Exit::Retry,
+            Exit::NotFound,
+            Exit::Error,
+            Exit::Usage,
+            Exit::Auth,
+            Exit::Signal(2),
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i..] {
+                assert_eq!(a.worst(*b), *b, "{a:?} {b:?}");
+                assert_eq!(b.worst(*a), *b, "{b:?} {a:?}");
+            }
+        }
+        assert_eq!(
+            [Exit::Partial, Exit::Auth, Exit::Retry]
+                .into_iter()
+                .fold(Exit::Ok, Exit::worst),
+            Exit::Auth
+        );
+    }
+}

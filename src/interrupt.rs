@@ -118,3 +118,78 @@ pub async fn wait_for_signal() -> i32 {
         2
     }
 }
+
+/// Where a run's stop signals come from: the process's own (SIGINT/SIGTERM, listened for when asked), or
+/// a run across several orgs, whose one listener hands every org each signal the process received,
+/// also those that came before the org started (so no org can miss the Ctrl-C that stops them all).
+#[derive(Debug, Clone, Default)]
+pub enum Signals {
+    #[default]
+    Process,
+    Shared {
+        signals: tokio::sync::watch::Receiver<Vec<i32>>,
+        /// How many of them this org has taken.
+        taken: usize,
+    },
+}
+
+impl Signals {
+    /// The next signal, by number.
+    pub async fn next(&mut self) -> i32 {
+        match self {
+            Signals::Process => wait_for_signal().await,
+            Signals::Shared { signals, taken } => {
+                let seen = *taken;
+                let got = signals
+                    .wait_for(|s| s.len() > seen)
+                    .await
+                    .map(|s| s[seen])
+                    .ok();
+                // Without one, the listener is gone (the process is ending): nothing more will come.
+                let Some(sig) = got else {
+                    return std::future::pending().await;
+                };
+                *taken += 1;
+                sig
+            }
+        }
+    }
+
+    /// Whether the signals are a fleet's (its one listener says what they do, not each org).
+    pub fn shared(&self) -> bool {
+        matches!(self, Signals::Shared { .. })
+    }
+}
+
+/// The one listener of a run across several orgs: every SIGINT/SIGTERM the process receives, in order.
+pub struct SignalHub {
+    tx: tokio::sync::watch::Sender<Vec<i32>>,
+}
+
+impl Default for SignalHub {
+    fn default() -> Self {
+        SignalHub {
+            tx: tokio::sync::watch::Sender::new(Vec::new()),
+        }
+    }
+}
+
+impl SignalHub {
+    /// Passes on a signal to every org.
+    pub fn send(&self, signal: i32) {
+        self.tx.send_modify(|s| s.push(signal));
+    }
+
+    /// How many signals came.
+    pub fn count(&self) -> usize {
+        self.tx.borrow().len()
+    }
+
+    /// The signals of one org.
+    pub fn signals(&self) -> Signals {
+        Signals::Shared {
+            signals: self.tx.subscribe(),
+            taken: 0,
+        }
+    }
+}

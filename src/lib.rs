@@ -17,6 +17,7 @@ pub mod endpoints;
 pub mod engine;
 pub mod escape;
 pub mod exit;
+pub mod fleet;
 pub mod input;
 pub mod interrupt;
 pub mod ledger;

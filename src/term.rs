@@ -5,11 +5,13 @@
 //! under `--quiet`), and errors (`okta-org: error: ...`, always). Colour only when stderr is a terminal.
 //! Whatever the text quotes from outside is escaped here ([`crate::escape`]), so nothing written can
 //! drive the terminal. With `--log-format json` every line is a JSON object instead (`time`, `level`,
-//! `message`, and an action's fields), for log collectors.
+//! `message`, and an action's fields), for log collectors. In a run across several orgs (`--profiles`) every line an org's work writes is
+//! labelled with its profile (`okta-org: [org2] ...`): the label travels with the org's tasks and threads.
 
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use indicatif::ProgressBar;
 use tracing::{Event, Level, Subscriber};
@@ -33,6 +35,59 @@ pub enum LogFormat {
     Text,
     /// One JSON object a line (`time`, `level`, `message`, an action's fields), for log collectors.
     Json,
+}
+
+tokio::task_local! {
+    /// The profile of the org whose work this task does, in a run across several orgs.
+    static LABEL: Arc<str>;
+}
+
+thread_local! {
+    /// The same, for a thread an org's work runs on (the reader of its inputs).
+    static THREAD_LABEL: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+}
+
+/// The label of the org this task or thread works for, if any.
+pub fn label() -> Option<Arc<str>> {
+    LABEL
+        .try_with(Arc::clone)
+        .ok()
+        .or_else(|| THREAD_LABEL.with(|l| l.borrow().clone()))
+}
+
+/// Runs `fut` with every line it writes on stderr labelled `[label]` (none for `None`).
+pub async fn labelled<F: Future>(label: Option<Arc<str>>, fut: F) -> F::Output {
+    match label {
+        Some(l) => LABEL.scope(l, fut).await,
+        None => fut.await,
+    }
+}
+
+/// `fut` carrying this task's label, for a task it spawns (a spawned task starts without one).
+pub fn carry<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    labelled(label(), fut)
+}
+
+/// `f` carrying this task's label into the thread it will run on.
+pub fn carry_thread<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let label = label();
+    move || {
+        THREAD_LABEL.with(|l| *l.borrow_mut() = label);
+        f()
+    }
+}
+
+/// `text` with every line labelled `okta-org: [label] ` (a line of the tool's own already starts
+/// with `okta-org: `; the label goes after it).
+fn with_label(text: &[u8], label: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 32);
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(b"okta-org: [");
+        out.extend_from_slice(label.as_bytes());
+        out.extend_from_slice(b"] ");
+        out.extend_from_slice(line.strip_prefix(b"okta-org: ").unwrap_or(line));
+    }
+    out
 }
 
 /// Whether `--quiet` asked for errors only.
@@ -125,6 +180,8 @@ pub fn write_stderr(bytes: &[u8]) {
 
 /// Writes `bytes` on stderr as they are (a log line whose fields are escaped already, with its colours).
 fn write_raw(bytes: &[u8]) {
+    let labelled = label().map(|l| with_label(bytes, &crate::escape::text(&l)));
+    let bytes = labelled.as_deref().unwrap_or(bytes);
     let bar = BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let write = || {
         let mut err = std::io::stderr().lock();
@@ -273,6 +330,14 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn an_orgs_lines_carry_its_label() {
+        assert_eq!(
+            with_label(b"okta-org: done\n3 requests\n", "org2"),
+            b"okta-org: [org2] done\nokta-org: [org2] 3 requests\n"
+        );
     }
 
     /// A log line keeps the formatter's own colours and escapes what its message quotes.

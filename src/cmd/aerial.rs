@@ -14,7 +14,7 @@ pub const EXAMPLES: &str = "Examples:\n  okta-org aerial get\n  okta-org aerial 
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Show the Okta Aerial consent (GET /api/v1/org/privacy/aerial)
     #[command(

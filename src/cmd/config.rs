@@ -11,7 +11,7 @@ use crate::exit::Exit;
 use crate::models::OrgSetting;
 use crate::session::{self, Session, Tuning};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = "Examples:\n  okta-org config show\n  okta-org config check --profile staging"
 )]
@@ -22,7 +22,7 @@ pub struct Group {
     pub conn: ConnectArgs,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// The effective configuration: each setting, where it came from, secrets redacted
     #[command(after_help = "Example:\n  okta-org config show --profile staging")]

@@ -16,7 +16,7 @@ pub const EXAMPLES: &str = "Example:\n  okta-org logo upload acme-logo.png";
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Upload a PNG, JPEG or GIF under 1 MB as the org's logo (POST /api/v1/org/logo)
     #[command(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Cli, CmdError, usage, write_stdout};
 use crate::exit::Exit;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 Install one page a command (okta-org.1, okta-org-bounces-remove.1, ...):
   okta-org man --dir ~/.local/share/man/man1

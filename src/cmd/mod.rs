@@ -15,6 +15,8 @@ pub mod communication;
 pub mod completions;
 pub mod config;
 pub mod contacts;
+pub mod fleet;
+pub mod limits;
 pub mod logo;
 pub mod man;
 pub mod metadata;
@@ -60,7 +62,9 @@ const EXAMPLES: &str = "\
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
   okta-org bounces remove bounces.csv --report report.csv
-  okta-org settings get";
+  okta-org settings get
+  okta-org --profiles all bounces remove bounces.csv --report 'reports/{profile}.csv'
+  okta-org --profiles prod,preview settings get";
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -76,7 +80,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Email bounce list operations
     Bounces(bounces::Group),
@@ -104,6 +108,9 @@ pub enum Command {
     /// Org admin settings
     #[command(after_help = admin::EXAMPLES)]
     Admin(admin::Group),
+    /// The rate limits this tool's calls meet: what the org advertises, and this token's share
+    #[command(after_help = limits::LIMITS_HELP)]
+    Limits(limits::Args),
     /// The org's public metadata (/.well-known/okta-organization; needs no token)
     Metadata(metadata::Args),
     /// Show or check the configuration (okta.yaml, OKTA_CLIENT_* variables, flags)
@@ -207,6 +214,43 @@ impl CmdError {
     }
 }
 
+/// What a command did, beside its result: for a caller that runs it for many orgs (the fleet's table
+/// and its `--fleet-summary`), handed over as values rather than read back from the command's output.
+#[derive(Debug, Default, Clone)]
+pub struct Counted {
+    /// Rows (or recipients, addresses) the command settled or listed; `None` when it did not get that far.
+    pub rows: Option<u64>,
+    pub accepted: Option<u64>,
+    pub rejected: Option<u64>,
+    pub invalid: Option<u64>,
+    pub failed: Option<u64>,
+    /// Why it ended early, or failed.
+    pub stop: Option<bounces::summary::Stop>,
+    /// The command's own summary fields (as `--summary` writes them), or null.
+    pub body: serde_json::Value,
+}
+
+/// A command's result and what it did.
+#[derive(Debug)]
+pub struct Ran {
+    pub result: Result<Exit, CmdError>,
+    pub counted: Counted,
+}
+
+impl Ran {
+    /// A command that failed, or ended, with nothing to count beyond its error.
+    pub fn of(result: Result<Exit, CmdError>) -> Ran {
+        let stop = result.as_ref().err().map(bounces::summary::Stop::of_error);
+        Ran {
+            result,
+            counted: Counted {
+                stop,
+                ..Counted::default()
+            },
+        }
+    }
+}
+
 pub fn usage(m: impl Into<String>) -> CmdError {
     CmdError::Usage(m.into())
 }
@@ -228,22 +272,20 @@ pub fn run(cli: Cli) -> Exit {
     };
     let global = cli.global;
     let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Bounces(g) => bounces::run(g, &global).await,
-            Command::Settings(g) => settings::run(g, &global).await,
-            Command::Contacts(g) => contacts::run(g, &global).await,
-            Command::Logo(g) => logo::run(g, &global).await,
-            Command::Support(g) => support::run(g, &global).await,
-            Command::Aerial(g) => aerial::run(g, &global).await,
-            Command::Communication(g) => communication::run(g, &global).await,
-            Command::Preferences(g) => preferences::run(g, &global).await,
-            Command::Admin(g) => admin::run(g, &global).await,
-            Command::Metadata(a) => metadata::run(a, &global).await,
-            Command::Config(g) => config::run(g, &global).await,
-            Command::Simulate(a) => simulate::run(a).await,
-            Command::Completions(a) => completions::run(a),
-            Command::Man(a) => man::run(a),
+        if global.profiles.is_some() {
+            return fleet::run(cli.command, global).await;
         }
+        for (flag, given) in [
+            ("--parallel", global.parallel.is_some()),
+            ("--fleet-summary", global.fleet_summary.is_some()),
+        ] {
+            if given {
+                return Err(usage(format!(
+                    "{flag} is for runs across several orgs: give --profiles LIST (or all) too"
+                )));
+            }
+        }
+        dispatch(cli.command, &global).await
     });
     match result {
         Ok(exit) => exit,
@@ -251,6 +293,27 @@ pub fn run(cli: Cli) -> Exit {
             crate::term::error(&e);
             e.exit()
         }
+    }
+}
+
+/// Runs one command for one org (or none).
+pub async fn dispatch(command: Command, global: &Global) -> Result<Exit, CmdError> {
+    match command {
+        Command::Bounces(g) => bounces::run(g, global).await,
+        Command::Settings(g) => settings::run(g, global).await,
+        Command::Contacts(g) => contacts::run(g, global).await,
+        Command::Logo(g) => logo::run(g, global).await,
+        Command::Support(g) => support::run(g, global).await,
+        Command::Aerial(g) => aerial::run(g, global).await,
+        Command::Communication(g) => communication::run(g, global).await,
+        Command::Preferences(g) => preferences::run(g, global).await,
+        Command::Admin(g) => admin::run(g, global).await,
+        Command::Limits(a) => limits::run(a, global).await,
+        Command::Metadata(a) => metadata::run(a, global).await,
+        Command::Config(g) => config::run(g, global).await,
+        Command::Simulate(a) => simulate::run(a).await,
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     }
 }
 
@@ -288,12 +351,12 @@ impl Org {
 
     pub fn print<T: DeserializeOwned + Render>(&self, resp: &Response) -> Result<Exit, CmdError> {
         match self.output {
-            Output::Json => write_stdout(&json_for_stdout(&resp.body, io::stdout().is_terminal())),
+            Output::Json => write_stdout(&json_for_stdout(&resp.body, stdout_is_terminal())),
             Output::Text => {
                 let v: T = if resp.body.iter().all(u8::is_ascii_whitespace) {
                     serde_json::from_str("{}")
                         .map_err(|e| CmdError::Api(ApiError::Decode(e.to_string())))?
-                } else if io::stdout().is_terminal() {
+                } else if stdout_is_terminal() {
                     // On a terminal every text Okta sent is shown escaped: the values themselves, before
                     // the view lays them out in lines.
                     let mut v: serde_json::Value = resp.json()?;
@@ -342,8 +405,35 @@ pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     crate::escape::for_terminal(text, io::stdout().is_terminal())
 }
 
+tokio::task_local! {
+    /// What a command writes on stdout, when its caller keeps it (one org of several, whose answers are
+    /// shown side by side once all are in).
+    static CAPTURE: std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+}
+
+/// Runs `fut` keeping what it writes on stdout, and returns that too.
+pub async fn captured<T>(fut: impl Future<Output = T>) -> (T, Vec<u8>) {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = CAPTURE.scope(buf.clone(), fut).await;
+    let bytes = std::mem::take(&mut *buf.lock().unwrap_or_else(|e| e.into_inner()));
+    (out, bytes)
+}
+
+/// Whether what a command writes on stdout reaches a terminal (not when it is kept).
+fn stdout_is_terminal() -> bool {
+    CAPTURE.try_with(|_| ()).is_err() && io::stdout().is_terminal()
+}
+
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
 pub fn write_stdout(bytes: &[u8]) -> Result<Exit, CmdError> {
+    let kept = CAPTURE.try_with(|buf| {
+        buf.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes)
+    });
+    if kept.is_ok() {
+        return Ok(Exit::Ok);
+    }
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),

@@ -16,7 +16,7 @@ use {
     okta_org_simulator::{self as simulator, Fleet, MailFlow, MailMix, SimConfig},
 };
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 Examples (it runs until Ctrl-C: start it in another terminal, or in the background with &):
   okta-org simulate --port 8080 --rate-limit 10 --window 60 &

@@ -160,7 +160,9 @@ impl Engine {
                 interrupt: interrupt.clone(),
                 tx,
             };
-            std::thread::spawn(move || source::read(source, reading))
+            std::thread::spawn(crate::term::carry_thread(move || {
+                source::read(source, reading)
+            }))
         };
 
         let max_len = Arc::new(AtomicUsize::new(MAX_BATCH));
@@ -299,9 +301,9 @@ impl Engine {
                                 Ok(addrs) if addrs.is_empty() => {}
                                 Ok(addrs) => {
                                     let (c, max_len) = (c.clone(), max_len.clone());
-                                    let task = inflight.spawn(async move {
+                                    let task = inflight.spawn(crate::term::carry(async move {
                                         (id, submit::submit(&c, &addrs, &max_len, id).await)
-                                    });
+                                    }));
                                     tasks.insert(task.id(), id);
                                 }
                             }

@@ -48,8 +48,9 @@ pub struct Metrics {
     throttled: Family<Org, Counter>,
     cursor_lag: Family<Org, Seconds>,
     last_success: Family<Org, Seconds>,
-    /// When each org last polled successfully (for `/healthz`), and how stale is too stale.
-    health: Mutex<HashMap<String, Instant>>,
+    /// Every org watched, and when it last polled successfully (for `/healthz`), and how stale is too
+    /// stale.
+    health: Mutex<HashMap<String, Option<Instant>>>,
     stale_after: Duration,
 }
 
@@ -189,7 +190,16 @@ impl Metrics {
         self.health
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(org.into(), Instant::now());
+            .insert(org.into(), Some(Instant::now()));
+    }
+
+    /// An org this process syncs: unhealthy until its first poll succeeds.
+    pub fn watch(&self, org: &str) {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(org.into())
+            .or_insert(None);
     }
 
     /// The registry as OpenMetrics text.
@@ -199,12 +209,12 @@ impl Metrics {
         out
     }
 
-    /// `None` when every org polled successfully within `stale_after`; else what is wrong.
-    pub fn unhealthy(&self, orgs: &[String]) -> Option<String> {
+    /// `None` when every org watched polled successfully within `stale_after`; else what is wrong.
+    pub fn unhealthy(&self) -> Option<String> {
         let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
-        let stale: Vec<String> = orgs
+        let mut stale: Vec<String> = health
             .iter()
-            .filter_map(|o| match health.get(o) {
+            .filter_map(|(o, t)| match t {
                 Some(t) if t.elapsed() <= self.stale_after => None,
                 Some(t) => Some(format!(
                     "{o}: last successful poll {} s ago",
@@ -213,6 +223,10 @@ impl Metrics {
                 None => Some(format!("{o}: no successful poll yet")),
             })
             .collect();
+        if health.is_empty() {
+            stale.push("no org is followed yet".into());
+        }
+        stale.sort();
         (!stale.is_empty()).then(|| stale.join("; "))
     }
 }
@@ -232,24 +246,19 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 
 /// Serves `/metrics` and `/healthz` on `addr` until the process ends; returns the address it listens on
 /// (a port of 0 picks a free one).
-pub async fn serve(
-    addr: SocketAddr,
-    metrics: Arc<Metrics>,
-    orgs: Vec<String>,
-) -> std::io::Result<SocketAddr> {
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let orgs = Arc::new(orgs);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (metrics, orgs) = (metrics.clone(), orgs.clone());
+            let metrics = metrics.clone();
             tokio::spawn(async move {
                 let service =
                     hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let answer = answer(&req, &metrics, &orgs);
+                        let answer = answer(&req, &metrics);
                         async move { Ok::<_, Infallible>(answer) }
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -261,11 +270,7 @@ pub async fn serve(
     Ok(local)
 }
 
-fn answer(
-    req: &Request<hyper::body::Incoming>,
-    m: &Metrics,
-    orgs: &[String],
-) -> Response<Full<Bytes>> {
+fn answer(req: &Request<hyper::body::Incoming>, m: &Metrics) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, kind: &'static str, body: String| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = status;
@@ -288,7 +293,7 @@ fn answer(
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             m.text(),
         ),
-        "/healthz" | "/health" => match m.unhealthy(orgs) {
+        "/healthz" | "/health" => match m.unhealthy() {
             None => reply(StatusCode::OK, "text/plain", "ok\n".into()),
             Some(why) => reply(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -325,13 +330,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("okta_org_sync_cursor_lag_seconds"), "{text}");
-        assert!(
-            m.unhealthy(&[org.into()])
-                .unwrap()
-                .contains("no successful poll yet")
-        );
+        assert!(m.unhealthy().unwrap().contains("no org is followed yet"));
+        m.watch(org);
+        assert!(m.unhealthy().unwrap().contains("no successful poll yet"));
         m.succeeded(org);
-        assert_eq!(m.unhealthy(&[org.into()]), None);
+        assert_eq!(m.unhealthy(), None);
         assert_eq!(parse_addr("9464").unwrap().to_string(), "127.0.0.1:9464");
         assert!(parse_addr("nowhere").is_err());
     }

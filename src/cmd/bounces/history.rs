@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::super::CmdError;
 use super::find::parse_when;
-use super::summary::summarised;
+use super::summary::Summarised;
 use super::{ReportFormat, RowsArgs};
 use crate::cli::Global;
 use crate::exit::Exit;
@@ -50,7 +50,7 @@ pub enum By {
     Address,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct HistoryArgs {
     /// Only these addresses (any case)
     #[arg(value_name = "ADDRESS")]
@@ -170,7 +170,7 @@ pub async fn run(mut a: HistoryArgs, global: &Global) -> Result<Exit, CmdError> 
     let at = ledger::locate(a.ledger.as_deref())?;
     a.rows
         .check(&[(format!("the ledger {}", at.path.display()), &at.path)])?;
-    let body = Body {
+    let mut body = Body {
         ledger: Some(at.path.display().to_string()),
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         by: a.by,
@@ -178,15 +178,13 @@ pub async fn run(mut a: HistoryArgs, global: &Global) -> Result<Exit, CmdError> 
         addresses: 0,
         held: 0,
     };
-    let (summary, rows_to) = (a.rows.summary.clone(), a.rows.output.clone());
-    summarised(
+    let summary = Summarised::start(
         "bounces history",
-        summary.as_deref(),
-        rows_to.as_deref(),
-        body,
-        async |body| history(&a, &at, global, body),
-    )
-    .await
+        a.rows.summary.as_deref(),
+        a.rows.output.as_deref(),
+    )?;
+    let result = history(&a, &at, global, &mut body);
+    summary.finish(result, &body)
 }
 
 fn history(

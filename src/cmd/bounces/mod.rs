@@ -21,10 +21,10 @@ use crate::cli::Global;
 use crate::client::{Client, StopReason};
 use crate::escape;
 use crate::exit::Exit;
-use crate::interrupt::{Interrupt, Level, wait_for_signal};
+use crate::interrupt::{Interrupt, Level, Signals};
 use crate::report::csv_io;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 The loop: find what bounced, remove it, verify the removals.
 
@@ -37,7 +37,7 @@ pub struct Group {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Remove the addresses of a mail system's bounce export from Okta's email bounce list
     #[command(after_help = remove::REMOVE_HELP)]
@@ -96,7 +96,8 @@ fn create_report(
 /// Where and how `find` and `verify` write their rows, and their summary.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RowsArgs {
-    /// Write the rows here instead of stdout (`-`: stdout)
+    /// Write the rows here instead of stdout (`-`: stdout); with --profiles, `{profile}` in the path
+    /// names each org's
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Row format
@@ -200,10 +201,22 @@ impl RowsArgs {
 /// First SIGINT/SIGTERM: send nothing more, end the reading of pipes and terminals, give requests in
 /// flight a few seconds to answer (so what Okta took is reported `accepted`), then finish the report.
 /// Second: abandon what is in flight and finish the report at once (exit 128 + the signal). `output` names
-/// what is finished ("the report").
-fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output: &'static str) {
-    tokio::spawn(async move {
-        let sig = wait_for_signal().await;
+/// what is finished ("the report"). In a run across several orgs the fleet's one listener hands each
+/// org the signals, and says what they do once for all.
+fn watch_signals(
+    client: Option<Arc<Client>>,
+    interrupt: Arc<Interrupt>,
+    output: &'static str,
+    mut signals: Signals,
+) {
+    let quiet = signals.shared();
+    let say = move |line: std::fmt::Arguments<'_>| {
+        if !quiet {
+            crate::term::say(line);
+        }
+    };
+    tokio::spawn(crate::term::carry(async move {
+        let sig = signals.next().await;
         // Ctrl-C is advice only for someone at a terminal who pressed it; a service manager or a cron
         // wrapper that sent SIGTERM is told what a second signal does.
         let at_terminal = sig == 2 && std::io::IsTerminal::is_terminal(&std::io::stdin());
@@ -212,7 +225,7 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
             (15, _) => ("SIGTERM", "a second signal stops at once"),
             _ => ("interrupted", "a second signal stops at once"),
         };
-        crate::term::say(format_args!(
+        say(format_args!(
             "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
              then finishing {output} ({again})",
             crate::interrupt::GRACE.as_secs()
@@ -226,15 +239,15 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
                 c.control().abandon();
             });
         }
-        let sig = wait_for_signal().await;
-        crate::term::say(format_args!(
+        let sig = signals.next().await;
+        say(format_args!(
             "okta-org: interrupted again: abandoning requests in flight; finishing {output} now"
         ));
         interrupt.raise(Level::Now, sig);
         if let Some(c) = &client {
             c.control().abandon();
         }
-    });
+    }));
 }
 
 /// The CSV header serde writes for `row` (for the tests that keep each command's `HEADER` in step with its

@@ -36,9 +36,11 @@ impl Progress {
         total: Option<u64>,
         report_to_stdout: bool,
         client: Option<Arc<Client>>,
+        wanted: bool,
     ) -> Progress {
         let report_on_terminal = report_to_stdout && std::io::stdout().is_terminal();
-        if crate::term::quiet() || !std::io::stderr().is_terminal() || report_on_terminal {
+        if !wanted || crate::term::quiet() || !std::io::stderr().is_terminal() || report_on_terminal
+        {
             return Progress {
                 bar: None,
                 ticker: None,

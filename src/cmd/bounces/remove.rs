@@ -9,11 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::super::{CmdError, usage, write_stdout};
+use super::super::{CmdError, Counted, Ran, usage, write_stdout};
 use super::progress::Progress;
 use super::summary::{Stop, Summary, Target, VerifyCounts, deliver, seconds};
 use super::{ReportFormat, create_report, verify, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration, parse_timeout};
+use crate::client::Client;
 use crate::endpoints;
 use crate::engine::{Ended, Engine, Outcome, Source};
 use crate::exit::Exit;
@@ -48,7 +49,7 @@ Examples:
   okta-org bounces remove suppressions.xlsx --sheet Bounces --dry-run
   cat export.csv | okta-org bounces remove - --max-wait 5m --report r.csv";
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RemoveArgs {
     /// Export files to read, one after another; `-` or none reads stdin
     #[arg(value_name = "INPUT")]
@@ -60,7 +61,8 @@ pub struct RemoveArgs {
     /// text inputs have none
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
-    /// Write the report here instead of stdout (`-`: stdout)
+    /// Write the report here instead of stdout (`-`: stdout); with --profiles, `{profile}` in the path
+    /// names each org's (required for more than one org)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Report format
@@ -152,7 +154,40 @@ struct Facts {
     report_failed: bool,
 }
 
-pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
+    run_counted(args, global).await.result
+}
+
+/// The run, and what it settled: for a caller that runs it for many orgs (the fleet's table).
+pub async fn run_counted(args: RemoveArgs, global: &Global) -> Ran {
+    let mut facts = Facts::default();
+    let result = checked_run(args, global, &mut facts).await;
+    let c = &facts.body.counts;
+    let get = |s: Status| {
+        facts
+            .reported
+            .then(|| c.get(s.as_str()).and_then(|v| v.as_u64()))?
+    };
+    let counted = Counted {
+        rows: facts.reported.then_some(facts.body.rows),
+        accepted: get(Status::Accepted),
+        rejected: get(Status::Rejected),
+        invalid: get(Status::Invalid),
+        failed: get(Status::Failed),
+        stop: match &result {
+            Ok(_) => facts.stop.clone(),
+            Err(e) => Some(Stop::of_error(e)),
+        },
+        body: serde_json::to_value(&facts.body).unwrap_or_default(),
+    };
+    Ran { result, counted }
+}
+
+async fn checked_run(
+    mut args: RemoveArgs,
+    global: &Global,
+    facts: &mut Facts,
+) -> Result<Exit, CmdError> {
     let started = SystemTime::now();
     if args.report.as_deref() == Some(Path::new("-")) {
         args.report = None;
@@ -205,15 +240,20 @@ pub async fn run(mut args: RemoveArgs, global: &Global) -> Result<Exit, CmdError
              --summary FILE)",
         ));
     }
-    let mut facts = Facts::default();
     facts.body.dry_run = args.dry_run;
     facts.body.report = args.report.as_ref().map(|p| p.display().to_string());
     facts.body.counts = counts_json(&report::Counts::default());
-    let result = remove(&args, global, &mut facts).await;
+    let result = remove(&args, global, facts).await;
     if target.is_none() && !(args.report_summary && facts.reported && !facts.report_failed) {
         return result;
     }
-    let summary = Summary::new("bounces remove", started, &result, facts.stop, facts.body);
+    let summary = Summary::new(
+        "bounces remove",
+        started,
+        &result,
+        facts.stop.clone(),
+        &facts.body,
+    );
     let mut written = Ok(());
     if args.report_summary && facts.reported && !facts.report_failed {
         written = append_to_report(args.report.as_deref(), &summary);
@@ -374,9 +414,28 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         engine.source.size(),
         args.report.is_none(),
         client.clone(),
+        !global.in_fleet(),
     );
-    watch_signals(client.clone(), interrupt.clone(), "the report");
+    watch_signals(
+        client.clone(),
+        interrupt.clone(),
+        "the report",
+        global.signals(),
+    );
+    // Once Okta has advertised the bounce list's limit: when it holds the run back and is a share of the
+    // org's bucket (principal rate limits), say so, once, with the time the run takes at that pace.
+    let pace = client.as_ref().filter(|_| !term::quiet()).map(|c| {
+        let app = session
+            .as_ref()
+            .and_then(|s| s.oauth.as_ref())
+            .map(|o| o.client_id().to_string());
+        let (tally, size) = (engine.tally.clone(), engine.source.size());
+        tokio::spawn(term::carry(pace_note(c.clone(), app, tally, size)))
+    });
     let mut outcome = engine.run().await;
+    if let Some(p) = pace {
+        p.abort();
+    }
     progress.finish();
     if let Some(r) = recorded {
         r.end(&outcome);
@@ -421,6 +480,78 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         });
     }
     Ok(exit)
+}
+
+/// How often the note on the pace looks whether the run will be held back.
+const PACE_LOOK: Duration = Duration::from_millis(50);
+
+/// Says once, when the bounce list's advertised limit holds the run back (its rows need more requests
+/// than a window allows) and is a share of the org's bucket (principal rate limits), the limits and how
+/// long the rest of the run takes at that pace. The share is asked (one request, in a bucket of its own)
+/// only for such a run.
+async fn pace_note(
+    client: Arc<Client>,
+    app: Option<String>,
+    tally: Arc<crate::engine::Tally>,
+    size: Option<u64>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let pacer = client.pacer(endpoints::REMOVE_BOUNCES.bucket);
+    let per_request = crate::engine::submit::MAX_BATCH as u64;
+    // The rows of the whole input: those read so far, or more from the share of its bytes read.
+    let rows = || {
+        let (rows, bytes) = (tally.rows.load(Relaxed), tally.bytes.load(Relaxed));
+        match size {
+            Some(size) if bytes > 0 && size > bytes => rows.max(rows.saturating_mul(size) / bytes),
+            _ => rows,
+        }
+    };
+    // Okta's first answer tells the limit; until then, and after, only the run's counters are read
+    // (no lock the sending path takes).
+    let limit = loop {
+        tokio::time::sleep(PACE_LOOK).await;
+        if tally.sent.load(Relaxed) == 0 {
+            continue;
+        }
+        match pacer.window().filter(|(l, _)| *l > 0) {
+            Some((limit, _)) => break u64::from(limit),
+            // No limit advertised: nothing to say.
+            None => return,
+        }
+    };
+    while rows().div_ceil(per_request) <= limit {
+        tokio::time::sleep(PACE_LOOK).await;
+    }
+    let share = super::super::limits::token_share(&client, app.as_deref()).await;
+    let Some(percent) = share.percent().filter(|p| (1..100).contains(p)) else {
+        return;
+    };
+    let rows = rows();
+    let left = rows.saturating_sub(tally.settled.load(Relaxed));
+    let time = pacer
+        .time_for(left.div_ceil(per_request), tokio::time::Instant::now())
+        .map_or_else(
+            || "longer".to_string(),
+            |t| {
+                format!(
+                    "about {}",
+                    humantime::format_duration(Duration::from_secs(t.as_secs().max(1)))
+                )
+            },
+        );
+    term::note(format_args!(
+        "Okta lets this {} use {percent} % of the bounce list's rate limit (principal rate limits): \
+         {limit} requests a window ({} addresses) of the org's {}; the rest of the run's {} take \
+         {time} at that pace (okta-org limits tells more)",
+        if app.is_some() {
+            "service app"
+        } else {
+            "API token"
+        },
+        limit * per_request,
+        limit * 100 / percent,
+        count(rows, "row", "rows"),
+    ));
 }
 
 /// What a run read, for the first line of what it says.

@@ -130,24 +130,45 @@ impl<B: Serialize> Summary<B> {
     }
 }
 
-/// Runs a command that keeps its counts in `body`, and with `--summary` writes them around the envelope
-/// however it ends. `rows_to` is where the command writes its rows (`None`: stdout), which `-` may not
-/// share.
-pub async fn summarised<B: Serialize>(
+/// The `--summary` of a command that keeps its counts in a body: checked before the command runs, and
+/// written around the envelope after it, however it ended.
+pub struct Summarised {
     command: &'static str,
-    summary: Option<&Path>,
-    rows_to: Option<&Path>,
-    mut body: B,
-    run: impl AsyncFnOnce(&mut B) -> Result<Exit, CmdError>,
-) -> Result<Exit, CmdError> {
-    let started = SystemTime::now();
-    let Some(target) = summary.map(Target::parse) else {
-        return run(&mut body).await;
-    };
-    target.check(rows_to, "rows")?;
-    let result = run(&mut body).await;
-    let summary = Summary::new(command, started, &result, None, body);
-    deliver(result, target.write(&summary))
+    started: SystemTime,
+    target: Option<Target>,
+}
+
+impl Summarised {
+    /// Checks `--summary` (`summary`) before anything is sent. `rows_to` is where the command writes its
+    /// rows (`None`: stdout), which `-` may not share.
+    pub fn start(
+        command: &'static str,
+        summary: Option<&Path>,
+        rows_to: Option<&Path>,
+    ) -> Result<Summarised, CmdError> {
+        let target = summary.map(Target::parse);
+        if let Some(t) = &target {
+            t.check(rows_to, "rows")?;
+        }
+        Ok(Summarised {
+            command,
+            started: SystemTime::now(),
+            target,
+        })
+    }
+
+    /// Writes the summary of a run that ended in `result` with the counts in `body`.
+    pub fn finish<B: Serialize>(
+        self,
+        result: Result<Exit, CmdError>,
+        body: &B,
+    ) -> Result<Exit, CmdError> {
+        let Some(target) = self.target else {
+            return result;
+        };
+        let summary = Summary::new(self.command, self.started, &result, None, body);
+        deliver(result, target.write(&summary))
+    }
 }
 
 /// The run's result once its summary was written: a summary that could not be written turns success

@@ -55,7 +55,7 @@ Examples:
   okta-org bounces sync --follow --poll 60s --metrics 127.0.0.1:9464
   okta-org bounces history --held";
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SyncArgs {
     /// The ledger [default: $XDG_STATE_HOME/okta-org/ledger.sqlite3, else ~/.local/state/okta-org/ledger.sqlite3]
     #[arg(long, value_name = "FILE")]
@@ -141,7 +141,60 @@ struct Body {
     bounced_again: u64,
 }
 
-pub async fn run(mut args: SyncArgs, global: &Global) -> Result<Exit, CmdError> {
+pub async fn run(args: SyncArgs, global: &Global) -> Result<Exit, CmdError> {
+    run_counted(args, global, None).await.result
+}
+
+/// Starts the metrics listener of `--metrics ADDR` (one for every org a process syncs), stale when an org
+/// missed two polls.
+pub async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    poll: Duration,
+) -> Result<Arc<Metrics>, CmdError> {
+    let m = Arc::new(Metrics::new(poll * 2 + Duration::from_secs(60)));
+    let local = metrics::serve(addr, m.clone()).await.map_err(|e| {
+        usage(format!(
+            "--metrics {addr}: cannot listen: {}",
+            crate::os_error::plain(&e)
+        ))
+    })?;
+    term::action(
+        "metrics",
+        format_args!("metrics at http://{local}/metrics, health at http://{local}/healthz"),
+        json!({"address": local.to_string()}),
+    );
+    Ok(m)
+}
+
+/// The run, and what it did: for a caller that runs it for many orgs (the fleet's table), with the
+/// metrics they share (`None`: its own, under `--metrics`).
+pub async fn run_counted(
+    args: SyncArgs,
+    global: &Global,
+    metrics: Option<Arc<Metrics>>,
+) -> crate::cmd::Ran {
+    let mut body = Body::default();
+    let result = checked_run(args, global, metrics, &mut body).await;
+    let counts = &body.counts;
+    let get = |s: Status| counts.get(s.as_str()).and_then(|v| v.as_u64());
+    let counted = crate::cmd::Counted {
+        rows: Some(body.rows),
+        accepted: get(Status::Accepted),
+        rejected: get(Status::Rejected),
+        invalid: get(Status::Invalid),
+        failed: get(Status::Failed),
+        stop: result.as_ref().err().map(Stop::of_error),
+        body: serde_json::to_value(&body).unwrap_or_default(),
+    };
+    crate::cmd::Ran { result, counted }
+}
+
+async fn checked_run(
+    mut args: SyncArgs,
+    global: &Global,
+    metrics: Option<Arc<Metrics>>,
+    out: &mut Body,
+) -> Result<Exit, CmdError> {
     let started = SystemTime::now();
     if args.report.as_deref() == Some(Path::new("-")) {
         args.report = None;
@@ -167,10 +220,14 @@ pub async fn run(mut args: SyncArgs, global: &Global) -> Result<Exit, CmdError> 
         ..Body::default()
     };
     let mut stop = None;
-    let result = sync(&args, global, &at.path, &mut body, &mut stop).await;
-    let Some(t) = target else { return result };
+    let result = sync(&args, global, &at.path, metrics, &mut body, &mut stop).await;
+    let Some(t) = target else {
+        *out = body;
+        return result;
+    };
     let summary = Summary::new("bounces sync", started, &result, stop, body);
     let written = t.write(&summary);
+    *out = summary.body;
     deliver(result, written)
 }
 
@@ -185,6 +242,7 @@ async fn sync(
     args: &SyncArgs,
     global: &Global,
     ledger_path: &Path,
+    shared_metrics: Option<Arc<Metrics>>,
     body: &mut Body,
     stop: &mut Option<Stop>,
 ) -> Result<Exit, CmdError> {
@@ -223,31 +281,21 @@ async fn sync(
         interrupt: interrupt.clone(),
     };
     let report = create_report(args.report.as_deref(), args.report_format, !args.dry_run)?;
-    watch_signals(Some(client.clone()), interrupt.clone(), "the report");
+    watch_signals(
+        Some(client.clone()),
+        interrupt.clone(),
+        "the report",
+        global.signals(),
+    );
     let (outcome, exit, counts) = if args.follow {
-        let metrics = match args.metrics {
-            Some(addr) => {
-                // Stale when two polls in a row were missed.
-                let m = Arc::new(Metrics::new(args.poll * 2 + Duration::from_secs(60)));
-                let local = metrics::serve(addr, m.clone(), vec![org.to_string()])
-                    .await
-                    .map_err(|e| {
-                        usage(format!(
-                            "--metrics {addr}: cannot listen: {}",
-                            crate::os_error::plain(&e)
-                        ))
-                    })?;
-                term::action(
-                    "metrics",
-                    format_args!(
-                        "metrics at http://{local}/metrics, health at http://{local}/healthz"
-                    ),
-                    json!({"address": local.to_string()}),
-                );
-                Some(m)
-            }
-            None => None,
+        let metrics = match (shared_metrics, args.metrics) {
+            (Some(m), _) => Some(m),
+            (None, Some(addr)) => Some(serve_metrics(addr, args.poll).await?),
+            (None, None) => None,
         };
+        if let Some(m) = &metrics {
+            m.watch(org.as_str());
+        }
         term::action(
             "started",
             format_args!(

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::super::{CmdError, usage};
-use super::summary::{VerifyCounts, summarised};
+use super::super::{CmdError, Ran, usage};
+use super::summary::{Summarised, VerifyCounts};
 use super::{ReportFormat, RowsArgs, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration};
 use crate::endpoints;
@@ -37,9 +37,10 @@ Examples:
   okta-org bounces verify report.csv
   okta-org bounces verify report.csv --wait 10m --output verdicts.csv";
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// A report written by `bounces remove` (CSV or JSON lines)
+    /// A report written by `bounces remove` (CSV or JSON lines); with --profiles, `{profile}` in the
+    /// path names each org's
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
     /// Keep looking until every address has a verdict, or this long has passed (e.g. 10m)
@@ -80,19 +81,38 @@ struct Body {
     verdicts: VerifyCounts,
 }
 
-pub async fn run(mut a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
-    a.rows
-        .check(&[(format!("the report {}", a.report.display()), &a.report)])?;
-    let body = Body {
+pub async fn run(a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
+    run_counted(a, global).await.result
+}
+
+/// The run, and its verdicts' counts (for a caller that runs it for many orgs).
+pub async fn run_counted(mut a: VerifyArgs, global: &Global) -> Ran {
+    let checked = a
+        .rows
+        .check(&[(format!("the report {}", a.report.display()), &a.report)]);
+    if let Err(e) = checked {
+        return Ran::of(Err(e));
+    }
+    let mut body = Body {
         report: a.report.display().to_string(),
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()
     };
-    let (summary, rows_to) = (a.rows.summary.as_deref(), a.rows.output.as_deref());
-    summarised("bounces verify", summary, rows_to, body, async |body| {
-        verify(&a, global, body).await
-    })
-    .await
+    let summary = match Summarised::start(
+        "bounces verify",
+        a.rows.summary.as_deref(),
+        a.rows.output.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Ran::of(Err(e)),
+    };
+    let result = verify(&a, global, &mut body).await;
+    let got = result.is_ok();
+    let result = summary.finish(result, &body);
+    let mut ran = Ran::of(result);
+    ran.counted.rows = got.then_some(body.verdicts.addresses);
+    ran.counted.body = serde_json::to_value(&body).unwrap_or_default();
+    ran
 }
 
 async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit, CmdError> {
@@ -121,6 +141,7 @@ async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit
         Some(session.client.clone()),
         interrupt.clone(),
         "the verdicts",
+        global.signals(),
     );
     let checked = check(&session.client, accepted, a.wait, &interrupt).await?;
     (body.events, body.pages) = (checked.events, checked.pages);
