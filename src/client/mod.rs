@@ -403,7 +403,11 @@ impl Client {
                 .take()
                 .filter(|_| n == 0)
                 .unwrap_or_else(make);
-            self.attempt(&req, &pacer, n > 0).await
+            // The pacer reports a wait past --max-wait that an answer asked for; the client stops the
+            // run with it (an acquire that meets the pause stops it too).
+            self.attempt(&req, &pacer, n > 0)
+                .await
+                .inspect_err(|e| self.stop_past_max_wait(e))
         })
         .retry(backoff)
         .when(|e| match e {
@@ -425,6 +429,7 @@ impl Client {
                 Attempt::Throttled { until: Some(_), .. } => Some(Duration::ZERO),
                 Attempt::Throttled { until: None, .. } => pacer
                     .pause_until(Instant::now() + backoff)
+                    .map_err(|r| self.control.stop(r))
                     .ok()
                     .map(|()| Duration::ZERO),
                 // A network error or a 5xx holds the whole bucket too: every batch backing off on its
@@ -479,6 +484,16 @@ impl Client {
                 }
             }
         })
+    }
+
+    /// Stops the run when an attempt ended on a wait past `--max-wait` (the only stop reason that
+    /// carries a time to retry): the pacer reports it, the client decides.
+    fn stop_past_max_wait(&self, e: &Attempt) {
+        if let Attempt::Fatal(ApiError::Stopped(r)) = e
+            && r.retry_at.is_some()
+        {
+            self.control.stop(r.clone());
+        }
     }
 
     /// The request as it goes out: its URL, headers (the authorizer's for this attempt) and body.
@@ -539,15 +554,16 @@ impl Client {
             self.auth.prepare(self).await.map_err(auth_failure)?;
         }
         let url = self.url(&req.path).map_err(Attempt::Fatal)?;
-        // A request made ready under a permit goes out only if no pause came into force meanwhile (an
-        // answer of another request, read while this one's headers were made): else it waits again.
+        // A request made ready under a permit goes out only if the check at the moment of writing
+        // passes (no pause came into force meanwhile, no answer already here is left unread, the
+        // stream's spacing holds): else it waits again.
         let (permit, builder) = loop {
             let permit = pacer
                 .acquire(req.order)
                 .await
                 .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
             let builder = self.build(req, &url).await?;
-            if permit.overtaken() || self.control.stopped().is_some() {
+            if self.control.stopped().is_some() || !permit.clear_to_send().await {
                 permit.unsend();
                 continue;
             }
