@@ -301,8 +301,14 @@ impl Engine {
                                 Ok(addrs) if addrs.is_empty() => {}
                                 Ok(addrs) => {
                                     let (c, max_len) = (c.clone(), max_len.clone());
+                                    // Its place in line is taken now, in input order, so batches
+                                    // leave in input order whichever task runs first; the task
+                                    // starts at once and holds it until it has sent.
+                                    let place = c.pacer(endpoints::REMOVE_BOUNCES.bucket).reserve(id);
                                     let task = inflight.spawn(crate::term::carry(async move {
-                                        (id, submit::submit(&c, &addrs, &max_len, id).await)
+                                        let outcomes = submit::submit(&c, &addrs, &max_len, id).await;
+                                        drop(place);
+                                        (id, outcomes)
                                     }));
                                     tasks.insert(task.id(), id);
                                 }
