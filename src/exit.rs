@@ -12,7 +12,8 @@ pub enum Exit {
     Error,
     /// Usage, configuration or input error.
     Usage,
-    /// The job ran, but some rows were rejected by Okta or failed local checks: look at the report.
+    /// The job ran, but some rows were rejected by Okta, failed local checks, or were held by the ledger's
+    /// policy (`bounces sync`): look at the report.
     Partial,
     /// Some work was not done and is safe to retry later: rate limited past `--max-wait`, Okta unavailable,
     /// an answer past its endpoint's limit, interrupted. For `bounces remove`, the report marks those rows `failed`.
@@ -95,11 +96,12 @@ Exit status:
   0  success (bounces: every address accepted or a duplicate)
   1  unexpected error (an answer this tool cannot read, a local I/O error)
   2  usage, configuration or input error
-  3  done, but some rows were rejected by Okta or failed local checks
-     (see the report)
+  3  done, but some rows were rejected by Okta, failed local checks, or
+     were held (bounces sync): see the report
   4  some work not done, safe to run again later (rate limited past
      --max-wait, Okta unavailable, an answer too large to read,
-     interrupted, the report's reader went away): those rows are 'failed'
+     interrupted, the report's reader went away): those rows are 'failed';
+     or another run holds the org's ledger
   5  authentication or permission error (401/403)
   6  not found (404)
   130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is

@@ -36,7 +36,8 @@ its header name, or by content; --column overrides.
 
 Every input row gets one report row (line, email, status, reason, source, at,
 retry_at) with status accepted, rejected, invalid, duplicate or failed (valid
-under --dry-run). Rows marked failed are safe to send again. A quote left open
+under --dry-run; skipped under --skip-cleared). Rows marked failed are safe to
+send again. A quote left open
 in a cell cannot hide the rows after it: that row is reported invalid (and
 named on stderr).
 An input that is missing, not text, empty (unless --allow-empty), or a workbook
