@@ -140,6 +140,11 @@ pub fn error(text: impl std::fmt::Display) {
 /// `okta-org: 2026-12-07T10:00:00.000Z TEXT`; in JSON `{"time", "level", "message", "event": WHAT,
 /// FIELDS...}`. Not under `--quiet`.
 pub fn action(what: &str, text: impl std::fmt::Display, fields: serde_json::Value) {
+    action_at("info", what, text, fields);
+}
+
+/// [`action`] at a level of its own (`warn` for a poll that failed).
+pub fn action_at(level: &str, what: &str, text: impl std::fmt::Display, fields: serde_json::Value) {
     if quiet() {
         return;
     }
@@ -149,12 +154,25 @@ pub fn action(what: &str, text: impl std::fmt::Display, fields: serde_json::Valu
             _ => serde_json::Map::new(),
         };
         f.insert("event".into(), what.into());
-        return json_line("info", &text.to_string(), serde_json::Value::Object(f));
+        return json_line(level, &text.to_string(), serde_json::Value::Object(f));
     }
     say(format_args!(
         "okta-org: {} {text}",
         crate::report::time_text(std::time::SystemTime::now())
     ));
+}
+
+/// What a signal does to a run (`okta-org: interrupted: ...`), said even under `--quiet`: in JSON, a
+/// `signal` event at level `warn`.
+pub fn signalled(text: impl std::fmt::Display) {
+    if json() {
+        return json_line(
+            "warn",
+            &text.to_string(),
+            serde_json::json!({"event": "signal"}),
+        );
+    }
+    say(format_args!("okta-org: {text}"));
 }
 
 /// Shows `bar` until [`clear_bar`]; lines written meanwhile go above it.

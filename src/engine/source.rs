@@ -40,10 +40,12 @@ pub enum Source {
     /// `--retry-failed`: the rows an earlier report left `failed`, sent again with their sources and lines.
     Failed { rows: Vec<report::Record> },
     /// Addresses handed over inside the process (the System Log's hard bounces), under one source name;
-    /// their lines count from 1. The run reads until the sender is dropped.
+    /// their lines count from `first_line` (1, or on from an earlier run's rows in the same report). The
+    /// run reads until the sender is dropped.
     Addresses {
         name: String,
         addresses: mpsc::Receiver<Handed>,
+        first_line: u64,
     },
 }
 
@@ -65,8 +67,13 @@ impl Handed {
 }
 
 impl Source {
-    /// A list of addresses handed over whole, under the source name `name`.
+    /// A list of addresses handed over whole, under the source name `name`, lines from 1.
     pub fn addresses(name: impl Into<String>, list: Vec<Handed>) -> Source {
+        Source::addresses_from(name, list, 1)
+    }
+
+    /// The same, with lines from `first_line` (a report that goes on from an earlier run's rows).
+    pub fn addresses_from(name: impl Into<String>, list: Vec<Handed>, first_line: u64) -> Source {
         let (tx, rx) = mpsc::channel(list.len().max(1));
         for a in list {
             tx.try_send(a).expect("the channel holds the whole list");
@@ -74,6 +81,7 @@ impl Source {
         Source::Addresses {
             name: name.into(),
             addresses: rx,
+            first_line,
         }
     }
 
@@ -230,9 +238,11 @@ pub(super) fn read(source: Source, r: Reading) -> Result<ReadDone, InputError> {
             earlier,
         } => read_inputs(&inputs, &read, Some(&earlier), &r, &mut checker, &mut seg),
         Source::Failed { rows } => read_failed(&rows, &r, &mut checker, &mut seg),
-        Source::Addresses { addresses, .. } => {
-            read_addresses(addresses, &r, &mut checker, &mut seg)
-        }
+        Source::Addresses {
+            addresses,
+            first_line,
+            ..
+        } => read_addresses(addresses, first_line, &r, &mut checker, &mut seg),
     };
     if !seg.rows.is_empty() {
         let _ = r.tx.blocking_send(seg);
@@ -265,11 +275,12 @@ fn read_failed(
 /// Addresses handed over inside the process, until the sender is dropped.
 fn read_addresses(
     mut addresses: mpsc::Receiver<Handed>,
+    first_line: u64,
     r: &Reading,
     checker: &mut Checker,
     seg: &mut Segment,
 ) -> Result<ReadDone, InputError> {
-    let mut line = 0;
+    let mut line = first_line.saturating_sub(1);
     while let Some(h) = addresses.blocking_recv() {
         line += 1;
         match &h.settled {

@@ -72,7 +72,8 @@ pub async fn follow(
                 if let Some(m) = &opts.metrics {
                     m.poll_failed(&org);
                 }
-                term::action(
+                term::action_at(
+                    "warn",
                     "poll_failed",
                     format_args!("poll failed, trying again at the next poll: {e}"),
                     json!({"org": org, "error": e.to_string()}),
@@ -170,6 +171,8 @@ async fn poll(
             &clears,
             |h| fresh.contains(&h.address),
             taken,
+            // The rows of every poll in one report, their lines counting on.
+            done.counts.rows + 1,
             opts.concurrency,
             false,
         )
@@ -231,6 +234,6 @@ fn said(org: &str, o: &Outcome, _opts: &Follow) {
         }),
     );
     if let Some(line) = o.ended.line() {
-        term::action("stopped", line, json!({"org": org}));
+        term::action("clearing_stopped", line, json!({"org": org}));
     }
 }

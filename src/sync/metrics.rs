@@ -83,7 +83,7 @@ impl Metrics {
         registry.register("events", "System Log events read", m.events.clone());
         registry.register(
             "new_events",
-            "Events the ledger had not seen, by kind (bounce, soft, deferred, dropped, delivered, removal)",
+            "Events the ledger had not seen: hard bounces (kind bounce) and soft signals (kind soft: 4xx replies, deferrals, drops)",
             m.new_events.clone(),
         );
         registry.register(

@@ -210,6 +210,7 @@ impl Syncer {
         clears: &Clears,
         report_held: impl Fn(&crate::ledger::Held) -> bool,
         report: Report,
+        first_line: u64,
         concurrency: Option<usize>,
         dry_run: bool,
     ) -> (Outcome, Report, Vec<VerdictChange>) {
@@ -236,7 +237,7 @@ impl Syncer {
         let recorder = Recorder::new(self.ledger.clone(), self.run, bounces);
         let verdicts = recorder.verdicts.clone();
         let engine = Engine {
-            source: Source::addresses(SOURCE, handed),
+            source: Source::addresses_from(SOURCE, handed, first_line),
             report,
             sinks: if dry_run {
                 Vec::new()

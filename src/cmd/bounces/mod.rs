@@ -212,7 +212,7 @@ fn watch_signals(
     let quiet = signals.shared();
     let say = move |line: std::fmt::Arguments<'_>| {
         if !quiet {
-            crate::term::say(line);
+            crate::term::signalled(line);
         }
     };
     tokio::spawn(crate::term::carry(async move {
@@ -226,7 +226,7 @@ fn watch_signals(
             _ => ("interrupted", "a second signal stops at once"),
         };
         say(format_args!(
-            "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
+            "{what}: sending nothing more; waiting up to {} s for answers in flight, \
              then finishing {output} ({again})",
             crate::interrupt::GRACE.as_secs()
         ));
@@ -241,7 +241,7 @@ fn watch_signals(
         }
         let sig = signals.next().await;
         say(format_args!(
-            "okta-org: interrupted again: abandoning requests in flight; finishing {output} now"
+            "interrupted again: abandoning requests in flight; finishing {output} now"
         ));
         interrupt.raise(Level::Now, sig);
         if let Some(c) = &client {

@@ -382,12 +382,8 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
             left.as_secs_f64().ceil()
         ));
     }
-    // A report file of a run that sends is synced after each settled stretch, so a crash (a power loss,
-    // an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
-    let sink = create_report(args.report.as_deref(), args.report_format, client.is_some())?;
-    let interrupt = Arc::new(Interrupt::default());
     // --ledger / --skip-cleared: this run's removals are recorded (each batch before it goes), under the
-    // org's lock, so a sync of the same org does not run beside it.
+    // org's lock, so a sync of the same org does not run beside it (refused before the report is begun).
     let recorded = match (
         &client,
         args.ledger.is_some() || args.skip_cleared.is_some(),
@@ -395,6 +391,10 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         (Some(c), true) => Some(Recorded::begin(args, c)?),
         _ => None,
     };
+    // A report file of a run that sends is synced after each settled stretch, so a crash (a power loss,
+    // an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
+    let sink = create_report(args.report.as_deref(), args.report_format, client.is_some())?;
+    let interrupt = Arc::new(Interrupt::default());
     let (sinks, gate) = match &recorded {
         Some(r) => r.engine_parts(args.skip_cleared),
         None => (Vec::new(), None),

@@ -359,6 +359,7 @@ async fn sync(
                 &clears,
                 |_| true,
                 report,
+                1,
                 args.concurrency.map(usize::from),
                 args.dry_run,
             )
