@@ -43,6 +43,9 @@ pub struct Interrupt {
     level: AtomicU8,
     /// The signal that raised the level last (for the exit status 128 + N), 0 for none.
     signal: AtomicI32,
+    /// A signal (not the report's reader going away) raised the level to [`Level::Now`]: the run ended
+    /// at once by a second signal.
+    now_by_signal: std::sync::atomic::AtomicBool,
     wakers: Mutex<Vec<Waker>>,
 }
 
@@ -70,6 +73,9 @@ impl Interrupt {
         let before = self.level.fetch_max(to as u8, Ordering::SeqCst);
         if signal != 0 {
             self.signal.store(signal, Ordering::SeqCst);
+            if to == Level::Now {
+                self.now_by_signal.store(true, Ordering::SeqCst);
+            }
         }
         if before < Level::Stopping as u8 && to >= Level::Stopping {
             let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
@@ -79,9 +85,16 @@ impl Interrupt {
         }
     }
 
-    /// The signal behind a [`Level::Now`], if one was.
+    /// The signal that stopped the run, if one did.
     pub fn signal(&self) -> Option<i32> {
         Some(self.signal.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// The signal that ended the run at once (a second one), if one did: not a [`Level::Now`] raised
+    /// for another reason (the report's reader went away) after a first signal.
+    pub fn ended_by_signal(&self) -> Option<i32> {
+        self.signal()
+            .filter(|_| self.now_by_signal.load(Ordering::SeqCst))
     }
 
     /// Calls `f` once the run starts stopping (at once, if it already has).
@@ -191,5 +204,28 @@ impl SignalHub {
             signals: self.tx.subscribe(),
             taken: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A first signal, then the report's reader going away (`Ctrl-C` on `... | head`): stopped at once,
+    /// but not by a second signal (exit 4, not 130).
+    #[test]
+    fn only_a_second_signal_ends_a_run_by_signal() {
+        let i = Interrupt::default();
+        i.raise(Level::Stopping, 2);
+        i.raise(Level::Now, 0);
+        assert_eq!(
+            (i.level(), i.signal(), i.ended_by_signal()),
+            (Level::Now, Some(2), None)
+        );
+        i.raise(Level::Now, 2);
+        assert_eq!(i.ended_by_signal(), Some(2));
+        let j = Interrupt::default();
+        j.raise(Level::Now, 0);
+        assert_eq!(j.ended_by_signal(), None);
     }
 }

@@ -31,6 +31,7 @@ fn engine(sim_url: &str, addresses: Vec<String>, report: &std::path::Path) -> En
         interrupt: Arc::new(Interrupt::default()),
         concurrency: None,
         keep_accepted: false,
+        not_before: None,
         tally: Arc::default(),
     }
 }

@@ -494,3 +494,60 @@ async fn remove_records_in_the_ledger_and_skips_what_it_cleared() {
     assert_eq!(h.code, 0, "{}", h.stderr);
     assert_eq!(h.stdout.lines().count(), 1 + 5 + 3, "{}", h.stdout);
 }
+
+/// Okta's time to come back outlives the process: after a pass stopped at --max-wait, the next pass
+/// sends nothing before that time, and stops again at once, naming it.
+#[tokio::test]
+async fn a_retry_after_named_to_one_pass_holds_the_next() {
+    let sim = simulator(org(2_000, |c| {
+        let mut f = flow(2_000, 1_000);
+        f.mix = MailMix {
+            hard: 1,
+            soft_bounce: 0,
+            deferred: 0,
+            dropped: 0,
+            delivered: 0,
+        };
+        f.late_percent = 0;
+        c.mail = Some(f);
+        (c.rate_limit, c.window_secs) = (1, 60);
+    }))
+    .await;
+    flowed(&sim, 2_000).await;
+    let sb = Sandbox::new("sync-retry-at");
+    let first = sync(&sb, &sim, &["--max-wait", "2s", "--report", "r1.csv"]).await;
+    assert_eq!(first.code, 4, "{}", first.stderr);
+    let rows = read_report(&sb.path("r1.csv"));
+    // The first batch went; the rest waits for the next window, past --max-wait.
+    let failed: Vec<&ReportRow> = rows.iter().filter(|r| r.status == "failed").collect();
+    assert!(rows.len() > 1_000, "{}", rows.len());
+    assert_eq!(failed.len(), rows.len() - 1_000);
+    assert!(!failed[0].retry_at.is_empty(), "{failed:?}");
+    let sent = sim.mail().removal_requests.len();
+    let second = sync(&sb, &sim, &["--max-wait", "2s", "--report", "r2.csv"]).await;
+    assert_eq!(second.code, 4, "{}", second.stderr);
+    assert_eq!(
+        sim.mail().removal_requests.len(),
+        sent,
+        "sent inside the window"
+    );
+    // (The time as a whole second, rounded up: never earlier than the first one named.)
+    let rows = read_report(&sb.path("r2.csv"));
+    let held = rows
+        .iter()
+        .filter(|r| r.status == "failed" && r.retry_at >= failed[0].retry_at)
+        .count();
+    assert_eq!(
+        held,
+        rows.len(),
+        "{} of {}: {}",
+        held,
+        rows.len(),
+        second.stderr
+    );
+    assert!(
+        sim.record().violations.is_empty(),
+        "{:?}",
+        sim.record().violations
+    );
+}

@@ -23,6 +23,8 @@ pub enum Cause {
     ReportClosed,
     /// The report could not be written (a full disk, an I/O error).
     ReportFailed,
+    /// The ledger could not record the run (busy past its wait, a disk error).
+    RecordFailed,
     /// 401/403: the token or its scopes.
     Auth,
     /// Okta unavailable, rate limited past the retries, or the network failed.
@@ -42,6 +44,7 @@ impl Cause {
             Cause::Interrupted => "interrupted",
             Cause::ReportClosed => "report_closed",
             Cause::ReportFailed => "report_failed",
+            Cause::RecordFailed => "record_failed",
             Cause::Auth => "auth",
             Cause::Unavailable => "unavailable",
             Cause::InputError => "input_error",
@@ -75,6 +78,8 @@ pub struct Facts {
     pub input_error: Option<String>,
     /// The report could not be written: why.
     pub report_failed: Option<String>,
+    /// The ledger could not record the run: why.
+    pub record_failed: Option<String>,
     /// The report's reader went away.
     pub report_closed: bool,
     /// Why the transport stopped sending (the first reason given), if it did.
@@ -92,6 +97,8 @@ pub enum Ended {
     InputError(String),
     /// The report could not be written.
     ReportFailed(String),
+    /// The ledger could not record the run (nothing more was sent).
+    RecordFailed(String),
     /// The transport stopped the run: a refused token, a wait past `--max-wait`, an outage.
     Stopped(StopReason),
     /// The report's reader went away.
@@ -102,9 +109,10 @@ pub enum Ended {
 
 impl Ended {
     /// The one precedence, first match wins: a second signal (the run ended at once); an input that
-    /// cannot be read, then a report that cannot be written (both need a fix before any rerun); a stop that
-    /// needs a fix (a refused token, a bad request, an answer that cannot be read); then what only needs a
-    /// rerun: the report's reader going away, a first signal, a wait past `--max-wait` or an outage.
+    /// cannot be read, then a report that cannot be written (both need a fix before any rerun), then a
+    /// ledger that could not record the run; a stop that needs a fix (a refused token, a bad request, an
+    /// answer that cannot be read); then what only needs a rerun: the report's reader going away, a
+    /// first signal, a wait past `--max-wait` or an outage.
     pub fn decide(f: &Facts) -> Ended {
         let needs_fix = |r: &&StopReason| r.failure != Failure::Retryable;
         if let (true, Some(sig)) = (f.signalled_twice, f.signal) {
@@ -115,6 +123,9 @@ impl Ended {
         }
         if let Some(e) = &f.report_failed {
             return Ended::ReportFailed(e.clone());
+        }
+        if let Some(e) = &f.record_failed {
+            return Ended::RecordFailed(e.clone());
         }
         if let Some(r) = f.stop.as_ref().filter(needs_fix) {
             return Ended::Stopped(r.clone());
@@ -137,6 +148,8 @@ impl Ended {
             Ended::SignalledTwice(sig) => Exit::Signal(*sig),
             Ended::InputError(_) => Exit::Usage,
             Ended::ReportFailed(_) => Exit::Error,
+            // Busy, most likely (another org's sync writing the same file): run again.
+            Ended::RecordFailed(_) => Exit::Retry,
             Ended::Stopped(r) => r.failure.into(),
             Ended::ReportClosed | Ended::Interrupted(_) => Exit::Retry,
             Ended::Completed if counts.get(Status::Failed) > 0 => Exit::Retry,
@@ -159,6 +172,7 @@ impl Ended {
             Ended::SignalledTwice(_) | Ended::Interrupted(_) => Cause::Interrupted,
             Ended::InputError(_) => Cause::InputError,
             Ended::ReportFailed(_) => Cause::ReportFailed,
+            Ended::RecordFailed(_) => Cause::RecordFailed,
             Ended::Stopped(r) => Cause::of_stop(r),
             Ended::ReportClosed => Cause::ReportClosed,
         })
@@ -170,7 +184,7 @@ impl Ended {
             Ended::Completed => return None,
             Ended::SignalledTwice(sig) => interrupt::describe(*sig, true),
             Ended::Interrupted(sig) => interrupt::describe(*sig, false),
-            Ended::InputError(e) | Ended::ReportFailed(e) => e.clone(),
+            Ended::InputError(e) | Ended::ReportFailed(e) | Ended::RecordFailed(e) => e.clone(),
             Ended::Stopped(r) => r.message.clone(),
             Ended::ReportClosed => {
                 "the report's reader went away (a closed pipe); nothing more was sent".into()
@@ -191,7 +205,10 @@ impl Ended {
     pub fn is_error(&self) -> bool {
         matches!(
             self,
-            Ended::InputError(_) | Ended::ReportFailed(_) | Ended::Stopped(_)
+            Ended::InputError(_)
+                | Ended::ReportFailed(_)
+                | Ended::RecordFailed(_)
+                | Ended::Stopped(_)
         )
     }
 
@@ -200,7 +217,7 @@ impl Ended {
     pub fn line(&self) -> Option<String> {
         match self {
             Ended::Completed => None,
-            Ended::InputError(e) | Ended::ReportFailed(e) => Some(e.clone()),
+            Ended::InputError(e) | Ended::ReportFailed(e) | Ended::RecordFailed(e) => Some(e.clone()),
             Ended::ReportClosed => Some(
                 "stopped: the report's reader went away (a closed pipe); nothing more was sent (with \
                  --report FILE every row is kept)"
@@ -253,7 +270,9 @@ mod tests {
         for signal in [None, Some(2), Some(15)] {
             for twice in [false, true] {
                 for input in [false, true] {
-                    for failed_report in [false, true] {
+                    for (failed_report, failed_record) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
                         for closed in [false, true] {
                             for s in &stops {
                                 for c in &rows {
@@ -262,6 +281,7 @@ mod tests {
                                         signalled_twice: twice && signal.is_some(),
                                         input_error: input.then(|| "in.csv: bad".into()),
                                         report_failed: failed_report.then(|| "disk full".into()),
+                                        record_failed: failed_record.then(|| "busy".into()),
                                         report_closed: closed,
                                         stop: s.clone(),
                                     };
@@ -273,6 +293,8 @@ mod tests {
                                         (2, Some(Cause::InputError))
                                     } else if failed_report {
                                         (1, Some(Cause::ReportFailed))
+                                    } else if failed_record {
+                                        (4, Some(Cause::RecordFailed))
                                     } else if let Some(r) =
                                         s.as_ref().filter(|r| r.failure != Failure::Retryable)
                                     {
@@ -310,7 +332,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, 3 * 2 * 2 * 2 * 2 * 5 * 3);
+        assert_eq!(seen, 3 * 2 * 2 * 4 * 2 * 5 * 3);
     }
 
     /// The bug this type was made for: a closed report pipe and an input error gave the cause
@@ -333,6 +355,7 @@ mod tests {
             Cause::Interrupted,
             Cause::ReportClosed,
             Cause::ReportFailed,
+            Cause::RecordFailed,
             Cause::Auth,
             Cause::Unavailable,
             Cause::InputError,
@@ -349,7 +372,7 @@ mod tests {
         .collect();
         assert_eq!(
             words.join(","),
-            "\"max_wait\",\"interrupted\",\"report_closed\",\"report_failed\",\"auth\",\
+            "\"max_wait\",\"interrupted\",\"report_closed\",\"report_failed\",\"record_failed\",\"auth\",\
              \"unavailable\",\"input_error\",\"usage\",\"not_found\",\"error\""
         );
     }

@@ -49,6 +49,8 @@ pub struct Engine {
     pub concurrency: Option<usize>,
     /// Keep the accepted addresses and when Okta took them (for `--verify`).
     pub keep_accepted: bool,
+    /// Nothing is sent before this: when Okta told an earlier run to come back (its `Retry-After`).
+    pub not_before: Option<SystemTime>,
     /// What the run has done so far, for a progress display.
     pub tally: Arc<Tally>,
 }
@@ -61,6 +63,8 @@ pub struct Outcome {
     pub counts: Counts,
     /// Rows settled that are not in the report (it could not be written, or its reader went away).
     pub unrecorded: u64,
+    /// The report could not be written (it ends at its last whole row, and takes nothing more).
+    pub report_failed: bool,
     pub requests: u64,
     pub retries: u64,
     pub waited: Duration,
@@ -135,19 +139,22 @@ impl Engine {
             interrupt,
             concurrency,
             keep_accepted,
+            not_before,
             tally,
         } = self;
         let committed_before = report.rows_committed();
         let names = source.names();
         let mut facts = Facts::default();
-        // Rows an earlier `--max-wait` stop named a time for: nothing goes out before it (a wait past
-        // --max-wait stops the run at once, with the same time in the rows).
-        if let (Some(at), Some(c)) = (source.not_before(), &client)
+        // Rows an earlier `--max-wait` stop named a time for, or a time an earlier run was given: nothing
+        // goes out before it (a wait past --max-wait stops the run at once, with the same time in the
+        // rows).
+        if let (Some(at), Some(c)) = (source.not_before().max(not_before), &client)
             && let Ok(left) = at.duration_since(SystemTime::now())
-        {
-            let _ = c
+            && let Err(stop) = c
                 .pacer(endpoints::REMOVE_BOUNCES.bucket)
-                .pause_until(tokio::time::Instant::now() + left);
+                .pause_until(tokio::time::Instant::now() + left)
+        {
+            c.control().stop(stop);
         }
         let mut counts = Counts::default();
         let mut accepted: Vec<(String, SystemTime)> = Vec::new();
@@ -193,7 +200,7 @@ impl Engine {
                     for s in &mut sinks {
                         if let Err(e) = s.row(&row) {
                             facts
-                                .report_failed
+                                .record_failed
                                 .get_or_insert_with(|| format!("cannot record the run: {e}"));
                         }
                     }
@@ -209,7 +216,7 @@ impl Engine {
                 for s in &mut sinks {
                     if let Err(e) = s.commit() {
                         facts
-                            .report_failed
+                            .record_failed
                             .get_or_insert_with(|| format!("cannot record the run: {e}"));
                     }
                 }
@@ -231,6 +238,14 @@ impl Engine {
                         &client,
                         &interrupt,
                         "not sent: the report could not be written",
+                        Level::Stopping,
+                    );
+                }
+                if facts.record_failed.is_some() && !interrupt.stopping() {
+                    stop_for_report(
+                        &client,
+                        &interrupt,
+                        "not sent: the run could not be recorded in the ledger",
                         Level::Stopping,
                     );
                 }
@@ -293,8 +308,10 @@ impl Engine {
                                 .and_then(|addrs| tell_sending(&mut sinks, &addrs).map(|()| addrs));
                             match told {
                                 Err(e) => {
-                                    facts.report_failed.get_or_insert(e);
-                                    let stop = report_stop("not sent: the run could not be recorded");
+                                    facts.record_failed.get_or_insert(e);
+                                    let stop = report_stop(
+                                        "not sent: the run could not be recorded in the ledger",
+                                    );
                                     c.control().stop(stop.clone());
                                     seg.settle_batch(&Settled::failed(&stop));
                                 }
@@ -333,7 +350,7 @@ impl Engine {
         facts.input_error = input_error;
         facts.stop = client.as_ref().and_then(|c| c.control().stopped());
         facts.signal = interrupt.signal();
-        facts.signalled_twice = interrupt.signal().is_some() && interrupt.level() == Level::Now;
+        facts.signalled_twice = interrupt.ended_by_signal().is_some();
         let (requests, retries, waited, unmatched_errors) = match &client {
             Some(c) => (
                 c.stats().requests.load(Ordering::Relaxed),
@@ -350,6 +367,7 @@ impl Engine {
         };
         let outcome = Outcome {
             ended: Ended::decide(&facts),
+            report_failed: report.failed().is_some(),
             unrecorded: counts.rows - recorded.min(counts.rows),
             counts,
             requests,
@@ -370,6 +388,13 @@ impl Engine {
 fn vet(gate: &mut dyn Gate, seg: &mut Segment) -> Result<Vec<String>, String> {
     let addrs = seg.batch_addresses();
     let verdicts = gate.vet(&addrs)?;
+    if verdicts.len() != addrs.len() {
+        return Err(format!(
+            "internal error: {} verdicts for a batch of {}",
+            verdicts.len(),
+            addrs.len()
+        ));
+    }
     let mut kept = Vec::with_capacity(addrs.len());
     let mut batch = Vec::with_capacity(addrs.len());
     for (k, (addr, verdict)) in addrs.into_iter().zip(verdicts).enumerate() {

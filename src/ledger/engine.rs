@@ -63,6 +63,11 @@ pub struct Recorder {
     /// Requests recorded as `sending`, by address, until their rows settle.
     sent: HashMap<String, RemovalId>,
     answers: Vec<(RemovalId, Answer)>,
+    /// When Okta answered the first of `answers` (where a removal's verdict window starts from).
+    answered: Option<SystemTime>,
+    /// Addresses the ledger asked to clear that the local checks refused (`invalid`), with why: recorded
+    /// as refused, so they are not asked for again until they bounce again.
+    refused: Vec<(String, String)>,
     /// Verdicts the answers changed, for the caller to tell.
     pub verdicts: Arc<Mutex<Vec<VerdictChange>>>,
 }
@@ -75,6 +80,8 @@ impl Recorder {
             bounces,
             sent: HashMap::new(),
             answers: Vec::new(),
+            answered: None,
+            refused: Vec::new(),
             verdicts: Arc::default(),
         }
     }
@@ -99,6 +106,11 @@ impl Sink for Recorder {
     }
 
     fn row(&mut self, row: &report::Row<'_>) -> io::Result<()> {
+        if row.status == Status::Invalid && self.bounces.contains_key(row.email) {
+            self.refused
+                .push((row.email.to_string(), format!("not sent: {}", row.reason)));
+            return Ok(());
+        }
         let answer = match row.status {
             Status::Accepted => Answer::Accepted,
             Status::Rejected => Answer::Rejected(row.reason.to_string()),
@@ -109,16 +121,34 @@ impl Sink for Recorder {
         // never sent stays as the ledger had it).
         if let Some(id) = self.sent.remove(row.email) {
             self.answers.push((id, answer));
+            if let Some(at) = row.at {
+                self.answered = Some(self.answered.map_or(at, |a| a.min(at)));
+            }
         }
         Ok(())
     }
 
     fn commit(&mut self) -> io::Result<()> {
+        if !self.refused.is_empty() {
+            let refused = std::mem::take(&mut self.refused);
+            let addresses: Vec<String> = refused.iter().map(|(a, _)| a.clone()).collect();
+            self.sending(&addresses)?;
+            let now = SystemTime::now();
+            for (a, why) in refused {
+                if let Some(id) = self.sent.remove(&a) {
+                    self.answers.push((id, Answer::Rejected(why)));
+                }
+            }
+            self.answered.get_or_insert(now);
+        }
         if self.answers.is_empty() {
             return Ok(());
         }
+        // When Okta answered, not when the stretch reached the ledger: a removal's verdict window starts
+        // there (a batch may settle well after its answer, behind an earlier batch's retries).
+        let answered = self.answered.take().unwrap_or_else(SystemTime::now);
         let changed = lock(&self.ledger)
-            .record_answers(&self.answers, SystemTime::now())
+            .record_answers(&self.answers, answered)
             .map_err(io::Error::other)?;
         self.answers.clear();
         self.verdicts

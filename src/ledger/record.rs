@@ -231,6 +231,11 @@ pub struct Cursor {
     pub next: Option<String>,
     pub updated: SystemTime,
     pub run: Option<RunId>,
+    /// When Okta said the bounce list may be asked again, after a `--max-wait` stop (nothing goes out
+    /// before it).
+    pub retry_at: Option<SystemTime>,
+    /// The newest `published` time of the events taken through this cursor.
+    pub newest: Option<SystemTime>,
 }
 
 impl Ledger {
@@ -389,7 +394,30 @@ impl Ledger {
                     params![org, taken, next, run.0],
                 )?;
             }
+            if let Some(newest) = events.iter().map(|e| e.published).max() {
+                tx.execute(
+                    "UPDATE cursors SET newest = ?2 WHERE org = ?1 AND (newest IS NULL OR newest < ?2)",
+                    params![org, time_text(newest)],
+                )?;
+            }
             Ok(out)
+        })
+    }
+
+    /// Notes when Okta said the org's bounce list may be asked again (`None`: no such time), so that a
+    /// later run sends nothing before it. The org must have a cursor (a sync started it).
+    pub fn set_retry_at(
+        &mut self,
+        org: &OrgKey,
+        at: Option<SystemTime>,
+    ) -> Result<(), LedgerError> {
+        let org = org.as_str();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE cursors SET retry_at = ?2 WHERE org = ?1",
+                params![org, at.map(time_text)],
+            )?;
+            Ok(())
         })
     }
 
@@ -492,21 +520,41 @@ fn misuse(path: &std::path::Path, what: String) -> LedgerError {
 }
 
 fn read_cursor(c: &rusqlite::Connection, org: &OrgKey) -> Result<Option<Cursor>, LedgerError> {
-    let row: Option<(String, Option<String>, String, Option<i64>)> = c
+    type Row = (
+        String,
+        Option<String>,
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = c
         .query_row(
-            "SELECT since, next, updated, run_id FROM cursors WHERE org = ?1",
+            "SELECT since, next, updated, run_id, retry_at, newest FROM cursors WHERE org = ?1",
             [org.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .optional()?;
-    let Some((since, next, updated, run)) = row else {
+    let Some((since, next, updated, run, retry_at, newest)) = row else {
         return Ok(None);
     };
+    let time = |t: Option<String>| t.map(|t| parse_time(&t)).transpose();
     Ok(Some(Cursor {
         org: org.clone(),
         since: parse_time(&since)?,
         next,
         updated: parse_time(&updated)?,
         run: run.map(RunId),
+        retry_at: time(retry_at)?,
+        newest: time(newest)?,
     }))
 }

@@ -90,8 +90,16 @@ CREATE INDEX verdicts_by_address ON verdicts (org, address);
 CREATE INDEX events_by_kind ON events (org, kind, published);
 ";
 
+/// Version 3: when Okta said the org's bounce list may be asked again (a `--max-wait` stop), so that the
+/// next process sends nothing before it; and the newest event's `published` time each cursor has taken,
+/// where a query starts again when Okta no longer takes a saved cursor.
+pub(super) const V3: &str = "
+ALTER TABLE cursors ADD COLUMN retry_at TEXT;
+ALTER TABLE cursors ADD COLUMN newest TEXT;
+";
+
 /// The migrations, in order: the one at index `i` takes a ledger from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

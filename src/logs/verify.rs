@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::{DELIVERY, Intake, MAX_AGE, Pages, Query, REMOVAL};
 use crate::client::{ApiError, Client};
-use crate::interrupt::{Interrupt, Level};
+use crate::interrupt::Interrupt;
 
 /// How far before an address was accepted its events still count: Okta's clock and this machine's may
 /// differ a little.
@@ -330,9 +330,7 @@ pub async fn check(
         events: checker.intake.events,
         pages: pages.pages,
         gave_up,
-        ended_by_signal: (interrupt.level() == Level::Now)
-            .then(|| interrupt.signal())
-            .flatten(),
+        ended_by_signal: interrupt.ended_by_signal(),
     })
 }
 

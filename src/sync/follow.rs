@@ -31,11 +31,16 @@ pub struct Follow {
 #[derive(Debug, Default)]
 pub struct Followed {
     pub polls: u64,
+    /// What the polls read, added up (their verdicts are counted in `verdicts`).
     pub read: LogRead,
+    /// Verdicts decided: removal logged, delivered, bounced again.
+    pub verdicts: [u64; 3],
     pub counts: Counts,
     pub requests: u64,
     /// How it ended: `None` for a signal (the way a service is stopped).
     pub ended: Option<Ended>,
+    /// The time Okta named that the polls hold back for (said once).
+    held_back: Option<std::time::SystemTime>,
 }
 
 /// Whether a failed poll is one to try again at the next poll.
@@ -63,12 +68,22 @@ pub async fn follow(
         let started = Instant::now();
         done.polls += 1;
         match poll(s, &mut report, opts, &mut held_said, &mut done).await {
-            Ok(()) => {
+            Ok(true) => {
                 if let Some(m) = &opts.metrics {
                     m.succeeded(&org);
                 }
             }
-            Err(e) if passing(&e) && !s.interrupt.stopping() => {
+            // The log was read, but its clearing stopped (Okta unavailable, a wait past --max-wait, a
+            // busy ledger): said already; the next poll tries again.
+            Ok(false) => {
+                if let Some(m) = &opts.metrics {
+                    m.poll_failed(&org);
+                }
+                s.client.control().resume();
+            }
+            // A signal while the poll failed: the service stops as it would anyway.
+            Err(e) if passing(&e) && s.interrupt.stopping() => break,
+            Err(e) if passing(&e) => {
                 if let Some(m) = &opts.metrics {
                     m.poll_failed(&org);
                 }
@@ -105,20 +120,33 @@ pub async fn follow(
             break;
         }
     }
+    done.requests = s
+        .client
+        .stats()
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
     Ok((
         done,
         report.expect("the report is handed back after each poll"),
     ))
 }
 
-/// One poll: read, then clear.
+/// Adds the verdicts among `changes` to `to`.
+fn count_verdicts(to: &mut [u64; 3], changes: &[crate::ledger::VerdictChange]) {
+    for (k, (_, n)) in verdict_counts(changes).into_iter().enumerate() {
+        to[k] += n;
+    }
+}
+
+/// One poll: read, then clear. `Ok(false)`: the log was read, but the clearing stopped for a reason
+/// that may pass.
 async fn poll(
     s: &Syncer,
     report: &mut Option<Report>,
     opts: &Follow,
     held_said: &mut HashSet<(String, String)>,
     done: &mut Followed,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let org = s.org.as_str().to_string();
     let read = s.read_log().await?;
     if let Some(m) = &opts.metrics {
@@ -146,9 +174,24 @@ async fn poll(
     done.read.new += read.new;
     done.read.hard_bounces += read.hard_bounces;
     done.read.soft += read.soft;
-    done.read.verdicts.extend(read.verdicts);
+    count_verdicts(&mut done.verdicts, &read.verdicts);
     if read.interrupted {
-        return Ok(());
+        return Ok(true);
+    }
+    // Okta told an earlier run when to come back: nothing is sent (nor recorded as failed) before then.
+    if let Some(at) = s.retry_at()? {
+        if done.held_back != Some(at) {
+            done.held_back = Some(at);
+            term::action(
+                "held_back",
+                format_args!(
+                    "holding back until {}, as Okta asked: nothing is sent before then",
+                    crate::report::time_text(at)
+                ),
+                json!({"org": org, "retry_at": crate::report::time_text(at)}),
+            );
+        }
+        return Ok(true);
     }
     let clears = s.clears()?;
     if let Some(m) = &opts.metrics {
@@ -161,7 +204,7 @@ async fn poll(
         .map(|h| h.address.clone())
         .collect();
     if clears.pending.is_empty() && fresh.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let taken = report
         .take()
@@ -192,17 +235,16 @@ async fn poll(
             done.counts.add(st);
         }
     }
-    done.requests = outcome.requests;
+    count_verdicts(&mut done.verdicts, &verdicts);
     match &outcome.ended {
-        Ended::Completed | Ended::Interrupted(_) | Ended::SignalledTwice(_) => Ok(()),
-        // Okta unavailable past the retries, a wait past --max-wait: the next poll tries again.
-        Ended::Stopped(r) if r.failure == Failure::Retryable => {
-            s.client.control().resume();
-            Ok(())
-        }
+        Ended::Completed | Ended::Interrupted(_) | Ended::SignalledTwice(_) => Ok(true),
+        // Okta unavailable past the retries, a wait past --max-wait, a busy ledger: the next poll tries
+        // again (after the time Okta named).
+        Ended::Stopped(r) if r.failure == Failure::Retryable => Ok(false),
+        Ended::RecordFailed(_) => Ok(false),
         other => {
             done.ended = Some(other.clone());
-            Ok(())
+            Ok(true)
         }
     }
 }

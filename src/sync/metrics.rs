@@ -252,6 +252,8 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<S
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
+                // (Out of file descriptors, say: an error that comes back at once; not a busy loop.)
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             let metrics = metrics.clone();

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::client::{ApiError, Client};
 use crate::endpoints;
-use crate::engine::{Engine, Handed, Outcome, Report, Source};
+use crate::engine::{Ended, Engine, Handed, Outcome, Report, Source};
 use crate::interrupt::Interrupt;
 use crate::ledger::engine::{Recorder, Shared};
 use crate::ledger::{
@@ -148,19 +148,23 @@ impl Syncer {
                     break;
                 }
                 // Okta no longer takes a saved cursor (a 400 on its `after`): start again a little before
-                // it was saved.
+                // the newest event taken through it (events are recorded once by uuid), within the 180
+                // days Okta answers for.
                 Err(ApiError::Status { status, .. })
                     if status == reqwest::StatusCode::BAD_REQUEST
                         && read.pages == 0
                         && !restarted =>
                 {
                     restarted = true;
-                    let since = cursor.updated - RESTART_OVERLAP;
+                    let oldest = now - (crate::logs::MAX_AGE - Duration::from_secs(3600));
+                    let since = (cursor.newest.unwrap_or(cursor.updated) - RESTART_OVERLAP)
+                        .max(cursor.since)
+                        .max(oldest);
                     tracing::warn!(
                         "Okta refused the saved System Log cursor; reading again from {}",
                         crate::logs::time_text(since)
                     );
-                    pages = Pages::new(&self.client, &query(since.max(cursor.since)));
+                    pages = Pages::new(&self.client, &query(since));
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -193,6 +197,15 @@ impl Syncer {
             }
         }
         Ok(read)
+    }
+
+    /// When Okta said the org's bounce list may be asked again (an earlier run's `--max-wait` stop), if
+    /// that is still to come: nothing is sent before it.
+    pub fn retry_at(&self) -> Result<Option<SystemTime>, SyncError> {
+        let cursor = self.ledger().cursor(&self.org)?;
+        Ok(cursor
+            .and_then(|c| c.retry_at)
+            .filter(|&t| t > SystemTime::now()))
     }
 
     /// What the ledger says needs clearing now, and what its policy holds.
@@ -249,10 +262,22 @@ impl Syncer {
             interrupt: self.interrupt.clone(),
             concurrency,
             keep_accepted: false,
+            not_before: self.retry_at().ok().flatten(),
             tally: Arc::default(),
         };
         let (outcome, report) = engine.run_keeping_report().await;
         let changed = std::mem::take(&mut *verdicts.lock().unwrap_or_else(|e| e.into_inner()));
+        // Okta's time to come back outlives this process: the next run sends nothing before it.
+        // (A run that completed has no time to wait for any more; one that ended otherwise leaves it.)
+        let retry_at = match &outcome.ended {
+            Ended::Completed => Some(None),
+            e => e.retry_at().map(Some),
+        };
+        if let (false, Some(retry_at)) = (dry_run, retry_at)
+            && let Err(e) = self.ledger().set_retry_at(&self.org, retry_at)
+        {
+            tracing::warn!("cannot record Okta's time to retry in the ledger: {e}");
+        }
         (outcome, report, changed)
     }
 }

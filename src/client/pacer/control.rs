@@ -42,11 +42,10 @@ impl Control {
     /// Stops the run: no request goes out after this, and waiting workers wake to see the reason. The
     /// first reason given is kept.
     pub fn stop(&self, reason: StopReason) {
-        {
-            let mut st = self.stop.lock().unwrap_or_else(|e| e.into_inner());
-            if st.is_none() {
-                *st = Some(reason);
-            }
+        // The token is cancelled under the stop's lock, so a resume cannot slip between the two.
+        let mut st = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        if st.is_none() {
+            *st = Some(reason);
         }
         self.halted().cancel();
     }

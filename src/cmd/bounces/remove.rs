@@ -384,16 +384,17 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
     }
     // --ledger / --skip-cleared: this run's removals are recorded (each batch before it goes), under the
     // org's lock, so a sync of the same org does not run beside it (refused before the report is begun).
-    let recorded = match (
+    let locked = match (
         &client,
         args.ledger.is_some() || args.skip_cleared.is_some(),
     ) {
-        (Some(c), true) => Some(Recorded::begin(args, c)?),
+        (Some(c), true) => Some(Recorded::lock(args, c)?),
         _ => None,
     };
     // A report file of a run that sends is synced after each settled stretch, so a crash (a power loss,
     // an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
     let sink = create_report(args.report.as_deref(), args.report_format, client.is_some())?;
+    let recorded = locked.map(Recorded::begin).transpose()?;
     let interrupt = Arc::new(Interrupt::default());
     let (sinks, gate) = match &recorded {
         Some(r) => r.engine_parts(args.skip_cleared),
@@ -408,6 +409,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         interrupt: interrupt.clone(),
         concurrency: args.concurrency.map(usize::from),
         keep_accepted: args.verify.is_some() && !args.dry_run,
+        not_before: None,
         tally: Arc::default(),
     };
     let progress = Progress::new(
@@ -442,7 +444,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
         r.end(&outcome);
     }
     facts.reported = true;
-    facts.report_failed = matches!(outcome.ended, Ended::ReportFailed(_));
+    facts.report_failed = outcome.report_failed;
     facts.stop = Stop::of_ended(&outcome.ended);
     let b = &mut facts.body;
     (b.rows, b.counts, b.carried, b.unrecorded) = (
@@ -572,7 +574,7 @@ fn said(o: &Outcome, what: Read, dry_run: bool, report: Option<&Path>) {
     }
     // An input or a report that failed is said as an error, after the counts; a stop on a line of them.
     let error = match &o.ended {
-        Ended::InputError(e) | Ended::ReportFailed(e) => Some(e),
+        Ended::InputError(e) | Ended::ReportFailed(e) | Ended::RecordFailed(e) => Some(e),
         _ => None,
     };
     let c = &o.counts;
@@ -666,11 +668,33 @@ struct Recorded {
 }
 
 impl Recorded {
-    fn begin(args: &RemoveArgs, client: &crate::client::Client) -> Result<Recorded, CmdError> {
+    /// Opens the ledger and takes the org's lock (refused while another run of the org holds it).
+    fn lock(
+        args: &RemoveArgs,
+        client: &crate::client::Client,
+    ) -> Result<
+        (
+            crate::ledger::Ledger,
+            crate::ledger::OrgKey,
+            crate::ledger::OrgLock,
+        ),
+        CmdError,
+    > {
         let at = crate::ledger::locate(args.ledger.as_deref())?;
-        let mut ledger = crate::ledger::Ledger::open(&at.path)?;
+        let ledger = crate::ledger::Ledger::open(&at.path)?;
         let org = crate::ledger::OrgKey::from_url(client.base());
         let lock = ledger.lock_org(&org, "bounces remove")?;
+        Ok((ledger, org, lock))
+    }
+
+    /// Begins the run in the ledger, once nothing more can fail before the engine runs.
+    fn begin(
+        (mut ledger, org, lock): (
+            crate::ledger::Ledger,
+            crate::ledger::OrgKey,
+            crate::ledger::OrgLock,
+        ),
+    ) -> Result<Recorded, CmdError> {
         let run = ledger.begin_run(&lock, "bounces remove", SystemTime::now())?;
         Ok(Recorded {
             ledger: Arc::new(std::sync::Mutex::new(ledger)),

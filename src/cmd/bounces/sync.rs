@@ -268,6 +268,14 @@ async fn sync(
     let mut ledger = Ledger::open(ledger_path)?;
     // One sync of an org on a ledger at a time: a second is refused, naming the first.
     let lock = ledger.lock_org(&org, "bounces sync")?;
+    // What can fail before the run begins does so before it is recorded (a run recorded without an end
+    // is one that was killed).
+    let report = create_report(args.report.as_deref(), args.report_format, !args.dry_run)?;
+    let metrics = match (shared_metrics, args.metrics) {
+        (Some(m), _) => Some(m),
+        (None, Some(addr)) => Some(serve_metrics(addr, args.poll).await?),
+        (None, None) => None,
+    };
     let run = ledger.begin_run(&lock, "bounces sync", SystemTime::now())?;
     let ledger = Arc::new(Mutex::new(ledger));
     let interrupt = Arc::new(Interrupt::default());
@@ -280,7 +288,6 @@ async fn sync(
         since: args.since,
         interrupt: interrupt.clone(),
     };
-    let report = create_report(args.report.as_deref(), args.report_format, !args.dry_run)?;
     watch_signals(
         Some(client.clone()),
         interrupt.clone(),
@@ -288,11 +295,6 @@ async fn sync(
         global.signals(),
     );
     let (outcome, exit, counts) = if args.follow {
-        let metrics = match (shared_metrics, args.metrics) {
-            (Some(m), _) => Some(m),
-            (None, Some(addr)) => Some(serve_metrics(addr, args.poll).await?),
-            (None, None) => None,
-        };
         if let Some(m) = &metrics {
             m.watch(org.as_str());
         }
@@ -317,7 +319,7 @@ async fn sync(
                 return Err(ended_badly(&ledger, run, e));
             }
         };
-        fill(body, &done.read, &done.counts, done.requests, &client);
+        fill(body, &done.read, done.verdicts, &done.counts, &client);
         body.polls = done.polls;
         let exit = match &done.ended {
             // A signal is how a service is stopped: its work is saved.
@@ -366,7 +368,14 @@ async fn sync(
             .await;
         let mut read = read;
         read.verdicts.extend(verdicts);
-        fill(body, &read, &outcome.counts, outcome.requests, &client);
+        let [(_, logged), (_, delivered), (_, again)] = verdict_counts(&read.verdicts);
+        fill(
+            body,
+            &read,
+            [logged, delivered, again],
+            &outcome.counts,
+            &client,
+        );
         body.polls = 1;
         said(&read, &outcome, args.report.as_deref());
         *stop = Stop::of_ended(&outcome.ended);
@@ -386,21 +395,23 @@ fn ended_badly(
 ) -> CmdError {
     let ended = match &e {
         crate::sync::SyncError::Api(a) => Ended::Stopped(a.stop_reason()),
-        crate::sync::SyncError::Ledger(l) => Ended::ReportFailed(l.to_string()),
+        crate::sync::SyncError::Ledger(l) => Ended::RecordFailed(l.to_string()),
     };
     let e = CmdError::from(e);
     end_run(ledger, run, Some(&ended), e.exit(), &Counts::default());
     e
 }
 
+/// The summary's counts: what was read (`verdicts`: removal logged, delivered, bounced again), cleared
+/// and sent.
 fn fill(
     body: &mut Body,
     read: &LogRead,
+    verdicts: [u64; 3],
     counts: &Counts,
-    requests: u64,
     client: &crate::client::Client,
 ) {
-    let [(_, logged), (_, delivered), (_, again)] = verdict_counts(&read.verdicts);
+    let [logged, delivered, again] = verdicts;
     body.pages = read.pages;
     body.events = read.events;
     body.new_events = read.new;
@@ -411,7 +422,10 @@ fn fill(
     body.bounced_again = again;
     body.rows = counts.rows;
     body.counts = counts_json(counts);
-    body.requests = requests;
+    body.requests = client
+        .stats()
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
     body.retries = client
         .stats()
         .retries
@@ -448,7 +462,7 @@ fn said(read: &LogRead, o: &crate::engine::Outcome, report: Option<&Path>) {
         o.elapsed.as_secs_f64()
     ));
     match &o.ended {
-        Ended::InputError(e) | Ended::ReportFailed(e) => term::error(e),
+        Ended::InputError(e) | Ended::ReportFailed(e) | Ended::RecordFailed(e) => term::error(e),
         other => {
             if let Some(line) = other.line() {
                 term::say(line);
