@@ -96,19 +96,19 @@ async fn listen(hub: Arc<SignalHub>) {
         let sig = wait_for_signal().await;
         let line = match hub.count() {
             0 => format!(
-                "okta-org: {}: every org sends nothing more, waits up to {} s for answers in flight, \
+                "{}: every org sends nothing more, waits up to {} s for answers in flight, \
                  then finishes its report; orgs not started are not started (a second signal stops at \
                  once)",
                 if sig == 15 { "SIGTERM" } else { "interrupted" },
                 GRACE.as_secs()
             ),
-            1 => "okta-org: interrupted again: every org abandons requests in flight and finishes its \
+            1 => "interrupted again: every org abandons requests in flight and finishes its \
                   report now"
                 .to_string(),
             _ => String::new(),
         };
         if !line.is_empty() {
-            crate::term::say(line);
+            crate::term::signalled(line);
         }
         hub.send(sig);
     }

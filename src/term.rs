@@ -109,6 +109,9 @@ fn json_line(level: &str, message: &str, fields: serde_json::Value) {
     );
     line.insert("level".into(), level.into());
     line.insert("message".into(), message.into());
+    if let Some(l) = label() {
+        line.insert("profile".into(), l.as_ref().into());
+    }
     if let serde_json::Value::Object(f) = fields {
         line.extend(f);
     }
@@ -198,7 +201,10 @@ pub fn write_stderr(bytes: &[u8]) {
 
 /// Writes `bytes` on stderr as they are (a log line whose fields are escaped already, with its colours).
 fn write_raw(bytes: &[u8]) {
-    let labelled = label().map(|l| with_label(bytes, &crate::escape::text(&l)));
+    // (A JSON line carries its org as a field of its own: a prefix would make it no JSON.)
+    let labelled = label()
+        .filter(|_| !json())
+        .map(|l| with_label(bytes, &crate::escape::text(&l)));
     let bytes = labelled.as_deref().unwrap_or(bytes);
     let bar = BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let write = || {
@@ -251,6 +257,9 @@ where
             );
             line.insert("level".into(), level.into());
             line.insert("message".into(), fields.into());
+            if let Some(l) = label() {
+                line.insert("profile".into(), l.as_ref().into());
+            }
             let text = serde_json::Value::Object(line).to_string();
             return writeln!(writer, "{}", crate::escape::json(&text));
         }

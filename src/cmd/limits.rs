@@ -92,14 +92,17 @@ pub async fn run(a: Args, global: &Global) -> Result<Exit, CmdError> {
     );
     let mut logs_req = endpoints::LIST_LOGS.request(&[]);
     logs_req.path = logs_path;
-    let logs = bucket(client, "GET /api/v1/logs?limit=1", logs_req, None).await;
-    let org = bucket(
+    let (logs, logs_failed) = bucket(client, "GET /api/v1/logs?limit=1", logs_req, None).await;
+    let (org, org_failed) = bucket(
         client,
         "GET /api/v1/org",
         endpoints::GET_ORG.request(&[]),
         None,
     )
     .await;
+    // Neither call answered (a refused token, a host that does not resolve): the figures are the notes,
+    // and the status says what failed, as every other command's would.
+    let failed = logs_failed.zip(org_failed).map(|(a, b)| a.worst(b));
     let bounces = if a.probe_bounces {
         let req = endpoints::REMOVE_BOUNCES
             .request(&[])
@@ -112,6 +115,7 @@ pub async fn run(a: Args, global: &Global) -> Result<Exit, CmdError> {
             Some(400),
         )
         .await
+        .0
     } else {
         Bucket {
             call: "POST /api/v1/org/email/bounces/remove-list".into(),
@@ -140,7 +144,8 @@ pub async fn run(a: Args, global: &Global) -> Result<Exit, CmdError> {
         }
         Output::Text => render(&all).into_bytes(),
     };
-    write_stdout(&text)
+    let written = write_stdout(&text)?;
+    Ok(failed.unwrap_or(written))
 }
 
 fn to_value(b: Bucket) -> Value {
@@ -153,25 +158,41 @@ fn with_addresses(mut b: Bucket) -> Value {
 }
 
 /// Sends `req` and reads its rate-limit headers. `expected` is a refusal that is the point of the call
-/// (the empty remove-list's 400).
-async fn bucket(client: &Client, call: &str, req: Request, expected: Option<u16>) -> Bucket {
+/// (the empty remove-list's 400). With the bucket, the exit status of a call that got no answer it
+/// expected (a refused token: 5; a host that does not resolve: 2; ...).
+async fn bucket(
+    client: &Client,
+    call: &str,
+    req: Request,
+    expected: Option<u16>,
+) -> (Bucket, Option<Exit>) {
     let mut b = Bucket {
         call: call.into(),
         ..Bucket::default()
     };
+    let mut failed = None;
     match client.execute(&|| req.clone()).await {
         Ok(resp) => {
             read_headers(&mut b, &resp);
             let status = resp.status.as_u16();
             if !resp.status.is_success() && Some(status) != expected {
                 b.note = Some(refused(status, req.scope));
+                failed = Some(match status {
+                    401 | 403 => Exit::Auth,
+                    404 => Exit::NotFound,
+                    s if s >= 500 || s == 429 => Exit::Retry,
+                    _ => Exit::Error,
+                });
             } else if b.limit.is_none() {
                 b.note = Some("the answer advertised no limit".into());
             }
         }
-        Err(e) => b.note = Some(format!("no answer: {e}")),
+        Err(e) => {
+            b.note = Some(format!("no answer: {e}"));
+            failed = Some(e.failure().into());
+        }
     }
-    b
+    (b, failed)
 }
 
 fn refused(status: u16, scope: &str) -> String {

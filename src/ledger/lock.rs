@@ -25,7 +25,10 @@ impl OrgLock {
         org: &OrgKey,
         command: &str,
     ) -> Result<OrgLock, LedgerError> {
-        let path = lock_path(ledger, org);
+        // Beside the file itself, however it is named (a symbolic link, a relative path): one lock per
+        // ledger file and org.
+        let real = std::fs::canonicalize(ledger).unwrap_or_else(|_| ledger.to_path_buf());
+        let path = lock_path(&real, org);
         let unusable = |e: std::io::Error| LedgerError::Unusable {
             path: ledger.to_path_buf(),
             reason: format!(

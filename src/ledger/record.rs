@@ -255,6 +255,15 @@ impl Ledger {
         }
         let org = lock.org.as_str();
         self.write(|tx| {
+            // Their requests still `sending` got no answer this ledger will ever see: `failed`, and so
+            // asked for again (the same as `sending`, but said so in `history`).
+            tx.execute(
+                "UPDATE removals SET answer = 'failed', reason = 'no answer recorded: the run that sent \
+                 it was killed (or crashed) first; it is sent again' \
+                 WHERE org = ?1 AND answer = 'sending' AND run_id IN \
+                 (SELECT id FROM runs WHERE org = ?1 AND ended IS NULL AND cause IS NULL)",
+                [org],
+            )?;
             tx.execute(
                 "UPDATE runs SET cause = 'lost' WHERE org = ?1 AND ended IS NULL AND cause IS NULL",
                 [org],

@@ -195,6 +195,15 @@ impl Metrics {
 
     /// An org this process syncs: unhealthy until its first poll succeeds.
     pub fn watch(&self, org: &str) {
+        // Every series of the org from its start, at 0: a monitor's rate() needs the zero.
+        let o = Self::org(org);
+        let _ = self.polls.get_or_create(&o);
+        let _ = self.poll_failures.get_or_create(&o);
+        let _ = self.events.get_or_create(&o);
+        let _ = self.throttled.get_or_create(&o);
+        for kind in ["accepted", "rejected", "failed"] {
+            let _ = self.cleared.get_or_create(&Self::and(org, kind));
+        }
         self.health
             .lock()
             .unwrap_or_else(|e| e.into_inner())

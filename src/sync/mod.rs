@@ -107,16 +107,42 @@ impl Syncer {
     /// never comes back empty). Each page's events and its `next` link are recorded in one transaction
     /// before the next page is asked for.
     pub async fn read_log(&self) -> Result<LogRead, SyncError> {
+        // A time Okta named to an earlier run (of either bucket) holds the log's reads too: nothing goes
+        // out before it, and a wait past --max-wait stops this pass at once, with the same time.
+        if let Some(at) = self.retry_at()?
+            && let Ok(left) = at.duration_since(SystemTime::now())
+            && let Err(stop) = self
+                .client
+                .pacer(endpoints::LIST_LOGS.bucket)
+                .pause_until(tokio::time::Instant::now() + left)
+        {
+            return Err(ApiError::Stopped(stop).into());
+        }
+        let read = self.read_pages().await;
+        if let Err(SyncError::Api(e)) = &read
+            && let Some(at) = e.stop_reason().retry_at
+            && let Err(e) = self.ledger().set_retry_at(&self.org, Some(at))
+        {
+            tracing::warn!("cannot record Okta's time to retry in the ledger: {e}");
+        }
+        read
+    }
+
+    async fn read_pages(&self) -> Result<LogRead, SyncError> {
         let now = SystemTime::now();
         // (The ledger's guard is let go before the next call takes it again.)
         let saved = self.ledger().cursor(&self.org)?;
         let cursor = match saved {
             Some(c) => c,
             None => {
-                let since = now
-                    - self
-                        .since
-                        .min(crate::logs::MAX_AGE - Duration::from_secs(3600));
+                let most = crate::logs::MAX_AGE - Duration::from_secs(3600);
+                if self.since > most {
+                    tracing::warn!(
+                        "--since {}: Okta answers for the last 180 days only; reading from 180 days back",
+                        humantime::format_duration(self.since)
+                    );
+                }
+                let since = now - self.since.min(most);
                 self.ledger()
                     .start_cursor(&self.org, since, self.run, now)?
             }

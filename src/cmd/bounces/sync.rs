@@ -321,10 +321,12 @@ async fn sync(
         };
         fill(body, &done.read, done.verdicts, &done.counts, &client);
         body.polls = done.polls;
-        let exit = match &done.ended {
+        let exit = match (&done.ended, interrupt.ended_by_signal()) {
+            (Some(e), _) => e.exit(&done.counts),
+            // A second signal ended it at once (what was in flight abandoned): 128 + N, as everywhere.
+            (None, Some(sig)) => Exit::Signal(sig),
             // A signal is how a service is stopped: its work is saved.
-            None => Exit::Ok,
-            Some(e) => e.exit(&done.counts),
+            (None, None) => Exit::Ok,
         };
         *stop = done.ended.as_ref().and_then(Stop::of_ended);
         term::action(
