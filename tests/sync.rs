@@ -416,6 +416,26 @@ async fn a_second_sync_of_the_same_org_and_ledger_is_refused() {
     assert_eq!(second.code, 4, "{}", second.stderr);
     let pid = follow.id().unwrap().to_string();
     assert!(second.stderr.contains(&pid), "{}", second.stderr);
+    // Named another way (a symbolic link), it is the same ledger, and the same lock.
+    std::os::unix::fs::symlink(sb.path("l.sqlite3"), sb.path("link.sqlite3")).unwrap();
+    let url = sim.url();
+    let linked = sb
+        .run(
+            &[
+                "bounces",
+                "sync",
+                "--org-url",
+                &url,
+                "--ledger",
+                "link.sqlite3",
+                "--report",
+                "r2.csv",
+            ],
+            &[("OKTA_CLIENT_TOKEN", TOKEN)],
+            None,
+        )
+        .await;
+    assert_eq!(linked.code, 4, "{}", linked.stderr);
     kill(follow.id().unwrap(), "-TERM");
     assert_eq!(follow.wait().await.unwrap().code(), Some(0));
 }
