@@ -245,9 +245,30 @@ fn escaped_local_part(local: &str) -> bool {
 
 /// An RFC 3696 `atext` character, or any non-ASCII one but a C1 control (U+0080–U+009F, which a terminal
 /// may act on as it does on ESC).
+#[inline]
 fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric()
-        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || matches!(
+            c,
+            '!' | '#'
+                | '$'
+                | '%'
+                | '&'
+                | '\''
+                | '*'
+                | '+'
+                | '-'
+                | '/'
+                | '='
+                | '?'
+                | '^'
+                | '_'
+                | '`'
+                | '{'
+                | '|'
+                | '}'
+                | '~'
+        )
         || !c.is_ascii() && !c.is_control()
 }
 
