@@ -16,7 +16,8 @@ use email_address::{EmailAddress, Options};
 pub enum Invalid {
     Empty,
     NoAt,
-    ControlCharacter,
+    /// C0, DEL or C1: never part of an address, and unsafe to show raw.
+    ControlCharacter(char),
     /// U+FFFD: a byte sequence of the input that could not be decoded (a broken UTF-16 surrogate).
     Undecodable,
     Whitespace,
@@ -37,7 +38,11 @@ impl fmt::Display for Invalid {
         match self {
             Invalid::Empty => f.write_str("empty value"),
             Invalid::NoAt => f.write_str("not an email address (no @)"),
-            Invalid::ControlCharacter => f.write_str("contains a control character"),
+            Invalid::ControlCharacter(c) => write!(
+                f,
+                "contains a control character (U+{:04X}): not an address character",
+                *c as u32
+            ),
             Invalid::Undecodable => f.write_str(
                 "holds a character the input's encoding could not give (U+FFFD): not sent as it reads",
             ),
@@ -122,21 +127,17 @@ pub fn validate(addr: &str) -> Result<(), Invalid> {
         return Err(Invalid::Empty);
     }
     let Some(at) = addr.rfind('@') else {
-        return Err(if addr.chars().any(char::is_control) {
-            Invalid::ControlCharacter
-        } else {
-            Invalid::NoAt
-        });
+        return Err(control(addr).map_or(Invalid::NoAt, Invalid::ControlCharacter));
     };
     if addr.contains('\u{FFFD}') {
         return Err(Invalid::Undecodable);
     }
     let (local, domain) = (&addr[..at], &addr[at + 1..]);
     // The common case, a dot-atom local part, is settled here; it holds no whitespace or control
-    // characters by construction.
+    // characters (C0, DEL, C1) by construction.
     let simple = dot_atom(local);
-    if !simple && addr.chars().any(char::is_control) {
-        return Err(Invalid::ControlCharacter);
+    if !simple && let Some(c) = control(addr) {
+        return Err(Invalid::ControlCharacter(c));
     }
     if local.is_empty() {
         return Err(Invalid::LocalPartEmpty);
@@ -242,8 +243,38 @@ fn escaped_local_part(local: &str) -> bool {
     saw_escape
 }
 
+/// An RFC 3696 `atext` character, or any non-ASCII one but a C1 control (U+0080–U+009F, which a terminal
+/// may act on as it does on ESC).
+#[inline]
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '!' | '#'
+                | '$'
+                | '%'
+                | '&'
+                | '\''
+                | '*'
+                | '+'
+                | '-'
+                | '/'
+                | '='
+                | '?'
+                | '^'
+                | '_'
+                | '`'
+                | '{'
+                | '|'
+                | '}'
+                | '~'
+        )
+        || !c.is_ascii() && !c.is_control()
+}
+
+/// The first control character (C0, DEL or C1) of `s`.
+fn control(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control())
 }
 
 fn check_domain(domain: &str) -> Result<(), Invalid> {
@@ -263,10 +294,10 @@ fn check_domain(domain: &str) -> Result<(), Invalid> {
             label.chars().all(|c| c.is_alphanumeric() || c == '-')
         };
         if !ldh {
-            return Err(if label.chars().any(char::is_whitespace) {
+            return Err(if let Some(c) = control(label) {
+                Invalid::ControlCharacter(c)
+            } else if label.chars().any(char::is_whitespace) {
                 Invalid::Whitespace
-            } else if label.chars().any(char::is_control) {
-                Invalid::ControlCharacter
             } else {
                 Invalid::LabelCharacter
             });
@@ -348,9 +379,26 @@ mod tests {
             ("user@example.123", Invalid::NumericTld),
             ("jane doe@example.com", Invalid::Whitespace),
             ("jane@exam ple.com", Invalid::Whitespace),
-            ("jane\u{7}@example.com", Invalid::ControlCharacter),
+            ("jane\u{7}@example.com", Invalid::ControlCharacter('\u{7}')),
+            (
+                "jane\u{9b}31m@example.com",
+                Invalid::ControlCharacter('\u{9b}'),
+            ),
+            (
+                "jane@exa\u{85}mple.com",
+                Invalid::ControlCharacter('\u{85}'),
+            ),
+            (
+                "ja\u{7f}ne@example.com",
+                Invalid::ControlCharacter('\u{7f}'),
+            ),
+            (
+                "\"ja\u{1b}ne\"@example.com",
+                Invalid::ControlCharacter('\u{1b}'),
+            ),
+            ("jane\u{9b}example.com", Invalid::ControlCharacter('\u{9b}')),
             ("\u{fffd}b@example.com", Invalid::Undecodable),
-            ("jane\t@example.com", Invalid::ControlCharacter),
+            ("jane\t@example.com", Invalid::ControlCharacter('\t')),
             (".jane@example.com", Invalid::Syntax),
             ("jane.@example.com", Invalid::Syntax),
             ("ja..ne@example.com", Invalid::Syntax),
@@ -367,6 +415,16 @@ mod tests {
             validate(&long_total),
             Err(Invalid::AddressTooLong(_))
         ));
+    }
+
+    #[test]
+    fn a_control_character_is_named_in_the_reason() {
+        assert_eq!(
+            validate("jane\u{9b}31m@example.com")
+                .unwrap_err()
+                .to_string(),
+            "contains a control character (U+009B): not an address character"
+        );
     }
 
     #[test]

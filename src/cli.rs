@@ -25,6 +25,60 @@ pub struct Global {
         display_order = 1001
     )]
     pub quiet: bool,
+    /// Lines on stderr as text, or one JSON object a line for log collectors (`bounces sync --follow`)
+    #[arg(long, global = true, value_enum, value_name = "FORMAT",
+          default_value_t = crate::term::LogFormat::Text, display_order = 1002)]
+    pub log_format: crate::term::LogFormat,
+    /// Run the command once per okta.yaml profile (okta.profiles.NAME), comma-separated, or `all`:
+    /// in parallel, each org with its own sign-in; a table of the orgs at the end (docs/fleet.md)
+    #[arg(
+        long,
+        global = true,
+        value_name = "LIST|all",
+        display_order = 1002,
+        help_heading = "Many orgs"
+    )]
+    pub profiles: Option<String>,
+    /// With --profiles: at most N orgs at once (default: all of them)
+    #[arg(long, global = true, value_name = "N", display_order = 1003,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Many orgs")]
+    pub parallel: Option<u32>,
+    /// With --profiles: write the table of the orgs as one JSON object to FILE
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        display_order = 1004,
+        help_heading = "Many orgs"
+    )]
+    pub fleet_summary: Option<PathBuf>,
+    /// Confirm a change: settings replace, and with --profiles any command that changes orgs
+    #[arg(long, global = true, display_order = 1005)]
+    pub yes: bool,
+    /// The org this run is for, in a run across several orgs (set by the fleet, not by a flag).
+    #[arg(skip)]
+    pub seat: Option<Seat>,
+}
+
+/// One org's place in a run across several orgs: its profile, and the fleet's signals.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    pub profile: std::sync::Arc<str>,
+    pub signals: crate::interrupt::Signals,
+}
+
+impl Global {
+    /// Where this run's stop signals come from: the process's own, or the fleet's.
+    pub fn signals(&self) -> crate::interrupt::Signals {
+        self.seat
+            .as_ref()
+            .map_or_else(Default::default, |s| s.signals.clone())
+    }
+
+    /// Whether this run is one org of several (no progress bar, lines labelled).
+    pub fn in_fleet(&self) -> bool {
+        self.seat.is_some()
+    }
 }
 
 /// Where the org is and how to sign in: on every command that connects (and `config show`).
@@ -120,7 +174,7 @@ impl PublicConnectArgs {
 }
 
 /// An org command group: its subcommands, and the connection and output flags every one of them takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct OrgGroup<C: clap::Subcommand> {
     #[command(subcommand)]
     pub command: C,

@@ -281,6 +281,54 @@ fn nonempty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
+/// The okta.yaml files, weakest first: `~/.okta/okta.yaml`, `./okta.yaml`, `./.okta.yaml`.
+fn yaml_files(env: &dyn Env) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Some(home) = env.home() {
+        files.push(home.join(".okta").join("okta.yaml"));
+    }
+    files.push(env.cwd().join("okta.yaml"));
+    files.push(env.cwd().join(".okta.yaml"));
+    files
+}
+
+/// Every profile name (`okta.profiles.NAME`) of the okta.yaml files, in natural order (`org2` before
+/// `org10`), each once.
+pub fn profile_names(env: &dyn Env) -> Result<Vec<String>, ConfigError> {
+    let mut names: Vec<String> = Vec::new();
+    for path in yaml_files(env) {
+        if let Some(section) = read_yaml(&path)? {
+            names.extend(section.profiles.into_keys());
+        }
+    }
+    names.sort_by_key(|n| natural(n));
+    names.dedup();
+    Ok(names)
+}
+
+/// A name as text and numbers, so that numbers compare by value: `org2` < `org10`.
+fn natural(s: &str) -> Vec<(String, u128)> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                parts.push((
+                    std::mem::take(&mut text),
+                    digits.parse().unwrap_or(u128::MAX),
+                ));
+                digits.clear();
+            }
+            text.push(c);
+        }
+    }
+    parts.push((text, digits.parse().unwrap_or(0)));
+    parts
+}
+
 impl Config {
     /// Reads every source, weakest first; later sources override earlier ones setting by setting.
     pub fn load(flags: &Flags, env: &dyn Env) -> Result<Config, ConfigError> {
@@ -291,14 +339,8 @@ impl Config {
                 .or_else(|| env.var("OKTA_CLIENT_PROFILE")),
             ..Config::default()
         };
-        let mut files = Vec::new();
-        if let Some(home) = env.home() {
-            files.push(home.join(".okta").join("okta.yaml"));
-        }
-        files.push(env.cwd().join("okta.yaml"));
-        files.push(env.cwd().join(".okta.yaml"));
         let mut profile_found = false;
-        for path in files {
+        for path in yaml_files(env) {
             let Some(section) = read_yaml(&path)? else {
                 c.files.push((path, false));
                 continue;
@@ -421,7 +463,7 @@ impl Config {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
                 what: "the token file",
                 path: path.display().to_string(),
-                reason: crate::input::plain(&e),
+                reason: crate::os_error::plain(&e),
             })?;
             if let Some(w) = loose_permissions(path) {
                 self.warnings.push(w);
@@ -475,7 +517,7 @@ impl Config {
             let why = if v.len() > 255 || v.contains('\n') {
                 "it is neither PEM or JWK text nor a file name".to_string()
             } else {
-                format!("it names no readable file ({})", crate::input::plain(&e))
+                format!("it names no readable file ({})", crate::os_error::plain(&e))
             };
             ConfigError::KeySource {
                 origin: origin.clone(),
@@ -609,7 +651,7 @@ fn read_yaml(path: &Path) -> Result<Option<OktaSection>, ConfigError> {
             return Err(ConfigError::Read {
                 what: "the configuration",
                 path: path.display().to_string(),
-                reason: crate::input::plain(&e),
+                reason: crate::os_error::plain(&e),
             });
         }
     };
@@ -813,6 +855,23 @@ mod tests {
         assert_eq!(c.token().unwrap().value.expose(), "filetoken");
         assert_eq!(c.token().unwrap().origin, Origin::Flag("--token-file"));
         assert_eq!(c.scopes.unwrap().value, vec!["okta.orgs.manage"]);
+    }
+
+    #[test]
+    fn profile_names_of_every_file_in_natural_order() {
+        let (d, env) = sandbox("profile-names");
+        std::fs::write(
+            d.join("home/.okta/okta.yaml"),
+            "okta:\n  profiles:\n    org10:\n      client: {}\n    org2:\n      client: {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("work/okta.yaml"),
+            "okta:\n  profiles:\n    org2:\n      client: {}\n    eu:\n      client: {}\n",
+        )
+        .unwrap();
+        assert_eq!(profile_names(&env).unwrap(), ["eu", "org2", "org10"]);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

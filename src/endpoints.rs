@@ -1,8 +1,8 @@
 //! Every Okta operation this tool calls, described once: method, path template, the OAuth scope it needs
 //! (from Okta's OpenAPI spec), whether sending it twice has the effect of sending it once, and the
-//! rate-limit bucket Okta counts it in. Commands build their requests from here; sign-in asks for the
-//! scopes of the endpoints a command will call; a 403 names the endpoint's scope; the retry policy reads
-//! `idempotent`.
+//! rate-limit bucket Okta counts it in, and the most its answer may hold. Commands build their requests
+//! from here; sign-in asks for the scopes of the endpoints a command will call; a 403 names the endpoint's
+//! scope; the retry policy reads `idempotent`; the client reads no more of an answer than its limit.
 
 use reqwest::Method;
 
@@ -39,7 +39,30 @@ pub struct Endpoint {
     pub idempotent: bool,
     /// The rate-limit bucket Okta counts it in.
     pub bucket: &'static str,
+    /// The most bytes a successful answer may hold; a longer one is not read further, and confirms
+    /// nothing ([`crate::client::ApiError::TooLarge`]). Error answers are held to [`ERROR_ANSWER`].
+    pub answer_limit: usize,
 }
+
+/// A remove-list answer holds at most 1,000 `errors` entries: an address (at most 254 octets, 1,524 if
+/// every one were written as a `\uXXXX` escape) and a reason of a sentence or two, so under 2 KiB each and
+/// 2 MB for a whole batch. Twice that is room enough for any honest answer.
+pub const BOUNCES_ANSWER: usize = 4 << 20;
+
+/// A System Log page holds at most 1,000 events of a few KiB each, a few MiB in all; `debugData` can make
+/// an event 10 KiB or more, 10 MB a page. 32 MiB leaves three times that, and is still a bounded amount of
+/// memory.
+pub const LOG_PAGE_ANSWER: usize = 32 << 20;
+
+/// The org's settings objects (the org, contacts, preferences, support cases, consents, metadata) are a
+/// few KiB at most: 1 MiB is far past any of them.
+pub const SETTINGS_ANSWER: usize = 1 << 20;
+
+/// A token answer is an access token (a JWT of a few KiB) and a few fields.
+pub const TOKEN_ANSWER: usize = 64 << 10;
+
+/// An error answer (4xx, 5xx, a redirect) is read this far at most: only its start is ever shown.
+pub const ERROR_ANSWER: usize = 64 << 10;
 
 const READ: Option<&str> = Some("okta.orgs.read");
 const MANAGE: Option<&str> = Some("okta.orgs.manage");
@@ -56,12 +79,14 @@ const fn op(
         scope,
         idempotent,
         bucket: "org",
+        answer_limit: SETTINGS_ANSWER,
     }
 }
 
 // The main job.
 pub const REMOVE_BOUNCES: Endpoint = Endpoint {
     bucket: "bounces",
+    answer_limit: BOUNCES_ANSWER,
     // Okta removes what is on its bounce list; a list sent twice is removed once.
     ..op(
         Verb::Post,
@@ -74,6 +99,7 @@ pub const REMOVE_BOUNCES: Endpoint = Endpoint {
 // Sign-in.
 pub const TOKEN: Endpoint = Endpoint {
     bucket: "token",
+    answer_limit: TOKEN_ANSWER,
     // A client-credentials grant asked twice gives two tokens, no harm.
     ..op(Verb::Post, "/oauth2/v1/token", None, true)
 };
@@ -81,7 +107,22 @@ pub const TOKEN: Endpoint = Endpoint {
 // The System Log: a bucket of its own.
 pub const LIST_LOGS: Endpoint = Endpoint {
     bucket: "logs",
+    answer_limit: LOG_PAGE_ANSWER,
     ..op(Verb::Get, "/api/v1/logs", Some("okta.logs.read"), true)
+};
+
+// Rate limits: the share of each bucket one API token or service app may use (principal rate limits).
+/// One page holds at most 50 entities of a few hundred bytes: 64 KiB is far past it.
+pub const PRINCIPALS_ANSWER: usize = 64 << 10;
+pub const LIST_PRINCIPAL_RATE_LIMITS: Endpoint = Endpoint {
+    bucket: "principals",
+    answer_limit: PRINCIPALS_ANSWER,
+    ..op(
+        Verb::Get,
+        "/api/v1/principal-rate-limits",
+        Some("okta.principalRateLimits.read"),
+        true,
+    )
 };
 
 // Org settings.
@@ -245,6 +286,7 @@ impl Endpoint {
             scope: self.scope.unwrap_or(""),
             anonymous: self.scope.is_none(),
             bucket: self.bucket,
+            answer_limit: self.answer_limit,
             headers: Vec::new(),
             order: 0,
         }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-/// Exit statuses, documented in the README and in `okta-org --help`.
+/// Exit statuses, documented in the README, docs/report.md and `okta-org --help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Everything succeeded (for `bounces remove`: every address was accepted, or was a duplicate).
@@ -12,10 +12,11 @@ pub enum Exit {
     Error,
     /// Usage, configuration or input error.
     Usage,
-    /// The job ran, but some rows were rejected by Okta or failed local checks: look at the report.
+    /// The job ran, but some rows were rejected by Okta, failed local checks, or were held by the ledger's
+    /// policy (`bounces sync`): look at the report.
     Partial,
     /// Some work was not done and is safe to retry later: rate limited past `--max-wait`, Okta unavailable,
-    /// interrupted. For `bounces remove`, the report marks those rows `failed`.
+    /// an answer past its endpoint's limit, interrupted. For `bounces remove`, the report marks those rows `failed`.
     Retry,
     /// Authentication or permission error (401/403): fix the token or its scopes.
     Auth,
@@ -40,24 +41,100 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// How bad an ending is, where several are folded into one (a run across several orgs ends with
+    /// the worst of theirs), worst first: a signal (the person stopped it all), an authentication or
+    /// permission error (a credential to fix), a usage or configuration error (a command line or
+    /// okta.yaml to fix), an unexpected error, not found, work to run again later, rows to look at,
+    /// success. This order is decided here and nowhere else.
+    pub fn severity(self) -> u8 {
+        match self {
+            Exit::Signal(_) => 7,
+            Exit::Auth => 6,
+            Exit::Usage => 5,
+            Exit::Error => 4,
+            Exit::NotFound => 3,
+            Exit::Retry => 2,
+            Exit::Partial => 1,
+            Exit::Ok => 0,
+        }
+    }
+
+    /// The worse of two endings (by [`Exit::severity`]; of two signals, the later one).
+    pub fn worst(self, other: Exit) -> Exit {
+        if other.severity() >= self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl From<crate::client::Failure> for Exit {
+    fn from(f: crate::client::Failure) -> Exit {
+        use crate::client::Failure;
+        match f {
+            Failure::Unexpected => Exit::Error,
+            Failure::Usage => Exit::Usage,
+            Failure::Retryable => Exit::Retry,
+            Failure::Auth => Exit::Auth,
+            Failure::NotFound => Exit::NotFound,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e.code())
     }
 }
 
-/// The help text block that documents the statuses; shown in `--help` and kept in step with the README.
+/// The help text block that documents the statuses; shown in `--help` and kept in step with the README and
+/// docs/report.md.
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success (bounces: every address accepted or a duplicate)
   1  unexpected error (an answer this tool cannot read, a local I/O error)
   2  usage, configuration or input error
-  3  done, but some rows were rejected by Okta or failed local checks
-     (see the report)
+  3  done, but some rows were rejected by Okta, failed local checks, or
+     were held (bounces sync): see the report
   4  some work not done, safe to run again later (rate limited past
-     --max-wait, Okta unavailable, interrupted, the report's reader went
-     away): those rows are 'failed'
+     --max-wait, Okta unavailable, an answer too large to read,
+     interrupted, the report's reader went away): those rows are 'failed';
+     or another run holds the org's ledger
   5  authentication or permission error (401/403)
   6  not found (404)
   130 (143)  ended at once by a second Ctrl-C (SIGTERM); every row read is
-     still in the report";
+     still in the report
+With --profiles, the worst of the orgs': 130/143, then 5, 2, 1, 6, 4, 3, 0.";
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    #[test]
+    fn the_worst_of_several_endings() {
+        let all = [
+            Exit::Ok,
+            Exit::Partial,
+            Exit::Retry,
+            Exit::NotFound,
+            Exit::Error,
+            Exit::Usage,
+            Exit::Auth,
+            Exit::Signal(2),
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i..] {
+                assert_eq!(a.worst(*b), *b, "{a:?} {b:?}");
+                assert_eq!(b.worst(*a), *b, "{b:?} {a:?}");
+            }
+        }
+        assert_eq!(
+            [Exit::Partial, Exit::Auth, Exit::Retry]
+                .into_iter()
+                .fold(Exit::Ok, Exit::worst),
+            Exit::Auth
+        );
+    }
+}

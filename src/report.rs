@@ -1,11 +1,15 @@
 //! The per-row report of `bounces remove`: one row for every input data row, in input order, as CSV (safe to
-//! open in a spreadsheet) or JSON lines, plus the counts behind the summary printed on stderr.
+//! open in a spreadsheet) or JSON lines, plus the counts behind the summary printed on stderr. On a
+//! terminal the cells that came from outside are escaped ([`crate::escape`]); a file or a pipe gets them
+//! exactly.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::time::SystemTime;
 
 use serde::Serialize;
+
+use crate::escape;
 
 /// What became of one input row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -23,16 +27,23 @@ pub enum Status {
     Failed,
     /// `--dry-run` only: passed every local check and would have been sent.
     Valid,
+    /// Not sent by the ledger's policy: it bounced again after being cleared too often (`bounces sync`);
+    /// the address itself needs fixing.
+    Held,
+    /// Not sent: the ledger says it was cleared recently and has not bounced since (`--skip-cleared`).
+    Skipped,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 8] = [
         Status::Accepted,
         Status::Rejected,
         Status::Invalid,
         Status::Duplicate,
         Status::Failed,
         Status::Valid,
+        Status::Held,
+        Status::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +54,8 @@ impl Status {
             Status::Duplicate => "duplicate",
             Status::Failed => "failed",
             Status::Valid => "valid",
+            Status::Held => "held",
+            Status::Skipped => "skipped",
         }
     }
 }
@@ -70,9 +83,15 @@ pub struct Row<'a> {
     /// When Okta answered for the row (accepted and rejected rows), UTC.
     #[serde(serialize_with = "time_or_null")]
     pub at: Option<SystemTime>,
+    /// When Okta said to try again (`failed` rows of a `--max-wait` stop), UTC; what `--retry-failed`
+    /// holds back for.
+    #[serde(serialize_with = "time_or_null")]
+    pub retry_at: Option<SystemTime>,
 }
 
-pub const COLUMNS: [&str; 6] = ["line", "email", "status", "reason", "source", "at"];
+pub const COLUMNS: [&str; 7] = [
+    "line", "email", "status", "reason", "source", "at", "retry_at",
+];
 
 /// A report time as the System Log writes its times (RFC 3339, UTC, milliseconds).
 pub fn time_text(t: SystemTime) -> String {
@@ -93,6 +112,8 @@ pub struct ReportWriter {
     csv: Option<csv::Writer<Box<dyn Write + Send>>>,
     jsonl: Option<io::BufWriter<Box<dyn Write + Send>>>,
     closed: bool,
+    /// The report goes to a terminal: cells are shown with their control characters escaped.
+    terminal: bool,
     counts: Counts,
     scratch: String,
 }
@@ -100,7 +121,7 @@ pub struct ReportWriter {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counts {
     pub rows: u64,
-    by_status: [u64; 6],
+    by_status: [u64; Status::ALL.len()],
 }
 
 impl Counts {
@@ -121,6 +142,7 @@ impl ReportWriter {
             csv: None,
             jsonl: None,
             closed: false,
+            terminal: false,
             counts: Counts::default(),
             scratch: String::new(),
         };
@@ -138,6 +160,13 @@ impl ReportWriter {
         Ok(w)
     }
 
+    /// Shows the rows for a terminal (`terminal`): the address, reason and source cells with their
+    /// control characters and bidi overrides escaped, JSON lines with those as `\uXXXX`.
+    pub fn for_terminal(mut self, terminal: bool) -> ReportWriter {
+        self.terminal = terminal;
+        self
+    }
+
     pub fn counts(&self) -> &Counts {
         &self.counts
     }
@@ -153,15 +182,25 @@ impl ReportWriter {
                 self.scratch.clear();
                 std::fmt::write(&mut self.scratch, format_args!("{}", row.line)).expect("string");
                 let at = row.at.map(time_text).unwrap_or_default();
+                let retry_at = row.retry_at.map(time_text).unwrap_or_default();
+                let cell = |s| escape::for_terminal(s, self.terminal);
                 c.write_record([
                     self.scratch.as_bytes(),
-                    neutralise(row.email).as_bytes(),
+                    neutralise(&cell(row.email)).as_bytes(),
                     row.status.as_str().as_bytes(),
-                    neutralise(row.reason).as_bytes(),
-                    neutralise(row.source).as_bytes(),
+                    neutralise(&cell(row.reason)).as_bytes(),
+                    neutralise(&cell(row.source)).as_bytes(),
                     at.as_bytes(),
+                    retry_at.as_bytes(),
                 ])
                 .map_err(csv_io)
+            }
+            Format::Jsonl if self.terminal => {
+                let j = self.jsonl.as_mut().expect("jsonl writer");
+                serde_json::to_string(row)
+                    .map_err(io::Error::from)
+                    .and_then(|line| j.write_all(escape::json(&line).as_bytes()))
+                    .and_then(|()| j.write_all(b"\n"))
             }
             Format::Jsonl => {
                 let j = self.jsonl.as_mut().expect("jsonl writer");
@@ -236,12 +275,23 @@ pub struct Record {
     pub reason: String,
     pub source: String,
     pub at: Option<SystemTime>,
+    /// When Okta said to try again: the `retry_at` column, or (in a report written before that column
+    /// existed) the time a `--max-wait` stop named in the reason.
+    pub retry_at: Option<SystemTime>,
+}
+
+/// The time a `--max-wait` stop named in a `failed` row's reason ("... retry after TIME"), for reports
+/// written before the `retry_at` column: the only place the tool reads its own words back.
+fn legacy_retry_at(reason: &str) -> Option<SystemTime> {
+    let (_, rest) = reason.split_once("retry after ")?;
+    let time = rest.split([' ', ';', ')', ',']).next()?;
+    humantime::parse_rfc3339_weak(time).ok()
 }
 
 /// Why a report cannot be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{path}: {}", crate::input::plain(source))]
+    #[error("{path}: {}", crate::os_error::plain(source))]
     Io {
         path: String,
         source: std::io::Error,
@@ -304,6 +354,10 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
                     format!("unknown status {:?}", field("status")),
                 )
             })?;
+            let retry_at = match v.get("retry_at") {
+                Some(_) => time(&field("retry_at")),
+                None => legacy_retry_at(&field("reason")),
+            };
             out.push(Record {
                 line: v.get("line").and_then(|x| x.as_u64()).unwrap_or(0),
                 email: field("email"),
@@ -311,6 +365,7 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
                 reason: field("reason"),
                 source: field("source"),
                 at: time(&field("at")),
+                retry_at,
             });
         }
         return Ok(out);
@@ -339,6 +394,7 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
         col("source")?,
     );
     let c_at = col("at").ok();
+    let c_retry_at = col("retry_at").ok();
     let unguard = |s: &str| -> String {
         match s.strip_prefix('\'') {
             Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest.to_string(),
@@ -355,13 +411,19 @@ pub fn read(path: &std::path::Path) -> Result<Vec<Record>, ReadError> {
             .map_err(|_| row_error(at_line, format!("line {:?} is not a number", get(c_line))))?;
         let status = Status::parse(get(c_status))
             .ok_or_else(|| row_error(at_line, format!("unknown status {:?}", get(c_status))))?;
+        let reason = unguard(get(c_reason));
+        let retry_at = match c_retry_at {
+            Some(c) => time(get(c)),
+            None => legacy_retry_at(&reason),
+        };
         out.push(Record {
             line,
             email: unguard(get(c_email)),
             status,
-            reason: unguard(get(c_reason)),
+            reason,
             source: unguard(get(c_source)),
             at: c_at.and_then(|c| time(get(c))),
+            retry_at,
         });
     }
     Ok(out)
@@ -394,6 +456,9 @@ mod tests {
             at: (status == Status::Accepted).then(|| {
                 std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123)
             }),
+            retry_at: (status == Status::Failed).then(|| {
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_060_000)
+            }),
         }
     }
 
@@ -408,7 +473,7 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            "line,email,status,reason,source,at\n7,'=cmd@x.com,invalid,\"bad, very\",in.csv,\n7,'+a@x.com,accepted,,in.csv,2026-11-18T11:06:40.123Z\n"
+            "line,email,status,reason,source,at,retry_at\n7,'=cmd@x.com,invalid,\"bad, very\",in.csv,,\n7,'+a@x.com,accepted,,in.csv,2026-11-18T11:06:40.123Z,\n"
         );
         assert_eq!(w.counts().get(Status::Invalid), 1);
         assert_eq!(w.counts().rows, 2);
@@ -452,6 +517,98 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// `--retry-failed` reads the time to retry from the `retry_at` column; a report written before that
+    /// column existed still gives it, from the reason a `--max-wait` stop wrote.
+    #[test]
+    fn the_time_to_retry_reads_from_its_column_or_an_older_reason() {
+        let dir = std::env::temp_dir().join(format!("okta-org-retry-at-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        let old_reason = "rate limited: Okta asked to wait 600 s (more than --max-wait 60 s); retry after \
+                          2026-11-18T11:06:40Z";
+        let cases = [
+            (
+                "line,email,status,reason,source,at,retry_at\n2,a@x.com,failed,held,in.csv,,\
+                 2026-11-18T11:06:40.000Z\n"
+                    .to_string(),
+                Some(at),
+            ),
+            (
+                format!(
+                    "line,email,status,reason,source,at\n2,a@x.com,failed,\"{old_reason}\",in.csv,\n"
+                ),
+                Some(at),
+            ),
+            (
+                format!(
+                    "{{\"line\":2,\"email\":\"a@x.com\",\"status\":\"failed\",\"reason\":\"{old_reason}\",\
+                     \"source\":\"in.csv\",\"at\":null}}\n"
+                ),
+                Some(at),
+            ),
+            // With the column, the column decides: a reason's words are not read.
+            (
+                format!(
+                    "line,email,status,reason,source,at,retry_at\n2,a@x.com,failed,\"{old_reason}\",in.csv,,\n"
+                ),
+                None,
+            ),
+        ];
+        for (k, (text, want)) in cases.iter().enumerate() {
+            let path = dir.join(format!("r{k}"));
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(read(&path).unwrap()[0].retry_at, *want, "{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// On a terminal the outside cells are escaped (and still formula-guarded); in a file they are exact.
+    #[test]
+    fn cells_are_escaped_only_for_a_terminal() {
+        let hostile = Row {
+            source: "in\u{1b}]0;title\u{7}.csv",
+            ..row(
+                "-\u{1b}[2J@x.com",
+                Status::Invalid,
+                "bad\u{9b}31m \u{202e}txt.exe",
+            )
+        };
+        let mut written = Vec::new();
+        for (format, terminal) in [
+            (Format::Csv, true),
+            (Format::Csv, false),
+            (Format::Jsonl, true),
+            (Format::Jsonl, false),
+        ] {
+            let buf = Shared::default();
+            let mut w = ReportWriter::new(Box::new(buf.clone()), format)
+                .unwrap()
+                .for_terminal(terminal);
+            w.write(&hostile).unwrap();
+            w.finish().unwrap();
+            written.push(String::from_utf8(buf.0.lock().unwrap().clone()).unwrap());
+        }
+        assert_eq!(
+            written[0],
+            "line,email,status,reason,source,at,retry_at\n7,'-\\x1b[2J@x.com,invalid,bad\\u{9b}31m \\u{202e}txt.exe,in\\x1b]0;title\\x07.csv,,\n"
+        );
+        assert_eq!(
+            written[1],
+            "line,email,status,reason,source,at,retry_at\n7,'-\u{1b}[2J@x.com,invalid,bad\u{9b}31m \u{202e}txt.exe,in\u{1b}]0;title\u{7}.csv,,\n"
+        );
+        assert!(
+            !written[2]
+                .chars()
+                .any(|c| escape::is_unsafe(c) && c != '\n'),
+            "{}",
+            written[2]
+        );
+        let shown: serde_json::Value = serde_json::from_str(&written[2]).unwrap();
+        let exact: serde_json::Value = serde_json::from_str(&written[3]).unwrap();
+        assert_eq!(shown, exact);
+        assert_eq!(exact["reason"], "bad\u{9b}31m \u{202e}txt.exe");
+    }
+
     #[test]
     fn jsonl_keeps_values_verbatim() {
         let buf = Shared::default();
@@ -462,7 +619,7 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            "{\"line\":7,\"email\":\"=cmd@x.com\",\"status\":\"rejected\",\"reason\":\"Okta \\\"said\\\" no\",\"source\":\"in.csv\",\"at\":null}\n"
+            "{\"line\":7,\"email\":\"=cmd@x.com\",\"status\":\"rejected\",\"reason\":\"Okta \\\"said\\\" no\",\"source\":\"in.csv\",\"at\":null,\"retry_at\":null}\n"
         );
     }
 }

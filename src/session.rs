@@ -49,13 +49,12 @@ async fn start_embedded(quiet: bool) -> Result<Started, SessionError> {
     let sim = Simulator::start(SimConfig::demo(token.clone()), 0)
         .await
         .map_err(SessionError::Simulator)?;
-    if !quiet {
-        crate::say(format_args!(
-            "okta-org: using the embedded Okta simulator at {} (demo org of samples/, {} users)",
-            sim.url(),
-            simulator::parse_users(simulator::DEMO_USERS).len()
-        ));
-    }
+    let _ = quiet;
+    crate::term::note(format_args!(
+        "using the embedded Okta simulator at {} (demo org of samples/, {} users)",
+        sim.url(),
+        simulator::parse_users(simulator::DEMO_USERS).len()
+    ));
     let url = sim.url().parse().expect("simulator URL");
     Ok((sim, url, Arc::new(StaticToken::ssws(Secret::new(token)))))
 }
@@ -98,10 +97,9 @@ pub struct Connect {
 /// Loads the configuration and prints its warnings (once, on stderr, unless `quiet`).
 pub fn load_config(flags: &config::Flags, quiet: bool) -> Result<Config, ConfigError> {
     let c = Config::load(flags, &ProcessEnv)?;
-    if !quiet {
-        for w in &c.warnings {
-            crate::say(format_args!("okta-org: warning: {w}"));
-        }
+    let _ = quiet;
+    for w in &c.warnings {
+        tracing::warn!("{w}");
     }
     Ok(c)
 }

@@ -927,7 +927,8 @@ async fn unreadable_inputs_are_one_line_errors_and_nothing_is_sent() {
         ),
         (
             "book.xlsx",
-            "book.xlsx: not text but a zip archive (an .xlsx workbook? save the sheet as CSV)",
+            "book.xlsx: a zip archive that cannot be read (a damaged or cut .xlsx or .ods file?): \
+             invalid Zip archive: Could not find EOCD",
         ),
         ("dir.csv", "dir.csv: is a directory"),
         ("missing.csv", "missing.csv: no such file"),

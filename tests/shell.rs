@@ -78,7 +78,7 @@ async fn every_help_has_an_example_naming_its_command() {
 }
 
 /// The summary's documented keys, in order: a monitor may rely on every one of them being there.
-const SUMMARY_KEYS: [&str; 18] = [
+const SUMMARY_KEYS: [&str; 19] = [
     "version",
     "command",
     "exit_status",
@@ -97,6 +97,7 @@ const SUMMARY_KEYS: [&str; 18] = [
     "retries",
     "waited_seconds",
     "verify",
+    "unrecorded",
 ];
 
 /// Reads a summary file and checks that it has exactly the documented shape.
@@ -121,7 +122,9 @@ fn summary_of(path: &std::path::Path) -> serde_json::Value {
             "invalid",
             "duplicate",
             "failed",
-            "valid"
+            "valid",
+            "held",
+            "skipped"
         ]
     );
     let sum: u64 = v["counts"]

@@ -24,6 +24,8 @@ async fn no_request_lands_inside_a_retry_after_window_at_concurrency_8() {
         (true, 700, true, false),
         // 503s answered at once, overtaking the answers of the requests sent before them.
         (true, 700, false, true),
+        // The same at 300 ms: the next requests of a stream are written while a 503 comes back.
+        (true, 300, false, true),
     ] {
         let config = org(12_000, |c| {
             // Unadvertised, the limit is met and answered with 429s.
@@ -566,4 +568,52 @@ async fn config_check_gives_up_after_one_short_retry() {
         "{}",
         out.stderr
     );
+}
+
+/// One run at `--concurrency 8` against a server whose 503s (every third request) come back at once
+/// while its 200s take 300 ms: the requests that arrived inside a `Retry-After` window, as the simulator
+/// recorded them, how many requests it saw, and how long the run took.
+async fn fast_refusal_run(batches: usize) -> (Vec<String>, usize, Duration) {
+    let config = org(batches * 1000, |c| {
+        (c.rate_limit, c.window_secs) = (30, 5);
+        c.fail_every = Some(3);
+        c.latency = Duration::from_millis(300);
+        c.fast_refusals = true;
+    });
+    let run = remove_run(
+        config,
+        &user_list(0..batches * 1000),
+        &["--concurrency", "8"],
+    )
+    .await;
+    assert_eq!(run.out.code, 0, "{}", run.out.stderr);
+    let record = run.record();
+    assert_eq!(record.accepted.len(), batches * 1000);
+    assert!(record.requests.iter().any(|r| r.status == 503));
+    (record.violations, record.requests.len(), run.took)
+}
+
+/// The fast-refusal case of the test above, `RACE_RUNS` times (20 unless set), with the figures
+/// printed: a measurement, not run in CI (`cargo test --test transport -- --ignored --nocapture
+/// fast_refusals_in_many_runs`; `tests/measure/fast-refusals.sh` does the same with a release build
+/// against `okta-org simulate`).
+#[tokio::test]
+#[ignore]
+async fn fast_refusals_in_many_runs() {
+    let runs: usize = std::env::var("RACE_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut bad = 0;
+    for k in 0..runs {
+        let (violations, requests, took) = fast_refusal_run(24).await;
+        println!(
+            "run {k}: {requests} requests in {:.2} s, {} inside a Retry-After window {violations:?}",
+            took.as_secs_f64(),
+            violations.len()
+        );
+        bad += usize::from(!violations.is_empty());
+    }
+    println!("{bad} of {runs} runs had a request inside a Retry-After window");
+    assert_eq!(bad, 0);
 }

@@ -1,6 +1,7 @@
 //! `POST /api/v1/org/email/bounces/remove-list` as the Org API reference documents it: 200 with per-address
 //! `errors` (RFC 3696 failures, addresses of no user) even when every address fails; the documented 400
 //! envelope above 1,000 elements; E0000001 for an empty list; E0000003 for a body that is not JSON.
+//! An accepted address leaves the org's bounce list; every request is noted with what it held.
 
 use std::sync::Arc;
 
@@ -10,28 +11,41 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Admission, BounceAnswer, Shared, error_response, logs, rfc3696, too_many_in_flight};
+use super::limits::too_many_in_flight;
+use super::{Admission, BounceAnswer, Shared, error_response, logs, rfc3696};
 
 pub const REASON_INVALID: &str =
     "Invalid email address. The provided email address failed validation against RFC 3696.";
 pub const REASON_NOT_A_USER: &str =
     "This email address does not belong to any user in your organization.";
 
-const PATH: &str = "/api/v1/org/email/bounces/remove-list";
+pub(crate) const PATH: &str = "/api/v1/org/email/bounces/remove-list";
+
+/// The `emailAddresses` of a request body, if it has a list of strings there.
+fn addresses(body: &[u8]) -> Option<Vec<String>> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("emailAddresses").cloned())
+        .and_then(|v| serde_json::from_value(v).ok())
+}
 
 pub(crate) async fn remove_list(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (in_flight, admitted) = s.enter();
+    let arrived = logs::time::now_ms();
+    let held = addresses(&body);
+    let (in_flight, admitted) = s.enter(&headers);
     let (resp, batch, accepted) = if admitted {
-        answer(&s, &headers, &body)
+        answer(&s, &headers, held.as_deref())
     } else {
         s.check_window("bounces");
         (too_many_in_flight(), None, Vec::new())
     };
     s.log("POST", PATH, resp.status(), batch, &headers);
+    // Off the bounce list the moment Okta accepts them.
+    s.settle_removal(arrived, resp.status(), held, &accepted);
     if !accepted.is_empty() {
         let agent = headers
             .get("user-agent")
@@ -52,17 +66,18 @@ pub(crate) async fn remove_list(
 }
 
 /// The answer, the number of addresses asked for, and those accepted for removal.
-fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usize>, Vec<String>) {
+fn answer(
+    s: &Shared,
+    headers: &HeaderMap,
+    list: Option<&[String]>,
+) -> (Response, Option<usize>, Vec<String>) {
     if let Some(resp) = s.refuse_scope("POST", PATH, headers, "okta.orgs.manage") {
         return (resp, None, Vec::new());
     }
-    let list: Option<Vec<String>> = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("emailAddresses").cloned())
-        .and_then(|v| serde_json::from_value(v).ok());
-    let batch = list.as_ref().map(Vec::len);
+    let batch = list.map(<[String]>::len);
     let inject = s.inject(false);
-    let rate_headers = match s.admit("bounces", s.config.rate_limit, inject) {
+    let principal = s.principal_id(headers);
+    let rate_headers = match s.admit("bounces", s.config.rate_limit, inject, principal.as_deref()) {
         Admission::Go(h) => h,
         Admission::Throttled(resp) => return (resp, batch, Vec::new()),
     };
@@ -130,7 +145,7 @@ fn answer(s: &Shared, headers: &HeaderMap, body: &[u8]) -> (Response, Option<usi
     let mut errors = Vec::new();
     let mut accepted = Vec::new();
     let mut inner = s.lock();
-    for addr in &list {
+    for addr in list {
         *inner
             .record
             .sent_counts

@@ -1,22 +1,31 @@
 //! An Okta simulator: an axum server on 127.0.0.1 that answers the Org API and the System Log as Okta's
-//! documents describe them, with rate-limit windows, `Retry-After`, injected failures and the documented
-//! error envelopes.
-//! `okta-org simulate` runs it on its own; `--simulate` starts it inside a run; okta-org's tests start it
-//! on an ephemeral port and read back what it received.
+//! documents describe them, with rate-limit windows and principal shares, `Retry-After`, injected
+//! failures and the documented error envelopes, and mail that keeps flowing into the log if asked.
+//! `okta-org simulate` runs it on its own (one org or a fleet); `--simulate` starts it inside a run;
+//! okta-org's tests start it on an ephemeral port and read back what it received.
 //!
 //! It depends on nothing of okta-org, the tool it tests: its address check ([`rfc3696`]), the read-only
 //! fields of the org (from the OpenAPI spec) and its JWS checks ([`jws`]) are its own, so a mistake in the
 //! tool cannot be repeated by the server that is meant to catch it.
 
 mod bounces;
+mod fleet;
+mod huge;
 pub mod jws;
+mod limits;
 mod logs;
+mod mail;
 mod oauth;
 mod org;
+mod principals;
 pub mod rfc3696;
 
+pub use fleet::{Fleet, FleetOrg, fleet_users, okta_yaml};
+pub use mail::{MailEvent, MailFlow, MailKind, MailMix, MailTruth, RemovalRequest};
 pub use oauth::ServiceApp;
-pub use org::user_id;
+pub use org::{OrgIdentity, user_id};
+
+pub(crate) use limits::Admission;
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -58,6 +67,15 @@ pub enum BounceAnswer {
     NoContent,
     /// `200` with an HTML page, as a captive portal or a proxy's login page answers.
     Html,
+}
+
+/// Successful answers made far larger than any real one (to test that clients bound what they read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HugeAnswers {
+    /// The answer's JSON, then whitespace up to this many bytes, with a `Content-Length` that says so.
+    Oversize(u64),
+    /// The answer's JSON, then whitespace without end (chunked).
+    Endless,
 }
 
 /// How a `Retry-After` header is written.
@@ -115,6 +133,8 @@ pub struct SimConfig {
     pub max_concurrent: Option<u32>,
     /// How accepted bounce requests are answered.
     pub bounce_answer: BounceAnswer,
+    /// Every `200` of the Org API and the System Log (not of the token endpoint) grows as said.
+    pub huge_answers: Option<HugeAnswers>,
     /// The first N token requests are answered with this status (429 with an HTTP-date `Retry-After`,
     /// or 503 with `Retry-After: 1`).
     pub token_faults: Option<(u32, u16)>,
@@ -134,6 +154,24 @@ pub struct SimConfig {
     pub bounce_again: Vec<String>,
     /// System Log events stored at start, as given (stored as of their `published` time, oldest first).
     pub log_events: Vec<serde_json::Value>,
+    /// Mail that keeps flowing into the System Log while the simulator runs (none by default).
+    pub mail: Option<MailFlow>,
+    /// Addresses on the org's bounce list at start (hard bounces of earlier days). Hard bounces the
+    /// simulator logs add to it; accepted `remove-list` calls take addresses off it.
+    pub bounce_list: Vec<String>,
+    /// Percent of each bucket one API token or OAuth app may use (Okta's principal rate limit,
+    /// `defaultPercentage`; Okta's own default is 50). 100 by default, so that `rate_limit` and the
+    /// other limits are what a client gets; below 100, `X-Rate-Limit-Limit` advertises the share.
+    pub principal_share: u32,
+    /// Percent of the concurrency limit (`max_concurrent`) one principal may use
+    /// (`defaultConcurrencyPercentage`); 100 by default.
+    pub principal_concurrency_share: u32,
+    /// Requests allowed per window on the token endpoint (`/oauth2/v1/token`), a bucket of its own.
+    pub token_rate_limit: u32,
+    /// Requests allowed per window on the other API endpoints (`/api/v1/principal-rate-limits`).
+    pub default_rate_limit: u32,
+    /// The org's id, subdomain and company name.
+    pub org: OrgIdentity,
 }
 
 impl SimConfig {
@@ -161,6 +199,7 @@ impl SimConfig {
             max_concurrent: None,
             fast_refusals: false,
             bounce_answer: BounceAnswer::Normal,
+            huge_answers: None,
             token_faults: None,
             fail_org: false,
             stray_error: false,
@@ -170,6 +209,13 @@ impl SimConfig {
             deliver_after_removal: false,
             bounce_again: Vec::new(),
             log_events: Vec::new(),
+            mail: None,
+            bounce_list: Vec::new(),
+            principal_share: 100,
+            principal_concurrency_share: 100,
+            token_rate_limit: 600,
+            default_rate_limit: 600,
+            org: OrgIdentity::default(),
         }
     }
 
@@ -177,11 +223,7 @@ impl SimConfig {
     /// deliveries for some of its users (in every shape that names the recipient), a removal, events that
     /// name no recipient, sign-ins, and a bounce older than the 90 days Okta keeps.
     pub fn demo(token: impl Into<String>) -> SimConfig {
-        let mut c = SimConfig::new(token);
-        c.users = parse_users(DEMO_USERS);
-        let ids: Vec<String> = (0..c.users.len()).map(user_id).collect();
-        c.log_events = logs::events::demo(&c.users, &ids, logs::time::now_ms());
-        c
+        SimConfig::demo_org(token, parse_users(DEMO_USERS))
     }
 }
 
@@ -229,32 +271,6 @@ pub struct Record {
     pub started_epoch: f64,
 }
 
-/// A fixed rate-limit window, aligned to whole epoch seconds like Okta's `X-Rate-Limit-Reset`.
-#[derive(Debug, Default)]
-struct Bucket {
-    reset: u64,
-    used: u32,
-    /// `Retry-After` windows, in epoch seconds (fractional): from when the answer naming it left, to
-    /// when it said to come back. A request that arrived before the answer left could not know.
-    windows: Vec<(f64, f64)>,
-}
-
-impl Bucket {
-    /// The end of the `Retry-After` window `now` falls in, if any.
-    fn blocked_at(&self, now: f64) -> Option<f64> {
-        self.windows
-            .iter()
-            .filter(|&&(from, until)| from <= now && now < until)
-            .map(|&(_, until)| until)
-            .max_by(f64::total_cmp)
-    }
-
-    fn block(&mut self, from: f64, until: f64) {
-        self.windows.retain(|&(_, u)| u > from - 60.0);
-        self.windows.push((from, until));
-    }
-}
-
 pub(crate) struct Shared {
     config: SimConfig,
     users: HashSet<String>,
@@ -266,26 +282,19 @@ pub(crate) struct Shared {
     org: Mutex<org::OrgState>,
     oauth: Mutex<oauth::OAuthState>,
     logs: Mutex<logs::EventStore>,
+    mail: Mutex<mail::MailState>,
 }
 
 #[derive(Default)]
 struct Inner {
     record: Record,
-    buckets: HashMap<&'static str, Bucket>,
+    buckets: HashMap<&'static str, limits::Bucket>,
     bounce_requests: u64,
     org_requests: u64,
     in_flight: u32,
+    /// Bounce requests in flight, by principal id.
+    in_flight_by: HashMap<String, u32>,
     token_requests: u32,
-}
-
-/// A bounce request in flight; dropping it (the answer has left) ends it.
-pub(crate) struct InFlight<'a>(&'a Shared);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        let mut inner = self.0.lock();
-        inner.in_flight = inner.in_flight.saturating_sub(1);
-    }
 }
 
 pub(crate) fn now_epoch() -> f64 {
@@ -293,12 +302,6 @@ pub(crate) fn now_epoch() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
-}
-
-/// What the rate-limit check decided.
-pub(crate) enum Admission {
-    Go(HeaderMap),
-    Throttled(Response),
 }
 
 impl Shared {
@@ -318,10 +321,11 @@ impl Shared {
         headers: &HeaderMap,
         body: Option<String>,
     ) {
-        self.log(method, path, status, None, headers);
-        if let Some(last) = self.lock().record.requests.last_mut() {
-            last.body = body;
-        }
+        let seen = Seen {
+            body,
+            ..self.seen(method, path, status, headers)
+        };
+        self.lock().record.requests.push(seen);
     }
 
     /// The 401/403 to answer when the request may not call `method path`, which needs `scope`, if any.
@@ -352,6 +356,25 @@ impl Shared {
         }
     }
 
+    /// A request as seen now, before its extras.
+    fn seen(&self, method: &str, path: &str, status: StatusCode, headers: &HeaderMap) -> Seen {
+        let scheme = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_whitespace().next())
+            .map(str::to_string);
+        Seen {
+            method: method.into(),
+            path: path.into(),
+            status: status.as_u16(),
+            at_ms: self.started.elapsed().as_millis() as u64,
+            batch: None,
+            authorization_scheme: scheme,
+            body: None,
+            query: None,
+        }
+    }
+
     pub(crate) fn log(
         &self,
         method: &str,
@@ -360,22 +383,11 @@ impl Shared {
         batch: Option<usize>,
         headers: &HeaderMap,
     ) {
-        let scheme = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_whitespace().next())
-            .map(str::to_string);
-        let at_ms = self.started.elapsed().as_millis() as u64;
-        self.lock().record.requests.push(Seen {
-            method: method.into(),
-            path: path.into(),
-            status: status.as_u16(),
-            at_ms,
+        let seen = Seen {
             batch,
-            authorization_scheme: scheme,
-            body: None,
-            query: None,
-        });
+            ..self.seen(method, path, status, headers)
+        };
+        self.lock().record.requests.push(seen);
     }
 
     pub(crate) fn log_query(
@@ -386,10 +398,11 @@ impl Shared {
         headers: &HeaderMap,
         query: Option<String>,
     ) {
-        self.log(method, path, status, None, headers);
-        if let Some(last) = self.lock().record.requests.last_mut() {
-            last.query = query;
-        }
+        let seen = Seen {
+            query,
+            ..self.seen(method, path, status, headers)
+        };
+        self.lock().record.requests.push(seen);
     }
 
     pub(crate) fn violation(&self, what: String) {
@@ -413,79 +426,6 @@ impl Shared {
                 .is_some_and(|k| k > 0 && n.is_multiple_of(u64::from(k)))
     }
 
-    /// Counts a bounce request in flight; `false` when it is over the concurrency limit.
-    pub(crate) fn enter(&self) -> (InFlight<'_>, bool) {
-        let mut inner = self.lock();
-        inner.in_flight += 1;
-        let n = inner.in_flight;
-        inner.record.max_in_flight = inner.record.max_in_flight.max(n);
-        let over = self.config.max_concurrent.is_some_and(|m| n > m);
-        if over {
-            inner.record.concurrency_refusals += 1;
-        }
-        (InFlight(self), !over)
-    }
-
-    /// The first token requests fail as configured: `Some` is the answer.
-    pub(crate) fn token_fault(&self) -> Option<Response> {
-        let (count, status) = self.config.token_faults?;
-        let n = {
-            let mut inner = self.lock();
-            inner.token_requests += 1;
-            inner.token_requests
-        };
-        if n > count {
-            return None;
-        }
-        let now = now_epoch();
-        let (status, retry_after, until) = if status == 429 {
-            // An HTTP-date names whole seconds: come back at the start of the second after next.
-            let at = now.floor() as u64 + 2;
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(at)),
-                at as f64,
-            )
-        } else {
-            (
-                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                "1".to_string(),
-                now + 1.0,
-            )
-        };
-        {
-            let mut inner = self.lock();
-            let b = inner.buckets.entry("token").or_default();
-            b.block(now, until);
-        }
-        let mut resp = (
-            status,
-            axum::Json(json!({ "error": "temporarily_unavailable", "error_description": "Try again later." })),
-        )
-            .into_response();
-        resp.headers_mut().insert(
-            "retry-after",
-            HeaderValue::from_str(&retry_after).expect("header"),
-        );
-        Some(resp)
-    }
-
-    /// Notes a request to `bucket` that arrived inside a `Retry-After` window.
-    pub(crate) fn check_window(&self, bucket: &'static str) {
-        let now = now_epoch();
-        let blocked = self
-            .lock()
-            .buckets
-            .get(bucket)
-            .and_then(|b| b.blocked_at(now));
-        if let Some(until) = blocked {
-            self.violation(format!(
-                "request {:.3} s inside a Retry-After window on {bucket}",
-                until - now
-            ));
-        }
-    }
-
     /// Checks the `Authorization` header; `Some` is the 401 to answer.
     pub(crate) fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
         let want = format!("SSWS {}", self.config.token);
@@ -499,125 +439,9 @@ impl Shared {
             )),
         }
     }
-
-    /// Counts a request against `bucket` and decides whether it goes through. Throttled answers carry
-    /// `Retry-After` per the configuration; every answer carries the `X-Rate-Limit-*` headers.
-    pub(crate) fn admit(
-        &self,
-        bucket: &'static str,
-        limit: u32,
-        inject_failure: bool,
-    ) -> Admission {
-        let c = &self.config;
-        let now = now_epoch();
-        let mut inner = self.lock();
-        let b = inner.buckets.entry(bucket).or_default();
-        let blocked = b.blocked_at(now);
-        if let Some(until) = blocked {
-            let early = until - now;
-            drop(inner);
-            self.violation(format!(
-                "request {early:.3} s inside a Retry-After window on {bucket}"
-            ));
-            inner = self.lock();
-        }
-        let b = inner.buckets.entry(bucket).or_default();
-        if now >= b.reset as f64 {
-            b.reset = now.floor() as u64 + c.window_secs.max(1);
-            b.used = 0;
-        }
-        b.used = b.used.saturating_add(1);
-        let over = b.used > limit || blocked.is_some();
-        let remaining = limit.saturating_sub(b.used);
-        let reset = b.reset;
-        let mut headers = HeaderMap::new();
-        if c.advertise_limits {
-            headers.insert("x-rate-limit-limit", limit.into());
-            headers.insert("x-rate-limit-remaining", remaining.into());
-            headers.insert("x-rate-limit-reset", reset.into());
-        }
-        let delay = if c.fast_refusals {
-            0.0
-        } else {
-            c.latency.as_secs_f64()
-        };
-        let throttle = |status: StatusCode, default_secs: f64, b: &mut Bucket| {
-            let secs = match c.retry_after {
-                RetryAfterMode::Auto => Some(default_secs.ceil().max(1.0) as u64),
-                RetryAfterMode::Seconds(s) => Some(s),
-                RetryAfterMode::Omit => None,
-            };
-            let mut h = headers.clone();
-            if let Some(secs) = secs {
-                let value = match c.retry_after_format {
-                    RetryAfterFormat::Seconds => secs.to_string(),
-                    RetryAfterFormat::HttpDate => {
-                        // An HTTP-date has whole seconds: the window ends at the next whole second.
-                        let at = (now + delay).floor() as u64 + secs + 1;
-                        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(at))
-                    }
-                };
-                // The window starts when the answer leaves, a latency after the request arrived (at
-                // once with `fast_refusals`).
-                let sent = now + delay;
-                let until = match c.retry_after_format {
-                    RetryAfterFormat::Seconds => sent + secs as f64,
-                    RetryAfterFormat::HttpDate => (sent.floor() as u64 + secs + 1) as f64,
-                };
-                b.block(sent, until);
-                h.insert(
-                    "retry-after",
-                    HeaderValue::from_str(&value).expect("header"),
-                );
-            }
-            let (code, summary) = if status == StatusCode::TOO_MANY_REQUESTS {
-                (
-                    "E0000047",
-                    "API call exceeded rate limit due to too many requests.",
-                )
-            } else {
-                ("E0000009", "Internal Server Error")
-            };
-            let mut resp = error_response(status, code, summary, &[]);
-            resp.headers_mut().extend(h);
-            resp
-        };
-        if over {
-            let wait = reset as f64 - now;
-            return Admission::Throttled(throttle(StatusCode::TOO_MANY_REQUESTS, wait, b));
-        }
-        if inject_failure {
-            let status =
-                StatusCode::from_u16(c.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                return Admission::Throttled(throttle(status, 1.0, b));
-            }
-            let mut resp = error_response(status, "E0000009", "Internal Server Error", &[]);
-            resp.headers_mut().extend(headers);
-            return Admission::Throttled(resp);
-        }
-        Admission::Go(headers)
-    }
 }
 
 /// The 403 of a token without the scope an endpoint needs.
-/// Okta's answer when too many requests are in flight at once: a 429 whose rate-limit headers report the
-/// concurrency limit (`X-Rate-Limit-Limit: 0`), without `Retry-After`.
-pub(crate) fn too_many_in_flight() -> Response {
-    let mut resp = error_response(
-        StatusCode::TOO_MANY_REQUESTS,
-        "E0000047",
-        "API call exceeded rate limit due to too many requests.",
-        &[],
-    );
-    let reset = now_epoch().ceil() as u64 + 1;
-    let h = resp.headers_mut();
-    h.insert("x-rate-limit-limit", 0u32.into());
-    h.insert("x-rate-limit-remaining", 0u32.into());
-    h.insert("x-rate-limit-reset", reset.into());
-    resp
-}
-
 pub(crate) fn forbidden(path: &str, scope: &str) -> Response {
     let mut resp = error_response(
         StatusCode::FORBIDDEN,
@@ -661,7 +485,8 @@ pub(crate) fn error_response(
 pub struct Simulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
+    /// The server, and the mail flow if any.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Simulator {
@@ -671,9 +496,10 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let user_ids: Vec<String> = (0..config.users.len()).map(user_id).collect();
         let config_log_events = config.log_events.clone();
+        let config_bounce_list = config.bounce_list.clone();
         let shared = Arc::new(Shared {
             users: config.users.iter().map(|u| u.to_lowercase()).collect(),
-            org: Mutex::new(org::OrgState::new(&user_ids)),
+            org: Mutex::new(org::OrgState::new(&user_ids, &config.org)),
             user_ids,
             base: format!("http://{addr}"),
             config,
@@ -690,6 +516,7 @@ impl Simulator {
                 &config_log_events,
                 logs::time::now_ms(),
             )),
+            mail: Mutex::new(mail::MailState::listing(&config_bounce_list)),
         });
         let app = org::routes()
             .route(
@@ -697,13 +524,30 @@ impl Simulator {
                 post(bounces::remove_list),
             )
             .route(logs::PATH, get(logs::list))
+            .route(principals::PATH, get(principals::list))
+            .route(
+                &format!("{}/{{principal_rate_limit_id}}", principals::PATH),
+                get(principals::one),
+            )
             .route("/oauth2/v1/token", post(oauth::token))
             .route("/__simulator/record", get(record))
+            .route("/__simulator/mail", get(mail_truth))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                huge::grow,
+            ))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
+        let mut tasks = vec![tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
-        });
-        Ok(Simulator { addr, shared, task })
+        })];
+        if let Some(flow) = shared.config.mail.clone() {
+            tasks.push(tokio::spawn(mail::run(shared.clone(), flow)));
+        }
+        Ok(Simulator {
+            addr,
+            shared,
+            tasks,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -712,6 +556,11 @@ impl Simulator {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
     }
 
     /// A copy of what the simulator has seen so far.
@@ -729,12 +578,24 @@ impl Simulator {
     pub fn log_events(&self) -> Vec<serde_json::Value> {
         self.shared.stored_events()
     }
+
+    /// The ground truth of the org's mail so far: every delivery event the simulator wrote (by the
+    /// mail flow, or after a removal) as it really was, every `remove-list` request, the bounce list.
+    pub fn mail(&self) -> MailTruth {
+        self.shared.mail_truth()
+    }
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
+}
+
+async fn mail_truth(axum::extract::State(s): axum::extract::State<Arc<Shared>>) -> Response {
+    axum::Json(s.mail_truth()).into_response()
 }
 
 async fn record(axum::extract::State(s): axum::extract::State<Arc<Shared>>) -> Response {

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Shared, error_response, forbidden, jws, now_epoch};
+use super::{Admission, Shared, error_response, forbidden, jws, now_epoch};
 
 /// A service app the simulator knows, by its public key.
 #[derive(Debug, Clone)]
@@ -117,6 +117,14 @@ impl Shared {
         Ok((jkt, claims))
     }
 
+    /// The client id of the service app an access token was issued to, if it is one.
+    pub(crate) fn client_of(&self, token: &str) -> Option<String> {
+        self.oauth_state()
+            .tokens
+            .get(token)
+            .map(|i| i.client_id.clone())
+    }
+
     /// Who a request acts as, as a System Log `actor`: the service app of an access token, or the
     /// administrator an API token belongs to.
     pub(crate) fn principal(&self, headers: &HeaderMap) -> Value {
@@ -125,12 +133,7 @@ impl Shared {
             .and_then(|g| g.split_once(' '))
             .filter(|(scheme, _)| *scheme == "Bearer" || *scheme == "DPoP")
             .map(|(_, t)| t.trim());
-        let app = token.and_then(|t| {
-            self.oauth_state()
-                .tokens
-                .get(t)
-                .map(|i| i.client_id.clone())
-        });
+        let app = token.and_then(|t| self.client_of(t));
         match app {
             Some(id) => json!({"id": id, "type": "PublicClientApp", "alternateId": id,
                                "displayName": "okta-org service app", "detailEntry": null}),
@@ -235,10 +238,17 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.check_window("token");
-    let resp = s
-        .token_fault()
-        .unwrap_or_else(|| issue(&s, &headers, &body));
+    // The authorization server's bucket is the org's, whoever asks.
+    let resp = match s.admit("token", s.config.token_rate_limit, false, None) {
+        Admission::Throttled(resp) => resp,
+        Admission::Go(rate) => {
+            let mut resp = s
+                .token_fault()
+                .unwrap_or_else(|| issue(&s, &headers, &body));
+            resp.headers_mut().extend(rate);
+            resp
+        }
+    };
     s.log_with_body("POST", "/oauth2/v1/token", resp.status(), &headers, None);
     resp
 }

@@ -33,6 +33,26 @@ pub(crate) struct OrgState {
     logos: u32,
 }
 
+/// Who the simulated org is: its id, subdomain and company name (`GET /api/v1/org`, the metadata, the
+/// `orgId` of its principal rate limits). Orgs of one fleet differ here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgIdentity {
+    pub id: String,
+    pub subdomain: String,
+    pub company_name: String,
+}
+
+impl Default for OrgIdentity {
+    /// The demo org: Acme Corp.
+    fn default() -> OrgIdentity {
+        OrgIdentity {
+            id: "00o1sim0rg1d3m0000g7".into(),
+            subdomain: "acme".into(),
+            company_name: "Acme Corp".into(),
+        }
+    }
+}
+
 /// Okta user ids of the simulated org, one per user, in the order of the users list.
 pub fn user_id(index: usize) -> String {
     format!("00u{:017}", index + 1)
@@ -47,11 +67,11 @@ fn time_text(t: SystemTime) -> String {
 }
 
 impl OrgState {
-    pub(crate) fn new(user_ids: &[String]) -> OrgState {
+    pub(crate) fn new(user_ids: &[String], who: &OrgIdentity) -> OrgState {
         let settings = json!({
-            "id": "00o1sim0rg1d3m0000g7",
-            "subdomain": "acme",
-            "companyName": "Acme Corp",
+            "id": who.id,
+            "subdomain": who.subdomain,
+            "companyName": who.company_name,
             "status": "ACTIVE",
             "expiresAt": null,
             "created": "2024-01-24T14:15:22.000Z",
@@ -169,7 +189,14 @@ impl Shared {
         {
             return refusal;
         }
-        let rate = match self.admit("org", self.config.org_rate_limit, self.inject(true)) {
+        let principal = self.principal_id(headers);
+        let inject = self.inject(true);
+        let rate = match self.admit(
+            "org",
+            self.config.org_rate_limit,
+            inject,
+            principal.as_deref(),
+        ) {
             Admission::Go(h) => h,
             Admission::Throttled(resp) => return resp,
         };
@@ -745,7 +772,7 @@ async fn metadata(State(s): S, h: HeaderMap) -> Response {
         None,
         |_, base| {
             ok(json!({
-                "id": "00o1sim0rg1d3m0000g7",
+                "id": s.config.org.id,
                 "_links": { "organization": { "href": base } },
                 "pipeline": "idx"
             }))

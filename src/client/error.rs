@@ -209,6 +209,24 @@ pub enum ApiError {
     /// A 2xx answer whose body is not what the API documents.
     #[error("answer could not be read: {0}")]
     Decode(String),
+    /// A 2xx answer longer than its endpoint's limit ([`crate::endpoints`]): not read further, and
+    /// taken as confirming nothing. Retryable: the request may well go through another time.
+    #[error(
+        "answer too large: HTTP {status} with a body over {} (more than any answer of this call can \
+         hold: a proxy or a faulty server?), not read further; {}",
+        mib(*limit),
+        if *idempotent {
+            "nothing is confirmed (safe to try again)"
+        } else {
+            "the request may have taken effect: check before running it again"
+        }
+    )]
+    TooLarge {
+        status: u16,
+        limit: usize,
+        /// Whether the request is safe to send again.
+        idempotent: bool,
+    },
     /// No access token: the authorization server refused the client, its key or its scopes.
     #[error("{0}")]
     Auth(String),
@@ -216,6 +234,15 @@ pub enum ApiError {
     /// or not a URL.
     #[error("the next page's link is not followed: {0}")]
     Link(String),
+}
+
+/// `4 MiB`, `64 KiB`, `1000 bytes`.
+fn mib(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
 }
 
 fn secs(d: Duration) -> String {
@@ -313,7 +340,8 @@ impl ApiError {
             },
             ApiError::RateLimited { .. }
             | ApiError::Exhausted { .. }
-            | ApiError::Unconfirmed { .. } => Failure::Retryable,
+            | ApiError::Unconfirmed { .. }
+            | ApiError::TooLarge { .. } => Failure::Retryable,
             ApiError::Resolve {
                 temporary: true, ..
             } => Failure::Retryable,
@@ -331,6 +359,7 @@ impl ApiError {
             message: self.to_string(),
             retry_at: match self {
                 ApiError::RateLimited { until, .. } => Some(*until),
+                ApiError::Stopped(r) => r.retry_at,
                 _ => None,
             },
         }

@@ -5,9 +5,11 @@
 //! Whatever authorizes requests plugs in through [`auth::Authorizer`].
 
 pub mod auth;
+mod body;
 pub mod error;
 pub mod headers;
 pub mod pacer;
+pub mod resolve;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -32,7 +34,7 @@ use pacer::{Answer, Control, MIN_BACKOFF, Pacer, PacerOptions};
 /// Why the client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read the CA certificate {}: {}", path.display(), crate::input::plain(source))]
+    #[error("cannot read the CA certificate {}: {}", path.display(), crate::os_error::plain(source))]
     CaCertRead {
         path: std::path::PathBuf,
         source: std::io::Error,
@@ -106,6 +108,9 @@ pub struct Request {
     pub anonymous: bool,
     /// The rate-limit bucket Okta counts it in.
     pub bucket: &'static str,
+    /// The most bytes its successful answer may hold (its endpoint's limit); an error answer is read up
+    /// to [`crate::endpoints::ERROR_ANSWER`] at most.
+    pub answer_limit: usize,
     /// More headers (sensitive ones marked so), e.g. the token endpoint's DPoP proof.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Its place in line at the gate: lower goes first (a batch's place in the input).
@@ -187,6 +192,8 @@ pub struct Stats {
     pub unmatched_errors: AtomicU64,
     /// Attempts that were retried because of 5xx or network errors (for the summary's warning).
     pub failures: AtomicU32,
+    /// Answers that asked to wait (429, 503), for the metrics.
+    pub throttled: AtomicU64,
 }
 
 /// What one attempt came to, before the retry policy decides.
@@ -261,6 +268,8 @@ impl Client {
         // Redirects are never followed: no credential can be carried to another host.
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Lookups whose failure has a type of its own (see `dns_failure`).
+            .dns_resolver(resolve::System)
             .timeout(opts.timeout)
             .connect_timeout(Duration::from_secs(10).min(opts.timeout));
         // HTTPS_PROXY/NO_PROXY are honoured (reqwest reads them), but this machine is never reached
@@ -394,7 +403,11 @@ impl Client {
                 .take()
                 .filter(|_| n == 0)
                 .unwrap_or_else(make);
-            self.attempt(&req, &pacer, n > 0).await
+            // The pacer reports a wait past --max-wait that an answer asked for; the client stops the
+            // run with it (an acquire that meets the pause stops it too).
+            self.attempt(&req, &pacer, n > 0)
+                .await
+                .inspect_err(|e| self.stop_past_max_wait(e))
         })
         .retry(backoff)
         .when(|e| match e {
@@ -416,6 +429,7 @@ impl Client {
                 Attempt::Throttled { until: Some(_), .. } => Some(Duration::ZERO),
                 Attempt::Throttled { until: None, .. } => pacer
                     .pause_until(Instant::now() + backoff)
+                    .map_err(|r| self.control.stop(r))
                     .ok()
                     .map(|()| Duration::ZERO),
                 // A network error or a 5xx holds the whole bucket too: every batch backing off on its
@@ -470,6 +484,16 @@ impl Client {
                 }
             }
         })
+    }
+
+    /// Stops the run when an attempt ended on a wait past `--max-wait` (the only stop reason that
+    /// carries a time to retry): the pacer reports it, the client decides.
+    fn stop_past_max_wait(&self, e: &Attempt) {
+        if let Attempt::Fatal(ApiError::Stopped(r)) = e
+            && r.retry_at.is_some()
+        {
+            self.control.stop(r.clone());
+        }
     }
 
     /// The request as it goes out: its URL, headers (the authorizer's for this attempt) and body.
@@ -530,15 +554,16 @@ impl Client {
             self.auth.prepare(self).await.map_err(auth_failure)?;
         }
         let url = self.url(&req.path).map_err(Attempt::Fatal)?;
-        // A request made ready under a permit goes out only if no pause came into force meanwhile (an
-        // answer of another request, read while this one's headers were made): else it waits again.
+        // A request made ready under a permit goes out only if the check at the moment of writing
+        // passes (no pause came into force meanwhile, no answer already here is left unread, the
+        // stream's spacing holds): else it waits again.
         let (permit, builder) = loop {
             let permit = pacer
                 .acquire(req.order)
                 .await
                 .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
             let builder = self.build(req, &url).await?;
-            if permit.overtaken() || self.control.stopped().is_some() {
+            if self.control.stopped().is_some() || !permit.clear_to_send().await {
                 permit.unsend();
                 continue;
             }
@@ -575,12 +600,22 @@ impl Client {
             s if s.is_redirection() => Answer::Refused,
             _ => Answer::Normal,
         };
+        if matches!(answer, Answer::TooMany | Answer::Unavailable) {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
         // One step: the budget, the in-flight limit and any pause, before this request's place is freed.
         let until = permit
             .finish(received, &pacing, answer)
             .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
-        let body = tokio::select! {
-            r = resp.bytes() => r.map_err(|e| Attempt::Transport {
+        // The body is read as a stream, never past its limit: the rest of a longer one stays unread (the
+        // answer is dropped, and its connection with it), so memory stays flat whatever the server sends.
+        let limit = if status.is_success() {
+            req.answer_limit
+        } else {
+            req.answer_limit.min(crate::endpoints::ERROR_ANSWER)
+        };
+        let (body, cut) = tokio::select! {
+            r = body::read_capped(resp, limit) => r.map_err(|e| Attempt::Transport {
                 maybe_sent: true,
                 detail: transport_detail(&e),
             })?,
@@ -599,7 +634,15 @@ impl Client {
             started.elapsed().as_millis(),
             rate_note(&pacing)
         );
-        let body = body.to_vec();
+        // A successful answer past its limit is malformed: nothing in it is taken (an error answer cut
+        // short is still an error; only its start is ever shown).
+        if cut && status.is_success() {
+            return Err(Attempt::Fatal(ApiError::TooLarge {
+                status: status.as_u16(),
+                limit,
+                idempotent: req.idempotent,
+            }));
+        }
         if matches!(answer, Answer::TooMany | Answer::Unavailable) {
             return Err(Attempt::Throttled {
                 status,
@@ -666,23 +709,18 @@ fn certificate_failure(e: &reqwest::Error) -> Option<String> {
     None
 }
 
-/// Whether the error is a failed name lookup, and if so whether the resolver called it temporary.
+/// Whether the error is a failed name lookup (the resolver's error, found among its causes), and if so
+/// whether the resolver called it temporary.
 fn dns_failure(e: &reqwest::Error) -> Option<bool> {
     use std::error::Error;
     let mut source = e.source();
-    let mut dns = false;
-    let mut temporary = false;
     while let Some(cause) = source {
-        let text = cause.to_string().to_ascii_lowercase();
-        if text.contains("dns error") || text.contains("failed to lookup address") {
-            dns = true;
-        }
-        if text.contains("temporary failure") || text.contains("try again") {
-            temporary = true;
+        if let Some(f) = cause.downcast_ref::<resolve::ResolveFailed>() {
+            return Some(f.temporary);
         }
         source = cause.source();
     }
-    dns.then_some(temporary)
+    None
 }
 
 fn rate_note(p: &Pacing) -> String {

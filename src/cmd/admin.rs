@@ -15,7 +15,7 @@ pub const EXAMPLES: &str =
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Third-party admins (GET/POST /api/v1/org/orgSettings/thirdPartyAdminSetting)
     #[command(
@@ -40,7 +40,7 @@ pub enum Command {
     ClientPrivileges(FlagCommand),
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum FlagCommand {
     /// Show the setting
     Get,

@@ -14,7 +14,7 @@ pub const EXAMPLES: &str = "Examples:\n  okta-org aerial get\n  okta-org aerial 
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Show the Okta Aerial consent (GET /api/v1/org/privacy/aerial)
     #[command(
@@ -86,6 +86,7 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         other => other?,
     };
     if let (Command::Revoke { account_id }, Output::Text) = (&g.command, org.output) {
+        let account_id = super::shown(account_id);
         return write_stdout(format!("Okta Aerial consent of {account_id} revoked\n").as_bytes());
     }
     org.print::<AerialConsent>(&resp)

@@ -13,7 +13,7 @@ pub const EXAMPLES: &str =
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Show whether users receive Okta communication emails (GET /api/v1/org/privacy/oktaCommunication)
     #[command(after_help = "Example:\n  okta-org communication get")]

@@ -4,7 +4,7 @@
 use super::{Cli, CmdError, write_stdout};
 use crate::exit::Exit;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 Install (then open a new shell):
   bash: mkdir -p ~/.local/share/bash-completion/completions

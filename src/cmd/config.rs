@@ -11,7 +11,7 @@ use crate::exit::Exit;
 use crate::models::OrgSetting;
 use crate::session::{self, Session, Tuning};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = "Examples:\n  okta-org config show\n  okta-org config check --profile staging"
 )]
@@ -22,7 +22,7 @@ pub struct Group {
     pub conn: ConnectArgs,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// The effective configuration: each setting, where it came from, secrets redacted
     #[command(after_help = "Example:\n  okta-org config show --profile staging")]
@@ -87,7 +87,9 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                 .min(50);
             let mut text = String::new();
             for r in &rows {
-                let line = format!("{:w$}  {:v$}  {}", r.name, r.value, r.source);
+                // (Values and sources come from files and the environment: escaped on a terminal.)
+                let (value, source) = (super::shown(&r.value), super::shown(&r.source));
+                let line = format!("{:w$}  {value:v$}  {source}", r.name);
                 text.push_str(line.trim_end());
                 text.push('\n');
             }
@@ -104,7 +106,7 @@ fn show(conn: &ConnectArgs, output: Output, global: &Global) -> Result<Exit, Cmd
                 .map(|(p, found)| {
                     format!(
                         "{} ({})",
-                        p.display(),
+                        super::shown(&p.display().to_string()),
                         if *found { "read" } else { "not found" }
                     )
                 })
@@ -153,8 +155,8 @@ async fn check(conn: &ConnectArgs, global: &Global) -> Result<Exit, CmdError> {
             format!(
                 "ok: {said}reached {} ({}, {})\n",
                 session.client.base(),
-                org.company_name.as_deref().unwrap_or("?"),
-                org.subdomain.as_deref().unwrap_or("?")
+                super::shown(org.company_name.as_deref().unwrap_or("?")),
+                super::shown(org.subdomain.as_deref().unwrap_or("?"))
             )
             .as_bytes(),
         ),

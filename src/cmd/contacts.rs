@@ -32,7 +32,7 @@ impl ContactType {
     }
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// List the contact types (GET /api/v1/org/contacts)
     #[command(after_help = "Example:\n  okta-org contacts list")]

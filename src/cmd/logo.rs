@@ -16,7 +16,7 @@ pub const EXAMPLES: &str = "Example:\n  okta-org logo upload acme-logo.png";
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Upload a PNG, JPEG or GIF under 1 MB as the org's logo (POST /api/v1/org/logo)
     #[command(
@@ -61,7 +61,7 @@ fn logo_part(path: &Path) -> Result<Body, CmdError> {
         usage(format!(
             "cannot read {}: {}",
             path.display(),
-            crate::input::plain(&e)
+            crate::os_error::plain(&e)
         ))
     })?;
     let mime = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use super::{Cli, CmdError, usage, write_stdout};
 use crate::exit::Exit;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
-Install:
+Install one page a command (okta-org.1, okta-org-bounces-remove.1, ...):
+  okta-org man --dir ~/.local/share/man/man1
+or, instead, the whole tool as one page (also named okta-org.1):
   okta-org man > ~/.local/share/man/man1/okta-org.1
-  okta-org man --dir ~/.local/share/man/man1      # okta-org.1, okta-org-bounces-remove.1, ...
 
 Example:
   okta-org man | man -l -")]
@@ -29,8 +30,8 @@ pub fn run(a: Args) -> Result<Exit, CmdError> {
         None => write_stdout(&whole_page()),
         Some(dir) => {
             let written = write_pages(dir)?;
-            crate::say(format_args!(
-                "okta-org: wrote {} to {}",
+            crate::term::note(format_args!(
+                "wrote {} to {}",
                 crate::term::count(written.len() as u64, "man page", "man pages"),
                 dir.display()
             ));

@@ -7,7 +7,7 @@ use crate::endpoints;
 use crate::exit::Exit;
 use crate::models::OrgMetadata;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Example:\n  okta-org metadata --org-url https://acme.okta.com -o json")]
 pub struct Args {
     #[command(flatten)]

@@ -5,8 +5,8 @@
 //! A request flows: `cmd::<command>::run` checks its input, picks its endpoints from [`crate::endpoints`],
 //! gets a [`Session`] (configuration and sign-in, `session.rs`), and sends through the shared
 //! [`crate::client::Client`] (pacing and retries, `client/`). `bounces remove` hands its inputs to the
-//! pipeline in `bounces/` (reading in `input/`, checks in `address.rs`, `dedupe.rs`, the report in
-//! `report.rs`).
+//! engine in `engine/` (reading in `input/`, checks in `address.rs`, `dedupe.rs`, the report in
+//! `report.rs`). ARCHITECTURE.md is the map.
 
 pub mod admin;
 pub mod aerial;
@@ -15,6 +15,8 @@ pub mod communication;
 pub mod completions;
 pub mod config;
 pub mod contacts;
+pub mod fleet;
+pub mod limits;
 pub mod logo;
 pub mod man;
 pub mod metadata;
@@ -27,9 +29,8 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::de::DeserializeOwned;
 
-use crate::bounces::RemoveError;
 use crate::cli::{Global, Output};
-use crate::client::{ApiError, Failure, Request, Response};
+use crate::client::{ApiError, Request, Response};
 use crate::config::ConfigError;
 use crate::endpoints::Endpoint;
 use crate::exit::{EXIT_STATUS_HELP, Exit};
@@ -61,7 +62,9 @@ const EXAMPLES: &str = "\
 Examples:
   okta-org bounces remove samples/sendgrid-bounces.csv --simulate
   okta-org bounces remove bounces.csv --report report.csv
-  okta-org settings get";
+  okta-org settings get
+  okta-org --profiles all bounces remove bounces.csv --report 'reports/{profile}.csv'
+  okta-org --profiles prod,preview settings get";
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -77,7 +80,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Email bounce list operations
     Bounces(bounces::Group),
@@ -105,6 +108,9 @@ pub enum Command {
     /// Org admin settings
     #[command(after_help = admin::EXAMPLES)]
     Admin(admin::Group),
+    /// The rate limits this tool's calls meet: what the org advertises, and this token's share
+    #[command(after_help = limits::LIMITS_HELP)]
+    Limits(limits::Args),
     /// The org's public metadata (/.well-known/okta-organization; needs no token)
     Metadata(metadata::Args),
     /// Show or check the configuration (okta.yaml, OKTA_CLIENT_* variables, flags)
@@ -161,19 +167,31 @@ pub enum CmdError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Input(#[from] InputError),
+    /// An output the command must not, or cannot, write.
     #[error(transparent)]
-    Remove(#[from] RemoveError),
+    Output(#[from] crate::outputs::OutputError),
     /// An earlier report that cannot be read back.
     #[error(transparent)]
     Report(#[from] crate::report::ReadError),
     /// Okta answered a deprecated operation with a redirect.
     #[error("{0}")]
     Deprecated(String),
-    #[error("{what}: {}", crate::input::plain(source))]
+    #[error("{what}: {}", crate::os_error::plain(source))]
     Io { what: String, source: io::Error },
     /// `config check`: what worked before the error.
     #[error("{said}{source}")]
     Check { said: String, source: ApiError },
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+}
+
+impl From<crate::sync::SyncError> for CmdError {
+    fn from(e: crate::sync::SyncError) -> CmdError {
+        match e {
+            crate::sync::SyncError::Api(a) => CmdError::Api(a),
+            crate::sync::SyncError::Ledger(l) => CmdError::Ledger(l),
+        }
+    }
 }
 
 impl CmdError {
@@ -184,26 +202,51 @@ impl CmdError {
             | CmdError::Config(_)
             | CmdError::Input(_)
             | CmdError::Report(_)
+            | CmdError::Output(_)
             | CmdError::Deprecated(_) => Exit::Usage,
             CmdError::Api(e) | CmdError::Check { source: e, .. } => e.failure().into(),
             CmdError::Session(
                 SessionError::Config(_) | SessionError::Client(_) | SessionError::NoSimulator,
             ) => Exit::Usage,
-            CmdError::Session(SessionError::Simulator(_))
-            | CmdError::Remove(_)
-            | CmdError::Io { .. } => Exit::Error,
+            CmdError::Session(SessionError::Simulator(_)) | CmdError::Io { .. } => Exit::Error,
+            CmdError::Ledger(e) => e.exit(),
         }
     }
 }
 
-impl From<Failure> for Exit {
-    fn from(f: Failure) -> Exit {
-        match f {
-            Failure::Unexpected => Exit::Error,
-            Failure::Usage => Exit::Usage,
-            Failure::Retryable => Exit::Retry,
-            Failure::Auth => Exit::Auth,
-            Failure::NotFound => Exit::NotFound,
+/// What a command did, beside its result: for a caller that runs it for many orgs (the fleet's table
+/// and its `--fleet-summary`), handed over as values rather than read back from the command's output.
+#[derive(Debug, Default, Clone)]
+pub struct Counted {
+    /// Rows (or recipients, addresses) the command settled or listed; `None` when it did not get that far.
+    pub rows: Option<u64>,
+    pub accepted: Option<u64>,
+    pub rejected: Option<u64>,
+    pub invalid: Option<u64>,
+    pub failed: Option<u64>,
+    /// Why it ended early, or failed.
+    pub stop: Option<bounces::summary::Stop>,
+    /// The command's own summary fields (as `--summary` writes them), or null.
+    pub body: serde_json::Value,
+}
+
+/// A command's result and what it did.
+#[derive(Debug)]
+pub struct Ran {
+    pub result: Result<Exit, CmdError>,
+    pub counted: Counted,
+}
+
+impl Ran {
+    /// A command that failed, or ended, with nothing to count beyond its error.
+    pub fn of(result: Result<Exit, CmdError>) -> Ran {
+        let stop = result.as_ref().err().map(bounces::summary::Stop::of_error);
+        Ran {
+            result,
+            counted: Counted {
+                stop,
+                ..Counted::default()
+            },
         }
     }
 }
@@ -215,7 +258,7 @@ pub fn usage(m: impl Into<String>) -> CmdError {
 /// Runs one parsed command line: logging, the async runtime, the command; every outcome becomes one exit
 /// status, with at most one line of error on stderr.
 pub fn run(cli: Cli) -> Exit {
-    crate::term::init_logging(cli.global.verbose, cli.global.quiet);
+    crate::term::init_logging(cli.global.verbose, cli.global.quiet, cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -223,37 +266,54 @@ pub fn run(cli: Cli) -> Exit {
     {
         Ok(r) => r,
         Err(e) => {
-            crate::say(format_args!(
-                "okta-org: error: cannot start the async runtime: {e}"
-            ));
+            crate::term::error(format_args!("cannot start the async runtime: {e}"));
             return Exit::Error;
         }
     };
     let global = cli.global;
     let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Bounces(g) => bounces::run(g, &global).await,
-            Command::Settings(g) => settings::run(g, &global).await,
-            Command::Contacts(g) => contacts::run(g, &global).await,
-            Command::Logo(g) => logo::run(g, &global).await,
-            Command::Support(g) => support::run(g, &global).await,
-            Command::Aerial(g) => aerial::run(g, &global).await,
-            Command::Communication(g) => communication::run(g, &global).await,
-            Command::Preferences(g) => preferences::run(g, &global).await,
-            Command::Admin(g) => admin::run(g, &global).await,
-            Command::Metadata(a) => metadata::run(a, &global).await,
-            Command::Config(g) => config::run(g, &global).await,
-            Command::Simulate(a) => simulate::run(a).await,
-            Command::Completions(a) => completions::run(a),
-            Command::Man(a) => man::run(a),
+        if global.profiles.is_some() {
+            return fleet::run(cli.command, global).await;
         }
+        for (flag, given) in [
+            ("--parallel", global.parallel.is_some()),
+            ("--fleet-summary", global.fleet_summary.is_some()),
+        ] {
+            if given {
+                return Err(usage(format!(
+                    "{flag} is for runs across several orgs: give --profiles LIST (or all) too"
+                )));
+            }
+        }
+        dispatch(cli.command, &global).await
     });
     match result {
         Ok(exit) => exit,
         Err(e) => {
-            crate::say(format_args!("okta-org: error: {e}"));
+            crate::term::error(&e);
             e.exit()
         }
+    }
+}
+
+/// Runs one command for one org (or none).
+pub async fn dispatch(command: Command, global: &Global) -> Result<Exit, CmdError> {
+    match command {
+        Command::Bounces(g) => bounces::run(g, global).await,
+        Command::Settings(g) => settings::run(g, global).await,
+        Command::Contacts(g) => contacts::run(g, global).await,
+        Command::Logo(g) => logo::run(g, global).await,
+        Command::Support(g) => support::run(g, global).await,
+        Command::Aerial(g) => aerial::run(g, global).await,
+        Command::Communication(g) => communication::run(g, global).await,
+        Command::Preferences(g) => preferences::run(g, global).await,
+        Command::Admin(g) => admin::run(g, global).await,
+        Command::Limits(a) => limits::run(a, global).await,
+        Command::Metadata(a) => metadata::run(a, global).await,
+        Command::Config(g) => config::run(g, global).await,
+        Command::Simulate(a) => simulate::run(a).await,
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     }
 }
 
@@ -291,11 +351,19 @@ impl Org {
 
     pub fn print<T: DeserializeOwned + Render>(&self, resp: &Response) -> Result<Exit, CmdError> {
         match self.output {
-            Output::Json => write_stdout(&json_for_stdout(&resp.body, io::stdout().is_terminal())),
+            Output::Json => write_stdout(&json_for_stdout(&resp.body, stdout_is_terminal())),
             Output::Text => {
                 let v: T = if resp.body.iter().all(u8::is_ascii_whitespace) {
                     serde_json::from_str("{}")
                         .map_err(|e| CmdError::Api(ApiError::Decode(e.to_string())))?
+                } else if stdout_is_terminal() {
+                    // On a terminal every text Okta sent is shown escaped: the values themselves, before
+                    // the view lays them out in lines.
+                    let mut v: serde_json::Value = resp.json()?;
+                    crate::escape::value(&mut v);
+                    serde_path_to_error::deserialize(v).map_err(|e| {
+                        CmdError::Api(ApiError::Decode(format!("at {}: {}", e.path(), e.inner())))
+                    })?
                 } else {
                     resp.json()?
                 };
@@ -306,28 +374,66 @@ impl Org {
 
     /// A one-line note on stderr (not under `--quiet`).
     pub fn note(&self, text: &str) {
-        if !self.quiet {
-            crate::say(format_args!("okta-org: {text}"));
-        }
+        crate::term::note(text);
     }
 }
 
 /// JSON as Okta sent it, for `-o json`: to a pipe or file exactly as received (byte for byte, so nothing
-/// is lost or reordered), to a terminal indented for reading. Ends with a newline either way.
+/// is lost or reordered), to a terminal indented for reading, with the control characters and bidi
+/// overrides JSON leaves raw (DEL, C1) written as `\uXXXX` escapes (the same JSON; an answer that is not
+/// JSON is shown escaped as text). Ends with a newline either way.
 pub fn json_for_stdout(body: &[u8], terminal: bool) -> Vec<u8> {
     let pretty = terminal
         .then(|| serde_json::from_slice::<serde_json::Value>(body).ok())
         .flatten()
-        .and_then(|v| serde_json::to_vec_pretty(&v).ok());
-    let mut out = pretty.unwrap_or_else(|| body.to_vec());
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    let mut out = match (terminal, pretty) {
+        (true, Some(json)) => crate::escape::json(&json).into_owned().into_bytes(),
+        (true, None) => crate::escape::lines(&String::from_utf8_lossy(body))
+            .into_owned()
+            .into_bytes(),
+        (false, _) => body.to_vec(),
+    };
     if !out.ends_with(b"\n") {
         out.push(b'\n');
     }
     out
 }
 
+/// Outside text in a line the tool writes on stdout: escaped when stdout is a terminal, else exact.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::escape::for_terminal(text, io::stdout().is_terminal())
+}
+
+tokio::task_local! {
+    /// What a command writes on stdout, when its caller keeps it (one org of several, whose answers are
+    /// shown side by side once all are in).
+    static CAPTURE: std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+}
+
+/// Runs `fut` keeping what it writes on stdout, and returns that too.
+pub async fn captured<T>(fut: impl Future<Output = T>) -> (T, Vec<u8>) {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = CAPTURE.scope(buf.clone(), fut).await;
+    let bytes = std::mem::take(&mut *buf.lock().unwrap_or_else(|e| e.into_inner()));
+    (out, bytes)
+}
+
+/// Whether what a command writes on stdout reaches a terminal (not when it is kept).
+fn stdout_is_terminal() -> bool {
+    CAPTURE.try_with(|_| ()).is_err() && io::stdout().is_terminal()
+}
+
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
 pub fn write_stdout(bytes: &[u8]) -> Result<Exit, CmdError> {
+    let kept = CAPTURE.try_with(|buf| {
+        buf.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes)
+    });
+    if kept.is_ok() {
+        return Ok(Exit::Ok);
+    }
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
@@ -361,6 +467,19 @@ mod tests {
         );
         // What is not JSON is shown as it came.
         assert_eq!(json_for_stdout(b"oops", true), b"oops\n");
+        // On a terminal what JSON leaves raw is escaped, as the same JSON; elsewhere it is kept.
+        let body = "{\"name\":\"a\u{9b}2J\u{202e}b\u{7f}\"}".as_bytes();
+        let shown = String::from_utf8(json_for_stdout(body, true)).unwrap();
+        assert_eq!(shown, "{\n  \"name\": \"a\\u009b2J\\u202eb\\u007f\"\n}\n");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&shown).unwrap(),
+            serde_json::from_slice::<serde_json::Value>(body).unwrap()
+        );
+        assert_eq!(json_for_stdout(body, false), [body, b"\n"].concat());
+        assert_eq!(
+            json_for_stdout(b"<h1>\x1b[2J</h1>", true),
+            b"<h1>\\x1b[2J</h1>\n"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub const EXAMPLES: &str =
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Show the end-user dashboard preferences (GET /api/v1/org/preferences)
     #[command(after_help = "Example:\n  okta-org preferences get")]

@@ -18,7 +18,7 @@ pub const EXAMPLES: &str =
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Show the org's general settings (GET /api/v1/org)
     #[command(
@@ -50,7 +50,7 @@ Examples:
   okta-org settings update --set city=Paris --set postalCode=75001
   okta-org settings update --file changes.json";
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct UpdateArgs {
     /// A field to change, as FIELD=VALUE; repeatable
     #[arg(long = "set", value_name = "FIELD=VALUE")]
@@ -60,14 +60,11 @@ pub struct UpdateArgs {
     pub file: Option<PathBuf>,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReplaceArgs {
     /// The complete org setting, as a JSON object
     #[arg(long, value_name = "F.json")]
     pub file: PathBuf,
-    /// Confirm that properties missing from the file are deleted
-    #[arg(long)]
-    pub yes: bool,
 }
 
 pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
@@ -104,7 +101,7 @@ fn read_json_object(path: &Path) -> Result<Map<String, Value>, CmdError> {
         usage(format!(
             "cannot read {}: {}",
             path.display(),
-            crate::input::plain(&e)
+            crate::os_error::plain(&e)
         ))
     })?;
     match serde_json::from_str::<Value>(&text) {
@@ -242,7 +239,7 @@ async fn replace(
 ) -> Result<Exit, CmdError> {
     let (body, dropped) = read_settings_file(&a.file, ReadOnly::Dropped)?;
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
-    if !a.yes && !interactive {
+    if !global.yes && !interactive {
         return Err(usage(
             "settings replace deletes every property the file does not give (PUT /api/v1/org); \
              pass --yes to confirm, or use settings update to change some fields",
@@ -261,7 +258,7 @@ async fn replace(
             dropped.join(", ")
         ));
     }
-    if !a.yes {
+    if !global.yes {
         let current: OrgSetting = org.send(endpoints::GET_ORG.request(&[])).await?.json()?;
         let now = serde_json::to_value(current.writable()).expect("serialisable");
         let given = serde_json::to_value(&body).expect("serialisable");
@@ -272,15 +269,15 @@ async fn replace(
             .filter(|(k, v)| !v.is_null() && given.get(k.as_str()).is_none())
             .map(|(k, _)| k)
             .collect();
-        crate::say(format_args!(
+        crate::term::say(format_args!(
             "settings replace sends a full update (PUT): properties not in {} are deleted.",
             a.file.display()
         ));
         if lost.is_empty() {
-            crate::say("No property that is set now would be deleted.");
+            crate::term::say("No property that is set now would be deleted.");
         } else {
             let names: Vec<&str> = lost.iter().map(|s| s.as_str()).collect();
-            crate::say(format_args!("These would be deleted: {}", names.join(", ")));
+            crate::term::say(format_args!("These would be deleted: {}", names.join(", ")));
         }
         crate::term::write_stderr(b"Type yes to replace the org settings: ");
         let mut answer = String::new();

@@ -18,7 +18,7 @@ pub const EXAMPLES: &str = "Examples:\n  okta-org support get\n  okta-org suppor
 
 pub type Group = OrgGroup<Command>;
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Show whether Okta Support may access the org (GET /api/v1/org/privacy/oktaSupport)
     #[command(after_help = "Example:\n  okta-org support get")]
@@ -54,7 +54,7 @@ pub enum Approval {
     Approved,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 #[command(
     after_help = "Examples:\n  okta-org support cases list\n  okta-org support cases update 1000002 --expiration 48h"
 )]
@@ -69,7 +69,7 @@ pub enum CasesCommand {
     Update(CaseUpdateArgs),
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct CaseUpdateArgs {
     /// The case number
     #[arg(value_name = "CASE")]
@@ -87,8 +87,10 @@ pub struct CaseUpdateArgs {
 
 pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
     let (conn, output) = (&g.conn, g.out.output);
-    let connect =
-        async |e: &'static Endpoint| Org::connect(&conn.connect(), output, global, &[e]).await;
+    let connect = |e: &'static Endpoint| {
+        let conn = conn.connect();
+        async move { Org::connect(&conn, output, global, &[e]).await }
+    };
     let (e, op, instead): (&'static Endpoint, _, _) = match g.command {
         Command::Get => {
             let e = &endpoints::GET_SUPPORT;

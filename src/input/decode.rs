@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
 
 use encoding_rs::WINDOWS_1252;
 
@@ -28,6 +28,20 @@ impl fmt::Display for Encoding {
 }
 
 pub type DynRead = Box<dyn Read + Send>;
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
 
 /// The starts of files that are not text, and what each is.
 pub(super) const BINARY_SIGNATURES: [(&[u8], &str); 3] = [

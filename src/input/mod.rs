@@ -5,12 +5,13 @@ pub mod decode;
 pub mod layout;
 pub mod pump;
 pub mod records;
+pub mod sheet;
 pub mod stretch;
 pub mod transcode;
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,8 +62,10 @@ impl InputSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
     pub column: ColumnChoice,
-    /// An input with no bytes at all is not an error.
+    /// An input with no bytes at all (a workbook: no cells) is not an error.
     pub allow_empty: bool,
+    /// The sheet of a workbook to read (`--sheet`); by default the first visible one with cells.
+    pub sheet: Option<String>,
 }
 
 impl Default for ReadOptions {
@@ -70,6 +73,7 @@ impl Default for ReadOptions {
         ReadOptions {
             column: ColumnChoice::Auto,
             allow_empty: false,
+            sheet: None,
         }
     }
 }
@@ -86,6 +90,9 @@ pub enum InputError {
     },
     #[error("{name}: {why}")]
     NotText { name: String, why: &'static str },
+    /// A workbook that cannot be read, or has no such sheet, or none with cells.
+    #[error("{name}: {why}")]
+    Workbook { name: String, why: String },
     #[error("{name}: {}; if no rows can be right, pass --allow-empty", emptiness(*bytes))]
     Empty { name: String, bytes: u64 },
     /// `--resume` with a report of another input (or of this one before it was edited).
@@ -109,24 +116,8 @@ fn emptiness(bytes: u64) -> String {
     }
 }
 
-/// The OS's wording made plain: "no such file", not "No such file or directory (os error 2)".
-pub fn plain(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::NotFound => "no such file".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        io::ErrorKind::IsADirectory => "is a directory".to_string(),
-        io::ErrorKind::NotADirectory => "a part of the path is not a directory".to_string(),
-        _ => {
-            let text = e.to_string();
-            let text = text.split(" (os error").next().unwrap_or_default();
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(c) => c.to_lowercase().chain(chars).collect(),
-                None => text.to_string(),
-            }
-        }
-    }
-}
+/// (Kept here too for the reader's own messages.)
+pub use crate::os_error::plain;
 
 /// One data row: the physical line where it starts, and its address cell.
 #[derive(Debug, PartialEq, Eq)]
@@ -190,6 +181,8 @@ pub struct SourceReader {
     column: ColumnChoice,
     label: String,
     watch: Watch,
+    /// A workbook's sheet, read instead of `records` (which then read nothing).
+    sheet: Option<Box<sheet::SheetReader>>,
 }
 
 impl SourceReader {
@@ -229,11 +222,39 @@ impl SourceReader {
         };
         // (The count is shared by the inputs of a run: this one's bytes are what it adds.)
         let before = bytes_read.load(Ordering::Relaxed);
-        let counted: DynRead = Box::new(Counting {
+        let mut counted: DynRead = Box::new(Counting {
             inner: raw,
             count: bytes_read.clone(),
             ended: false,
         });
+        // A workbook (.xlsx, .xls, .ods) is told by its first bytes, whatever its name, on stdin too.
+        let mut head = [0; sheet::HEAD_BYTES];
+        let n = decode::read_full(&mut counted, &mut head).map_err(io_err)?;
+        if sheet::is_workbook(&head[..n]) {
+            let bytes = sheet::read_whole(&head[..n], &mut counted, sheet::WORKBOOK_MAX_BYTES)
+                .map_err(io_err)?
+                .map_err(|why| InputError::Workbook {
+                    name: name.clone(),
+                    why,
+                })?;
+            let (reader, layout) = sheet::SheetReader::open(&name, bytes, options)?;
+            let (empty, _) = Decoded::new(Box::new(io::empty())).map_err(io_err)?;
+            let records = Records::new(Source::new(empty, 0), layout.records_config());
+            return Ok(SourceReader {
+                name,
+                label: layout.column_label(),
+                layout,
+                // (Cells are Unicode text; `describe` names the workbook instead.)
+                encoding: Encoding::Utf8,
+                records,
+                header_cell: None,
+                skip_header: false,
+                column: options.column.clone(),
+                watch: Watch::default(),
+                sheet: Some(Box::new(reader)),
+            });
+        }
+        let counted: DynRead = Box::new(Cursor::new(head[..n].to_vec()).chain(counted));
         let (decoded, encoding) = Decoded::new(counted).map_err(io_err)?;
         let mut source = Source::new(decoded, BUFFER_BYTES);
         source.fill_to(SAMPLE_BYTES).map_err(io_err)?;
@@ -268,11 +289,20 @@ impl SourceReader {
             records,
             column: options.column.clone(),
             watch: Watch::default(),
+            sheet: None,
         })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What was found out about the input, for `--verbose`: its encoding and layout, or its sheet.
+    pub fn describe(&self) -> String {
+        match &self.sheet {
+            Some(sheet) => sheet.describe(&self.layout),
+            None => format!("{}; {}", self.encoding, self.layout),
+        }
     }
 
     /// The first word holding an `@` in a field of the current record (`which` picks the fields), and the
@@ -395,6 +425,10 @@ impl SourceReader {
 
     /// The next data row.
     pub fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
+        if self.sheet.is_some() {
+            let label = &self.label;
+            return Ok(self.sheet.as_mut().and_then(|s| s.next_row(label)));
+        }
         let io_err = |name: &str, source| InputError::Io {
             name: name.to_string(),
             source,

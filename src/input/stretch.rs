@@ -169,9 +169,16 @@ pub fn sniff(
 ) -> Result<Layout, layout::LayoutError> {
     let all = layout::sniff(window, complete, choice)?;
     let reads_first = |l: &Layout| {
-        rows(window, l, l.header.is_some(), l.preamble_lines, 1, &[l.delimiter])
-            .first()
-            .is_some_and(|r| r.address == Some(true))
+        rows(
+            window,
+            l,
+            l.header.is_some(),
+            l.preamble_lines,
+            1,
+            &[l.delimiter],
+        )
+        .first()
+        .is_some_and(|r| r.address == Some(true))
     };
     if all.header.is_some() || *choice != ColumnChoice::Auto || reads_first(&all) {
         return Ok(all);

@@ -50,6 +50,17 @@ impl fmt::Display for Kind {
 /// words of its outcome's reason, then of its message, then what `debugData` says (its words, an SMTP
 /// reply's class). Words are matched whole, and never inside an address (`drop.box@x.com` is no drop).
 pub fn delivery_kind(e: &LogEvent) -> Kind {
+    match reported_kind(e) {
+        // A bounce whose SMTP reply is a 4xx (greylisting's 451, a full mailbox's 452) is a temporary
+        // failure: a soft bounce, never a reason to clear the address.
+        Kind::Bounce if reply_class(e) == Some('4') => Kind::Deferred,
+        k => k,
+    }
+}
+
+/// The kind an event reports (its outcome, words, provider's bounce type or SMTP reply class, in that
+/// order), before a 4xx reply makes a reported bounce a soft one.
+pub fn reported_kind(e: &LogEvent) -> Kind {
     match e.result.to_ascii_uppercase().as_str() {
         "SUCCESS" => return Kind::Delivered,
         "DEFERRED" => return Kind::Deferred,
@@ -153,6 +164,15 @@ fn smtp_class(text: &str) -> Option<char> {
                 .then(|| b[0] as char)
                 .filter(|c| matches!(c, '2' | '4' | '5'))
         })
+}
+
+/// The class of the SMTP reply an event quotes (`451 4.7.1 greylisted` → `4`): the first reply code of its
+/// `debugData`, else of its outcome's reason, else of its message. A bounce with a 4xx reply is a
+/// temporary failure (greylisting, a full mailbox), not a reason to clear the address.
+pub fn reply_class(e: &LogEvent) -> Option<char> {
+    [debug_text(e).as_str(), &e.reason, &e.display_message]
+        .into_iter()
+        .find_map(|t| smtp_class(&without_addresses(t)))
 }
 
 fn debug_text(e: &LogEvent) -> String {
@@ -664,6 +684,11 @@ mod tests {
             Kind::Deferred
         );
         assert_eq!(k(json!({"outcome": {"result": "FAILURE"}})), Kind::Other);
+        // Logged as a bounce, but its reply is a 4xx (greylisting): a soft bounce, never cleared.
+        let greylisted = json!({"outcome": {"result": "FAILURE", "reason": "Email delivery FAILURE: Bounce"},
+                                "debugContext": {"debugData": {"smtpResponse": "451 4.7.1 Greylisted"}}});
+        assert_eq!(reported_kind(&event(greylisted.clone())), Kind::Bounce);
+        assert_eq!(k(greylisted), Kind::Deferred);
     }
 
     #[test]

@@ -71,9 +71,24 @@ impl<'a> Pages<'a> {
         }
     }
 
+    /// A polling query taken up again from the `next` link a page gave (a path and query under the org,
+    /// as saved by [`Pages::next_path`]): Okta's cursor, never one built by hand.
+    pub fn resume(client: &'a Client, next: String) -> Pages<'a> {
+        Pages {
+            client,
+            next: Some(next),
+            pages: 0,
+        }
+    }
+
     /// Whether there is a next page to ask for.
     pub fn has_next(&self) -> bool {
         self.next.is_some()
+    }
+
+    /// The `next` link of the last page read (path and query), to save and take up again.
+    pub fn next_path(&self) -> Option<&str> {
+        self.next.as_deref()
     }
 
     /// The next page's events (as JSON values, each read leniently by [`LogEvent::from_value`]), or `None`

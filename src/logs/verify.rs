@@ -10,7 +10,11 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::email::{self, Kind};
-use super::{DELIVERY, Intake, REMOVAL};
+use tokio::time::Instant;
+
+use super::{DELIVERY, Intake, MAX_AGE, Pages, Query, REMOVAL};
+use crate::client::{ApiError, Client};
+use crate::interrupt::Interrupt;
 
 /// How far before an address was accepted its events still count: Okta's clock and this machine's may
 /// differ a little.
@@ -209,6 +213,125 @@ impl Checker {
             })
             .collect()
     }
+}
+
+/// The verdicts of a check, and what it read.
+pub struct Verified {
+    pub results: Vec<Checked>,
+    pub events: u64,
+    pub pages: u64,
+    /// The wait ran out (or was interrupted) with addresses still without a verdict.
+    pub gave_up: bool,
+    /// Ended at once by a second signal (its number).
+    pub ended_by_signal: Option<i32>,
+}
+
+/// How long a polling check waits before asking again, at first and at most.
+const POLL_FIRST: Duration = Duration::from_secs(2);
+const POLL_MOST: Duration = Duration::from_secs(15);
+
+/// Reads the log for `accepted` (address, when Okta took it): one bounded query without `wait`, a polling
+/// query with it.
+pub async fn check(
+    client: &Client,
+    accepted: Vec<(String, SystemTime)>,
+    wait: Option<Duration>,
+    interrupt: &Interrupt,
+) -> Result<Verified, ApiError> {
+    let mut checker = Checker::new(accepted);
+    let Some(since) = checker.since() else {
+        return Ok(Verified {
+            results: Vec::new(),
+            events: 0,
+            pages: 0,
+            gave_up: false,
+            ended_by_signal: None,
+        });
+    };
+    // Event types only: a delivery's result is read from the event (see `bounces find`).
+    let filter = format!("eventType eq \"{REMOVAL}\" or eventType eq \"{DELIVERY}\"");
+    let now = SystemTime::now();
+    // Okta answers queries of the last 180 days only (and keeps 90 days of events).
+    let oldest = now - (MAX_AGE - Duration::from_secs(3600));
+    if since < oldest {
+        tracing::warn!(
+            "the report's first address was accepted more than 180 days ago; reading the System Log from \
+             {} (events older than 90 days are gone)",
+            crate::logs::time_text(oldest)
+        );
+    }
+    let query = Query {
+        since: since.clamp(oldest, now),
+        until: wait.is_none().then_some(now),
+        filter,
+    };
+    let mut pages = Pages::new(client, &query);
+    let deadline = wait.map(|w| Instant::now() + w);
+    let mut pause = POLL_FIRST;
+    let mut gave_up = false;
+    // A bounded query is read to its last page: a later event (a delivery, a bounce) changes a verdict
+    // even once every address has one. A polling query (`--wait`) ends as soon as every address has a
+    // verdict, or at the deadline (a page still being asked for then is given up); after a short page
+    // (it has caught up with the log) it waits before asking again, so a busy org's stream of deliveries
+    // does not spend the log's rate limit.
+    loop {
+        let next = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, pages.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    gave_up = checker.pending() > 0;
+                    break;
+                }
+            },
+            None => pages.next().await,
+        };
+        let events = match next {
+            Ok(Some(events)) => events,
+            Ok(None) => break,
+            // Interrupted while a page was asked for: the verdicts so far are still written.
+            Err(ApiError::Stopped(_)) if interrupt.stopping() => {
+                gave_up = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        for v in &events {
+            checker.take(v);
+        }
+        if interrupt.stopping() {
+            gave_up = checker.pending() > 0;
+            break;
+        }
+        let Some(deadline) = deadline else { continue };
+        if checker.pending() == 0 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            gave_up = true;
+            break;
+        }
+        if events.len() >= crate::logs::PAGE_LIMIT as usize {
+            continue;
+        }
+        // Caught up with addresses still without a verdict: wait before asking again, in small steps so
+        // an interrupt is heard.
+        let until = (Instant::now() + pause).min(deadline);
+        while Instant::now() < until && !interrupt.stopping() {
+            tokio::time::sleep(Duration::from_millis(200).min(until - Instant::now())).await;
+        }
+        if Instant::now() >= deadline || interrupt.stopping() {
+            gave_up = true;
+            break;
+        }
+        pause = (pause * 3 / 2).min(POLL_MOST);
+    }
+    Ok(Verified {
+        results: checker.results(),
+        events: checker.intake.events,
+        pages: pages.pages,
+        gave_up,
+        ended_by_signal: interrupt.ended_by_signal(),
+    })
 }
 
 #[cfg(test)]

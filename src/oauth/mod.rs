@@ -121,6 +121,11 @@ impl OAuth {
         &self.token_url
     }
 
+    /// The service app's client id (its principal id, for principal rate limits).
+    pub fn client_id(&self) -> &str {
+        &self.settings.client_id
+    }
+
     pub fn dpop(&self) -> bool {
         self.dpop_key.is_some()
     }

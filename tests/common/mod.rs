@@ -143,6 +143,8 @@ pub struct ReportRow {
     pub reason: String,
     pub source: String,
     pub at: String,
+    /// When Okta said to try again (`failed` rows of a `--max-wait` stop).
+    pub retry_at: String,
 }
 
 pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
@@ -150,7 +152,9 @@ pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        vec!["line", "email", "status", "reason", "source", "at"]
+        vec![
+            "line", "email", "status", "reason", "source", "at", "retry_at"
+        ]
     );
     rdr.records()
         .map(|r| {
@@ -162,6 +166,7 @@ pub fn parse_report(csv_text: &str) -> Vec<ReportRow> {
                 reason: r[3].to_string(),
                 source: r[4].to_string(),
                 at: r[5].to_string(),
+                retry_at: r[6].to_string(),
             }
         })
         .collect()

@@ -335,7 +335,14 @@ const SMTP_550: &str = "550 5.1.1 The email account that you tried to reach does
 /// The demo org's System Log, relative to `now`: bounces (two users twice), drops, deferrals and
 /// deliveries in every recipient shape, a removal after one bounce, events that name no recipient,
 /// sign-ins, one bounce outside the default 7 days and one older than the 90 days Okta keeps.
-pub(crate) fn demo(users: &[String], user_ids: &[String], now: Millis) -> Vec<Value> {
+///
+/// Also the addresses these events leave on the org's bounce list: every recipient of a bounce (all of
+/// the demo's are hard: a 5xx reply or `Bounced Address`) but the one removed after it.
+pub(crate) fn demo(
+    users: &[String],
+    user_ids: &[String],
+    now: Millis,
+) -> (Vec<Value>, Vec<String>) {
     const H: Millis = 3_600_000;
     const M: Millis = 60_000;
     let mut rng = fastrand::Rng::with_seed(10);
@@ -346,6 +353,7 @@ pub(crate) fn demo(users: &[String], user_ids: &[String], now: Millis) -> Vec<Va
             .map(|i| (users[i].as_str(), user_ids.get(i).map(String::as_str)))
     };
     let mut out = Vec::new();
+    let mut listed: Vec<String> = Vec::new();
     use Kind::*;
     use Shape::*;
     #[rustfmt::skip]
@@ -374,6 +382,9 @@ pub(crate) fn demo(users: &[String], user_ids: &[String], now: Millis) -> Vec<Va
         if !local.is_empty() && to.is_empty() {
             continue;
         }
+        if kind == Bounce && !to.is_empty() && !listed.iter().any(|l| l == to) {
+            listed.push(to.to_string());
+        }
         out.push(delivery(&Delivery {
             kind,
             shape,
@@ -386,6 +397,7 @@ pub(crate) fn demo(users: &[String], user_ids: &[String], now: Millis) -> Vec<Va
         }));
     }
     if let Some((elena, _)) = find("elena.evans") {
+        listed.retain(|l| l != elena);
         let id = uuid(&mut rng);
         let tx = transaction_id(&id);
         out.push(removal(
@@ -413,7 +425,7 @@ pub(crate) fn demo(users: &[String], user_ids: &[String], now: Millis) -> Vec<Va
         }
     }
     out.sort_by_key(|e| published(e).unwrap_or(0));
-    out
+    (out, listed)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //!
 //! The store is append-only and kept in persistence order: events given at start are stored as of their
 //! `published` time; events added later (tests, removals of accepted `remove-list` calls and the
-//! deliveries that follow them) are stored when they are added.
+//! deliveries that follow them, the mail flow) are stored when they are added.
 
 pub(crate) mod events;
 mod filter;
@@ -20,7 +20,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use self::events::{Delivery, Kind, Shape};
 use self::time::{DAY_MS, Millis};
 use super::{Admission, Shared, error_response};
 
@@ -53,8 +52,9 @@ pub(crate) struct EventStore {
 }
 
 impl EventStore {
-    /// Stores `event` as of `stored` (never before the last stored event: the order is persistence order).
-    fn push(&mut self, event: Value, stored: Millis) {
+    /// Stores `event` as of `stored` (never before the last stored event: the order is persistence order);
+    /// returns when it counts as stored.
+    pub(crate) fn push(&mut self, event: Value, stored: Millis) -> Millis {
         let stored = self.events.last().map_or(stored, |l| stored.max(l.stored));
         let published = events::published(&event).unwrap_or(stored);
         self.events.push(Stored {
@@ -64,6 +64,13 @@ impl EventStore {
             text: event.to_string().to_lowercase(),
             event,
         });
+        stored
+    }
+
+    /// A number that grows with each event the simulator writes, to vary their shapes.
+    pub(crate) fn next_variant(&mut self) -> u64 {
+        self.written += 1;
+        self.written - 1
     }
 
     /// The store at start: `events` as of their `published` time (at most `now`), oldest first.
@@ -85,7 +92,7 @@ impl EventStore {
 }
 
 impl Shared {
-    fn store(&self) -> std::sync::MutexGuard<'_, EventStore> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, EventStore> {
         self.logs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -446,7 +453,13 @@ fn answer(s: &Shared, headers: &HeaderMap, raw: &str) -> Response {
     if let Some(refusal) = s.refuse_scope("GET", PATH, headers, SCOPE) {
         return refusal;
     }
-    let rate = match s.admit("logs", s.config.logs_rate_limit, false) {
+    let principal = s.principal_id(headers);
+    let rate = match s.admit(
+        "logs",
+        s.config.logs_rate_limit,
+        false,
+        principal.as_deref(),
+    ) {
         Admission::Go(h) => h,
         Admission::Throttled(resp) => return resp,
     };
@@ -488,8 +501,9 @@ pub(crate) async fn list(
 }
 
 /// After an accepted `remove-list` call: the removal events, `removal_delay` later, one per chunk of at
-/// most 50 addresses (none for `removal_skips`); then, a moment after, a delivery for each removed
-/// address when `deliver_after_removal` is set, or a bounce for those in `bounce_again`.
+/// most 50 addresses (none for `removal_skips`); then, a moment after, a bounce for those in
+/// `bounce_again` or among the mail flow's repeat bouncers, and a delivery for the others when
+/// `deliver_after_removal` is set or mail is flowing.
 pub(crate) fn schedule_removal(
     s: &Arc<Shared>,
     accepted: Vec<String>,
@@ -505,13 +519,16 @@ pub(crate) fn schedule_removal(
     if logged.is_empty() {
         return;
     }
-    let followed: Vec<(String, Kind)> = logged
+    let repeat: &[String] = c.mail.as_ref().map_or(&[], |m| &m.repeat_bouncers);
+    let deliver = c.deliver_after_removal || c.mail.is_some();
+    // Each address with whether it bounces again.
+    let followed: Vec<(String, bool)> = logged
         .iter()
         .filter_map(|a| {
-            if listed(&c.bounce_again, a) {
-                Some((a.clone(), Kind::Bounce))
-            } else if c.deliver_after_removal {
-                Some((a.clone(), Kind::Delivered))
+            if listed(&c.bounce_again, a) || listed(repeat, a) {
+                Some((a.clone(), true))
+            } else if deliver {
+                Some((a.clone(), false))
             } else {
                 None
             }
@@ -527,8 +544,7 @@ pub(crate) fn schedule_removal(
         {
             let mut store = s.store();
             for chunk in logged.chunks(events::REMOVAL_CHUNK) {
-                let variant = store.written;
-                store.written += 1;
+                let variant = store.next_variant();
                 let e = events::removal(
                     chunk,
                     variant,
@@ -545,47 +561,7 @@ pub(crate) fn schedule_removal(
             return;
         }
         tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
-        let published = time::now_ms();
-        let mut store = s.store();
-        for (to, kind) in followed {
-            let user_id = s
-                .config
-                .users
-                .iter()
-                .position(|u| u.eq_ignore_ascii_case(&to))
-                .and_then(|i| s.user_ids.get(i))
-                .cloned();
-            let n = store.written;
-            store.written += 1;
-            let shape = match n % 4 {
-                0 if user_id.is_some() => Shape::Target,
-                0 | 1 => Shape::DebugData("recipient"),
-                2 => Shape::DebugData("emailAddress"),
-                _ => Shape::Message,
-            };
-            let extra: &[(&str, &str)] = match kind {
-                Kind::Bounce => &[
-                    ("reason", "Bounced Address"),
-                    (
-                        "smtpResponse",
-                        "550 5.1.1 The email account that you tried to reach does not exist",
-                    ),
-                    ("sender", events::OKTA_SENDER),
-                ],
-                _ => &[("sender", events::OKTA_SENDER)],
-            };
-            let e = events::delivery(&Delivery {
-                kind,
-                shape,
-                to: &to,
-                user_id: user_id.as_deref(),
-                published,
-                extra,
-                message: None,
-                uuid: events::uuid(&mut rng),
-            });
-            store.push(e, published);
-        }
+        s.follow_removal(&followed, &mut rng);
     });
 }
 

@@ -7,14 +7,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::super::{CmdError, usage};
-use super::summary::summarised;
+use super::super::{CmdError, Ran, usage};
+use super::summary::Summarised;
 use super::{ReportFormat, RowsArgs};
 use crate::cli::{ConnectArgs, Global};
 use crate::endpoints;
 use crate::exit::Exit;
 use crate::logs::email::Kind;
-use crate::logs::find::Finder;
+use crate::logs::find::{Finder, Found};
 use crate::logs::{self, DELIVERY, MAX_AGE, Pages, Query, REMOVAL};
 use crate::report::neutralise;
 use crate::session::{Session, Tuning};
@@ -47,7 +47,7 @@ pub enum KindChoice {
     All,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct FindArgs {
     /// Start of the window: a time (2026-11-01, 2026-11-01T08:00:00Z) or how long ago (36h, 7d)
     #[arg(long, value_name = "DUR|TIME", default_value = "7d")]
@@ -231,20 +231,134 @@ struct Body {
     unattributed: u64,
 }
 
-pub async fn run(mut a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
-    a.rows.check(&[])?;
-    let body = Body {
+pub async fn run(a: FindArgs, global: &Global) -> Result<Exit, CmdError> {
+    run_counted(a, global, None).await.result
+}
+
+/// The run, and what it found. With `shared`, the rows are handed over there instead of written (a
+/// run across several orgs writing one output with an `org` column, [`write_with_org`]).
+pub async fn run_counted(
+    mut a: FindArgs,
+    global: &Global,
+    shared: Option<&std::sync::Mutex<Vec<Found>>>,
+) -> Ran {
+    if let Err(e) = a.rows.check(&[]) {
+        return Ran::of(Err(e));
+    }
+    let mut body = Body {
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()
     };
-    let (summary, rows_to) = (a.rows.summary.as_deref(), a.rows.output.as_deref());
-    summarised("bounces find", summary, rows_to, body, async |body| {
-        find(&a, global, body).await
-    })
-    .await
+    let summary = match Summarised::start(
+        "bounces find",
+        a.rows.summary.as_deref(),
+        a.rows.output.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Ran::of(Err(e)),
+    };
+    let (mut found, mut got) = (Vec::new(), false);
+    let result = match find(&a, global, &mut body, shared.is_none()).await {
+        Ok((exit, rows)) => {
+            (found, got) = (rows, true);
+            Ok(exit)
+        }
+        Err(e) => Err(e),
+    };
+    let result = summary.finish(result, &body);
+    if let Some(shared) = shared {
+        shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(found);
+    }
+    let mut ran = Ran::of(result);
+    ran.counted.rows = got.then_some(body.recipients);
+    ran.counted.body = serde_json::to_value(&body).unwrap_or_default();
+    ran
 }
 
-async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, CmdError> {
+/// The CSV header of one output for several orgs: the org's profile, then [`HEADER`].
+pub const ORG_HEADER: [&str; 9] = [
+    "org",
+    "email",
+    "kind",
+    "events",
+    "first_seen",
+    "last_seen",
+    "reason",
+    "user",
+    "removal_requested",
+];
+
+#[derive(Serialize)]
+struct OrgRow<'a> {
+    org: &'a str,
+    #[serde(flatten)]
+    row: Row<'a>,
+}
+
+/// Writes the rows several orgs found into one output, each with its org's profile first.
+pub fn write_with_org(rows: &RowsArgs, found: &[(String, Vec<Found>)]) -> Result<(), CmdError> {
+    let csv = rows.format == ReportFormat::Csv;
+    let all: Vec<OrgRow<'_>> = found
+        .iter()
+        .flat_map(|(org, list)| {
+            list.iter().map(move |f| OrgRow {
+                org,
+                row: row_of(f, csv),
+            })
+        })
+        .collect();
+    match rows.format {
+        // csv writes no flattened struct: each row as its cells.
+        ReportFormat::Csv => {
+            let cells: Vec<[String; 9]> = all
+                .iter()
+                .map(|r| {
+                    [
+                        r.org.to_string(),
+                        r.row.email.to_string(),
+                        r.row.kind.to_string(),
+                        r.row.events.to_string(),
+                        r.row.first_seen.to_string(),
+                        r.row.last_seen.to_string(),
+                        r.row.reason.to_string(),
+                        r.row.user.to_string(),
+                        r.row.removal_requested.to_string(),
+                    ]
+                })
+                .collect();
+            rows.write(&ORG_HEADER, &cells)
+        }
+        ReportFormat::Jsonl => rows.write(&ORG_HEADER, &all),
+    }
+}
+
+fn row_of(f: &Found, csv: bool) -> Row<'_> {
+    Row {
+        email: &f.email,
+        kind: f.kind.as_str(),
+        events: f.events,
+        first_seen: &f.first_seen,
+        last_seen: &f.last_seen,
+        reason: if csv {
+            neutralise(&f.reason)
+        } else {
+            Cow::Borrowed(&f.reason)
+        },
+        user: f.user.as_deref().unwrap_or(""),
+        removal_requested: f.removal_requested,
+    }
+}
+
+/// Reads the window; writes the rows when `write`, and hands them back.
+async fn find(
+    a: &FindArgs,
+    global: &Global,
+    body: &mut Body,
+    write: bool,
+) -> Result<(Exit, Vec<Found>), CmdError> {
     let now = SystemTime::now();
     let (since, until) = window(a, now)?;
     (body.since, body.until, body.kind) = (
@@ -287,27 +401,13 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
     body.recipients = found.len() as u64;
     body.removal_requested = found.iter().filter(|f| f.removal_requested).count() as u64;
     let csv = a.rows.format == ReportFormat::Csv;
-    let rows: Vec<Row<'_>> = found
-        .iter()
-        .map(|f| Row {
-            email: &f.email,
-            kind: f.kind.as_str(),
-            events: f.events,
-            first_seen: &f.first_seen,
-            last_seen: &f.last_seen,
-            reason: if csv {
-                neutralise(&f.reason)
-            } else {
-                Cow::Borrowed(&f.reason)
-            },
-            user: f.user.as_deref().unwrap_or(""),
-            removal_requested: f.removal_requested,
-        })
-        .collect();
-    a.rows.write(&HEADER, &rows)?;
+    if write {
+        let rows: Vec<Row<'_>> = found.iter().map(|f| row_of(f, csv)).collect();
+        a.rows.write(&HEADER, &rows)?;
+    }
     if !global.quiet {
         let mut line = format!(
-            "okta-org: {} from {} to {} ({}): {}",
+            "{} from {} to {} ({}): {}",
             count(events, "event", "events"),
             logs::time_text(since),
             logs::time_text(until),
@@ -320,21 +420,21 @@ async fn find(a: &FindArgs, global: &Global, body: &mut Body) -> Result<Exit, Cm
                 ", {removed} already sent for removal after their last failure"
             ));
         }
-        crate::say(line);
+        crate::term::note(line);
         if unattributed > 0 {
-            crate::say(format_args!(
-                "okta-org: warning: {} named no recipient this tool could find (see -vv)",
+            tracing::warn!(
+                "{} named no recipient this tool could find (see -vv)",
                 count(unattributed, "failure event", "failure events")
-            ));
+            );
         }
         if unreadable > 0 {
-            crate::say(format_args!(
-                "okta-org: warning: {} of the log's answers were not events",
+            tracing::warn!(
+                "{} of the log's answers were not events",
                 count(unreadable, "entry", "entries")
-            ));
+            );
         }
     }
-    Ok(Exit::Ok)
+    Ok((Exit::Ok, found))
 }
 
 #[cfg(test)]

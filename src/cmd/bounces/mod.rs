@@ -1,10 +1,13 @@
 //! `okta-org bounces ...`: the main job and the loop around it. `remove` clears a mail system's export from
 //! Okta's bounce list; `find` reads from the System Log which addresses bounced; `verify` reads from it
-//! whether the removals a report accepted happened.
+//! whether the removals a report accepted happened; `history` reads what the ledger remembers.
 
 pub mod find;
+pub mod history;
+mod progress;
 pub mod remove;
 pub mod summary;
+pub mod sync;
 pub mod verify;
 
 use std::io::Write;
@@ -16,11 +19,12 @@ use serde::Serialize;
 use super::CmdError;
 use crate::cli::Global;
 use crate::client::{Client, StopReason};
+use crate::escape;
 use crate::exit::Exit;
-use crate::interrupt::{Interrupt, Level, wait_for_signal};
+use crate::interrupt::{Interrupt, Level, Signals};
 use crate::report::csv_io;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 The loop: find what bounced, remove it, verify the removals.
 
@@ -33,7 +37,7 @@ pub struct Group {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Remove the addresses of a mail system's bounce export from Okta's email bounce list
     #[command(after_help = remove::REMOVE_HELP)]
@@ -44,6 +48,12 @@ pub enum Command {
     /// Check in Okta's System Log what became of the addresses a `bounces remove` report accepted
     #[command(after_help = verify::VERIFY_HELP)]
     Verify(verify::VerifyArgs),
+    /// Keep an org's bounce list clear from its System Log, with a ledger of every removal (once, or --follow)
+    #[command(after_help = sync::SYNC_HELP)]
+    Sync(sync::SyncArgs),
+    /// What the ledger knows of removals and addresses: bounces seen, Okta's answers, verdicts, holds
+    #[command(after_help = history::HISTORY_HELP)]
+    History(history::HistoryArgs),
 }
 
 pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
@@ -51,6 +61,8 @@ pub async fn run(g: Group, global: &Global) -> Result<Exit, CmdError> {
         Command::Remove(a) => remove::run(a, global).await,
         Command::Find(a) => find::run(a, global).await,
         Command::Verify(a) => verify::run(a, global).await,
+        Command::Sync(a) => sync::run(a, global).await,
+        Command::History(a) => history::run(a, global).await,
     }
 }
 
@@ -61,10 +73,31 @@ pub enum ReportFormat {
     Jsonl,
 }
 
+/// The report of a run that writes one (`remove`, `sync`): to `path`, or stdout. `sync` asks for each
+/// settled stretch to reach the disk (a run that sends).
+fn create_report(
+    path: Option<&std::path::Path>,
+    format: ReportFormat,
+    sync: bool,
+) -> Result<crate::engine::Report, CmdError> {
+    let format = match format {
+        ReportFormat::Csv => crate::report::Format::Csv,
+        ReportFormat::Jsonl => crate::report::Format::Jsonl,
+    };
+    crate::engine::Report::create(path, format, sync).map_err(|source| CmdError::Io {
+        what: format!(
+            "cannot write the report to {}",
+            path.map_or_else(|| "stdout".into(), |p| p.display().to_string())
+        ),
+        source,
+    })
+}
+
 /// Where and how `find` and `verify` write their rows, and their summary.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RowsArgs {
-    /// Write the rows here instead of stdout (`-`: stdout)
+    /// Write the rows here instead of stdout (`-`: stdout); with --profiles, `{profile}` in the path
+    /// names each org's
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Row format
@@ -83,7 +116,7 @@ impl RowsArgs {
         if self.output.as_deref() == Some(std::path::Path::new("-")) {
             self.output = None;
         }
-        summary::refuse_overwrites(
+        crate::outputs::refuse_overwrites(
             reads,
             &[
                 ("--output", self.output.as_deref()),
@@ -91,7 +124,7 @@ impl RowsArgs {
             ],
         )?;
         match &self.output {
-            Some(path) => summary::probe_writable(path, ""),
+            Some(path) => Ok(crate::outputs::probe_writable(path, "")?),
             None => Ok(()),
         }
     }
@@ -104,12 +137,20 @@ impl RowsArgs {
             Some(p) => format!("cannot write {}", p.display()),
             None => "cannot write to stdout".into(),
         };
-        let out: Box<dyn Write> = match path {
-            Some(p) => Box::new(std::fs::File::create(p).map_err(|source| CmdError::Io {
-                what: what(),
-                source,
-            })?),
-            None => Box::new(std::io::stdout().lock()),
+        // Rows shown on a terminal have their cells escaped; a file or a pipe gets them exactly.
+        let (out, terminal): (Box<dyn Write>, bool) = match path {
+            Some(p) => {
+                let file = std::fs::File::create(p).map_err(|source| CmdError::Io {
+                    what: what(),
+                    source,
+                })?;
+                let terminal = std::io::IsTerminal::is_terminal(&file);
+                (Box::new(file), terminal)
+            }
+            None => (
+                Box::new(std::io::stdout().lock()),
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            ),
         };
         let result = match self.format {
             ReportFormat::Csv => {
@@ -119,7 +160,10 @@ impl RowsArgs {
                 let mut all = || -> Result<(), csv::Error> {
                     w.write_record(header)?;
                     for r in rows {
-                        w.serialize(r)?;
+                        match terminal.then(|| escape::cells(r)).flatten() {
+                            Some(cells) => w.write_record(cells)?,
+                            None => w.serialize(r)?,
+                        }
                     }
                     Ok(w.flush()?)
                 };
@@ -129,7 +173,14 @@ impl RowsArgs {
                 let mut w = std::io::BufWriter::new(out);
                 rows.iter()
                     .try_for_each(|r| {
-                        serde_json::to_writer(&mut w, r)?;
+                        let line = serde_json::to_string(r)?;
+                        let line = if terminal {
+                            escape::json(&line)
+                        } else {
+                            line.into()
+                        };
+                        w.write_all(line.as_bytes())
+                            .map_err(serde_json::Error::io)?;
                         w.write_all(b"\n").map_err(serde_json::Error::io)
                     })
                     .map_err(std::io::Error::from)
@@ -150,10 +201,22 @@ impl RowsArgs {
 /// First SIGINT/SIGTERM: send nothing more, end the reading of pipes and terminals, give requests in
 /// flight a few seconds to answer (so what Okta took is reported `accepted`), then finish the report.
 /// Second: abandon what is in flight and finish the report at once (exit 128 + the signal). `output` names
-/// what is finished ("the report").
-fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output: &'static str) {
-    tokio::spawn(async move {
-        let sig = wait_for_signal().await;
+/// what is finished ("the report"). In a run across several orgs the fleet's one listener hands each
+/// org the signals, and says what they do once for all.
+fn watch_signals(
+    client: Option<Arc<Client>>,
+    interrupt: Arc<Interrupt>,
+    output: &'static str,
+    mut signals: Signals,
+) {
+    let quiet = signals.shared();
+    let say = move |line: std::fmt::Arguments<'_>| {
+        if !quiet {
+            crate::term::signalled(line);
+        }
+    };
+    tokio::spawn(crate::term::carry(async move {
+        let sig = signals.next().await;
         // Ctrl-C is advice only for someone at a terminal who pressed it; a service manager or a cron
         // wrapper that sent SIGTERM is told what a second signal does.
         let at_terminal = sig == 2 && std::io::IsTerminal::is_terminal(&std::io::stdin());
@@ -162,8 +225,8 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
             (15, _) => ("SIGTERM", "a second signal stops at once"),
             _ => ("interrupted", "a second signal stops at once"),
         };
-        crate::say(format_args!(
-            "okta-org: {what}: sending nothing more; waiting up to {} s for answers in flight, \
+        say(format_args!(
+            "{what}: sending nothing more; waiting up to {} s for answers in flight, \
              then finishing {output} ({again})",
             crate::interrupt::GRACE.as_secs()
         ));
@@ -176,15 +239,15 @@ fn watch_signals(client: Option<Arc<Client>>, interrupt: Arc<Interrupt>, output:
                 c.control().abandon();
             });
         }
-        let sig = wait_for_signal().await;
-        crate::say(format_args!(
-            "okta-org: interrupted again: abandoning requests in flight; finishing {output} now"
+        let sig = signals.next().await;
+        say(format_args!(
+            "interrupted again: abandoning requests in flight; finishing {output} now"
         ));
         interrupt.raise(Level::Now, sig);
         if let Some(c) = &client {
             c.control().abandon();
         }
-    });
+    }));
 }
 
 /// The CSV header serde writes for `row` (for the tests that keep each command's `HEADER` in step with its

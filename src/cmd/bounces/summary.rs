@@ -1,19 +1,19 @@
 //! The run's summary as one JSON object, for monitors (a cron wrapper, a Prometheus textfile collector,
 //! CI): `--summary FILE` of `bounces remove`, `find` and `verify`, and the last record of a JSON-lines
-//! report with `--report-summary`. Its shape is stable (`"version": 1`, documented in the README): fields
+//! report with `--report-summary`. Its shape is stable (`"version": 1`, documented in docs/report.md): fields
 //! are added, never renamed or dropped. A file is written atomically (a temporary file beside it, then
 //! renamed), so a monitor never reads half of one, and it is written however the run ends.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::super::{CmdError, usage, write_stdout};
-use crate::client::{Failure, StopReason};
+use crate::engine::{Cause, Ended};
 use crate::exit::Exit;
 use crate::logs::verify::Verdict;
+use crate::outputs::{same_file, temp_beside, write_atomically};
 use crate::report::time_text;
 
 /// Where `--summary` goes.
@@ -60,7 +60,7 @@ impl Target {
                         usage(format!(
                             "cannot write the summary {}: {}",
                             path.display(),
-                            crate::input::plain(&e)
+                            crate::os_error::plain(&e)
                         ))
                     })
             }
@@ -72,121 +72,17 @@ impl Target {
         let mut text = serde_json::to_vec_pretty(summary).expect("a summary serialises");
         text.push(b'\n');
         match self {
-            Target::Stdout => write_stdout(&text).map(|_| ()),
+            Target::Stdout => write_stdout(&super::super::json_for_stdout(
+                &text,
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            ))
+            .map(|_| ()),
             Target::File(path) => write_atomically(path, &text).map_err(|source| CmdError::Io {
                 what: format!("cannot write the summary {}", path.display()),
                 source,
             }),
         }
     }
-}
-
-/// Refuses, before anything is read or sent (and before a summary is written), an output that is one of
-/// the files the command reads — an input, an earlier report — or another of its outputs: writing it
-/// would destroy what the run is about. `reads` are (what, path); `writes` are (flag, path).
-pub fn refuse_overwrites(
-    reads: &[(String, &Path)],
-    writes: &[(&str, Option<&Path>)],
-) -> Result<(), CmdError> {
-    let writes: Vec<(&str, &Path)> = writes
-        .iter()
-        .filter_map(|&(flag, p)| p.filter(|p| *p != Path::new("-")).map(|p| (flag, p)))
-        .collect();
-    for (k, &(flag, path)) in writes.iter().enumerate() {
-        let clash = reads
-            .iter()
-            .find(|(_, r)| same_file(path, r))
-            .map(|(what, _)| what.clone())
-            .or_else(|| {
-                writes[..k]
-                    .iter()
-                    .find(|(_, w)| same_file(path, w))
-                    .map(|(other, _)| format!("what {other} writes"))
-            });
-        if let Some(what) = clash {
-            return Err(usage(format!(
-                "{flag} {} would overwrite {what}; write it elsewhere",
-                path.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether an output can be written, found out before any request without emptying it: a regular file is
-/// opened for appending (and made when missing); a FIFO, a terminal or a device is left alone, since
-/// opening one blocks for a reader or gives the reader an end it did not ask for.
-pub fn probe_writable(path: &Path, what: &str) -> Result<(), CmdError> {
-    match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => return Ok(()),
-        _ => {}
-    }
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map(drop)
-        .map_err(|e| {
-            usage(format!(
-                "cannot write {what}{}: {}",
-                path.display(),
-                crate::input::plain(&e)
-            ))
-        })
-}
-
-/// The same file: the same path, the same path once links are followed, or (on Unix) the same inode
-/// (a hard link; stdin redirected from the file, as `/dev/stdin`).
-fn same_file(a: &Path, b: &Path) -> bool {
-    if a == b
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
-    {
-        return true;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
-            return x.is_file() && y.is_file() && x.dev() == y.dev() && x.ino() == y.ino();
-        }
-    }
-    false
-}
-
-/// `.NAME.PID.tmp` in the directory of `path`: on the same file system, so the rename is atomic.
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "summary".into());
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // A device, a FIFO or a terminal (`/dev/null`, `/dev/stdout`) is written in place: a rename would put
-    // a file where it was.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)?
-            .write_all(bytes);
-    }
-    // Through a symbolic link, the file it names is replaced, not the link.
-    let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let temp = temp_beside(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 /// What every summary holds, around the command's own fields.
@@ -234,24 +130,45 @@ impl<B: Serialize> Summary<B> {
     }
 }
 
-/// Runs a command that keeps its counts in `body`, and with `--summary` writes them around the envelope
-/// however it ends. `rows_to` is where the command writes its rows (`None`: stdout), which `-` may not
-/// share.
-pub async fn summarised<B: Serialize>(
+/// The `--summary` of a command that keeps its counts in a body: checked before the command runs, and
+/// written around the envelope after it, however it ended.
+pub struct Summarised {
     command: &'static str,
-    summary: Option<&Path>,
-    rows_to: Option<&Path>,
-    mut body: B,
-    run: impl AsyncFnOnce(&mut B) -> Result<Exit, CmdError>,
-) -> Result<Exit, CmdError> {
-    let started = SystemTime::now();
-    let Some(target) = summary.map(Target::parse) else {
-        return run(&mut body).await;
-    };
-    target.check(rows_to, "rows")?;
-    let result = run(&mut body).await;
-    let summary = Summary::new(command, started, &result, None, body);
-    deliver(result, target.write(&summary))
+    started: SystemTime,
+    target: Option<Target>,
+}
+
+impl Summarised {
+    /// Checks `--summary` (`summary`) before anything is sent. `rows_to` is where the command writes its
+    /// rows (`None`: stdout), which `-` may not share.
+    pub fn start(
+        command: &'static str,
+        summary: Option<&Path>,
+        rows_to: Option<&Path>,
+    ) -> Result<Summarised, CmdError> {
+        let target = summary.map(Target::parse);
+        if let Some(t) = &target {
+            t.check(rows_to, "rows")?;
+        }
+        Ok(Summarised {
+            command,
+            started: SystemTime::now(),
+            target,
+        })
+    }
+
+    /// Writes the summary of a run that ended in `result` with the counts in `body`.
+    pub fn finish<B: Serialize>(
+        self,
+        result: Result<Exit, CmdError>,
+        body: &B,
+    ) -> Result<Exit, CmdError> {
+        let Some(target) = self.target else {
+            return result;
+        };
+        let summary = Summary::new(self.command, self.started, &result, None, body);
+        deliver(result, target.write(&summary))
+    }
 }
 
 /// The run's result once its summary was written: a summary that could not be written turns success
@@ -263,7 +180,7 @@ pub fn deliver(
     match (result, written) {
         (Ok(Exit::Ok), Err(e)) => Err(e),
         (result, Err(e)) => {
-            crate::say(format_args!("okta-org: error: {e}"));
+            crate::term::error(e);
             result
         }
         (result, Ok(())) => result,
@@ -278,16 +195,14 @@ pub fn seconds(d: Duration) -> f64 {
 /// Why a run ended before its end: a word a monitor can match on, and the message a person reads.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stop {
-    /// `max_wait`, `interrupted`, `report_closed`, `auth`, `unavailable`, `input_error`, `usage`,
-    /// `not_found` or `error`.
-    pub cause: &'static str,
+    pub cause: Cause,
     pub message: String,
     #[serde(skip)]
     pub retry_at: Option<SystemTime>,
 }
 
 impl Stop {
-    pub fn new(cause: &'static str, message: impl Into<String>) -> Stop {
+    pub fn new(cause: Cause, message: impl Into<String>) -> Stop {
         Stop {
             cause,
             message: message.into(),
@@ -295,20 +210,13 @@ impl Stop {
         }
     }
 
-    /// The transport's reason for stopping a run.
-    pub fn of_reason(r: &StopReason) -> Stop {
-        let cause = match r.failure {
-            _ if r.retry_at.is_some() => "max_wait",
-            Failure::Auth => "auth",
-            Failure::Retryable => "unavailable",
-            Failure::Usage => "usage",
-            Failure::NotFound => "not_found",
-            Failure::Unexpected => "error",
-        };
-        Stop {
-            retry_at: r.retry_at,
-            ..Stop::new(cause, r.message.clone())
-        }
+    /// How an engine's run ended, when it ended early.
+    pub fn of_ended(e: &Ended) -> Option<Stop> {
+        Some(Stop {
+            cause: e.cause()?,
+            message: e.message()?,
+            retry_at: e.retry_at(),
+        })
     }
 
     /// A command that failed as a whole.
@@ -318,25 +226,20 @@ impl Stop {
             _ => None,
         };
         let cause = match e.exit() {
-            _ if retry_at.is_some() => "max_wait",
+            _ if retry_at.is_some() => Cause::MaxWait,
             // An input or an earlier report that cannot be read is not a bad flag: a monitor tells a
             // broken export from a broken command line.
-            _ if matches!(e, CmdError::Input(_) | CmdError::Report(_)) => "input_error",
-            Exit::Usage => "usage",
-            Exit::Auth => "auth",
-            Exit::Retry => "unavailable",
-            Exit::NotFound => "not_found",
-            _ => "error",
+            _ if matches!(e, CmdError::Input(_) | CmdError::Report(_)) => Cause::InputError,
+            Exit::Usage => Cause::Usage,
+            Exit::Auth => Cause::Auth,
+            Exit::Retry => Cause::Unavailable,
+            Exit::NotFound => Cause::NotFound,
+            _ => Cause::Error,
         };
         Stop {
             retry_at,
             ..Stop::new(cause, e.to_string())
         }
-    }
-
-    /// A first or second SIGINT/SIGTERM.
-    pub fn interrupted(signal: i32, at_once: bool) -> Stop {
-        Stop::new("interrupted", crate::interrupt::describe(signal, at_once))
     }
 }
 
@@ -375,50 +278,6 @@ impl VerifyCounts {
 mod tests {
     use super::*;
 
-    /// A FIFO is not opened to see whether it can be written: that would block for a reader, or hand
-    /// the reader an end before the rows.
-    #[cfg(unix)]
-    #[test]
-    fn fifos_devices_and_links_stay_what_they_are() {
-        let dir = std::env::temp_dir().join(format!("okta-org-fifo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let fifo = dir.join("rows");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        if made.is_ok_and(|s| s.success()) {
-            assert!(probe_writable(&fifo, "").is_ok());
-        }
-        // Nor is a FIFO (or /dev/null) replaced by a file when the summary is written to it.
-        if fifo.exists() {
-            let reader = {
-                let fifo = fifo.clone();
-                std::thread::spawn(move || std::fs::read(fifo).unwrap())
-            };
-            write_atomically(&fifo, b"{}\n").unwrap();
-            assert_eq!(reader.join().unwrap(), b"{}\n");
-            use std::os::unix::fs::FileTypeExt;
-            assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
-        }
-        // Through a link, the file it names gets the summary and the link stays.
-        let file = dir.join("s.json");
-        std::fs::write(&file, "old").unwrap();
-        let link = dir.join("link.json");
-        std::os::unix::fs::symlink(&file, &link).unwrap();
-        write_atomically(&link, b"new").unwrap();
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
-        let missing = dir.join("no-such-dir").join("x.csv");
-        let e = probe_writable(&missing, "the report ")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no such file"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
     #[test]
     fn written_whole_or_not_at_all() {
         let dir = std::env::temp_dir().join(format!("okta-org-summary-{}", std::process::id()));
@@ -451,8 +310,8 @@ mod tests {
             until,
         }
         .stop_reason();
-        let s = Stop::of_reason(&r);
-        assert_eq!((s.cause, s.retry_at), ("max_wait", Some(until)));
+        let s = Stop::of_ended(&Ended::Stopped(r)).unwrap();
+        assert_eq!((s.cause, s.retry_at), (Cause::MaxWait, Some(until)));
         let summary = Summary::new("bounces remove", until, &Ok(Exit::Retry), Some(s), ());
         assert_eq!(
             summary.retry_at.as_deref(),

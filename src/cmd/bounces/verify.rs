@@ -9,18 +9,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use tokio::time::Instant;
 
-use super::super::{CmdError, usage};
-use super::summary::{VerifyCounts, summarised};
+use super::super::{CmdError, Ran, usage};
+use super::summary::{Summarised, VerifyCounts};
 use super::{ReportFormat, RowsArgs, watch_signals};
 use crate::cli::{ConnectArgs, Global, parse_duration};
-use crate::client::{ApiError, Client};
 use crate::endpoints;
 use crate::exit::Exit;
-use crate::interrupt::{Interrupt, Level};
-use crate::logs::verify::{Checked, Checker, Verdict};
-use crate::logs::{DELIVERY, MAX_AGE, Pages, Query, REMOVAL};
+use crate::interrupt::Interrupt;
+use crate::logs::verify::{Verdict, Verified, check};
 use crate::report::{self, Status};
 use crate::session::{Session, Tuning};
 use crate::term::count;
@@ -40,9 +37,10 @@ Examples:
   okta-org bounces verify report.csv
   okta-org bounces verify report.csv --wait 10m --output verdicts.csv";
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// A report written by `bounces remove` (CSV or JSON lines)
+    /// A report written by `bounces remove` (CSV or JSON lines); with --profiles, `{profile}` in the
+    /// path names each org's
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
     /// Keep looking until every address has a verdict, or this long has passed (e.g. 10m)
@@ -83,19 +81,38 @@ struct Body {
     verdicts: VerifyCounts,
 }
 
-pub async fn run(mut a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
-    a.rows
-        .check(&[(format!("the report {}", a.report.display()), &a.report)])?;
-    let body = Body {
+pub async fn run(a: VerifyArgs, global: &Global) -> Result<Exit, CmdError> {
+    run_counted(a, global).await.result
+}
+
+/// The run, and its verdicts' counts (for a caller that runs it for many orgs).
+pub async fn run_counted(mut a: VerifyArgs, global: &Global) -> Ran {
+    let checked = a
+        .rows
+        .check(&[(format!("the report {}", a.report.display()), &a.report)]);
+    if let Err(e) = checked {
+        return Ran::of(Err(e));
+    }
+    let mut body = Body {
         report: a.report.display().to_string(),
         output: a.rows.output.as_ref().map(|p| p.display().to_string()),
         ..Body::default()
     };
-    let (summary, rows_to) = (a.rows.summary.as_deref(), a.rows.output.as_deref());
-    summarised("bounces verify", summary, rows_to, body, async |body| {
-        verify(&a, global, body).await
-    })
-    .await
+    let summary = match Summarised::start(
+        "bounces verify",
+        a.rows.summary.as_deref(),
+        a.rows.output.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Ran::of(Err(e)),
+    };
+    let result = verify(&a, global, &mut body).await;
+    let got = result.is_ok();
+    let result = summary.finish(result, &body);
+    let mut ran = Ran::of(result);
+    ran.counted.rows = got.then_some(body.verdicts.addresses);
+    ran.counted.body = serde_json::to_value(&body).unwrap_or_default();
+    ran
 }
 
 async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit, CmdError> {
@@ -124,6 +141,7 @@ async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit
         Some(session.client.clone()),
         interrupt.clone(),
         "the verdicts",
+        global.signals(),
     );
     let checked = check(&session.client, accepted, a.wait, &interrupt).await?;
     (body.events, body.pages) = (checked.events, checked.pages);
@@ -145,131 +163,8 @@ async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit
         })
         .collect();
     a.rows.write(&HEADER, &rows)?;
-    if !global.quiet {
-        crate::say(summary(&checked));
-    }
+    crate::term::note(summary(&checked));
     Ok(exit_of(&checked))
-}
-
-/// The verdicts of a check, and what it read.
-pub struct Verified {
-    pub results: Vec<Checked>,
-    pub events: u64,
-    pub pages: u64,
-    /// The wait ran out (or was interrupted) with addresses still without a verdict.
-    pub gave_up: bool,
-    /// Ended at once by a second signal (its number).
-    pub ended_by_signal: Option<i32>,
-}
-
-/// How long a polling check waits before asking again, at first and at most.
-const POLL_FIRST: Duration = Duration::from_secs(2);
-const POLL_MOST: Duration = Duration::from_secs(15);
-
-/// Reads the log for `accepted` (address, when Okta took it): one bounded query without `wait`, a polling
-/// query with it.
-pub async fn check(
-    client: &Client,
-    accepted: Vec<(String, SystemTime)>,
-    wait: Option<Duration>,
-    interrupt: &Interrupt,
-) -> Result<Verified, ApiError> {
-    let mut checker = Checker::new(accepted);
-    let Some(since) = checker.since() else {
-        return Ok(Verified {
-            results: Vec::new(),
-            events: 0,
-            pages: 0,
-            gave_up: false,
-            ended_by_signal: None,
-        });
-    };
-    // Event types only: a delivery's result is read from the event (see `bounces find`).
-    let filter = format!("eventType eq \"{REMOVAL}\" or eventType eq \"{DELIVERY}\"");
-    let now = SystemTime::now();
-    // Okta answers queries of the last 180 days only (and keeps 90 days of events).
-    let oldest = now - (MAX_AGE - Duration::from_secs(3600));
-    if since < oldest {
-        tracing::warn!(
-            "the report's first address was accepted more than 180 days ago; reading the System Log from \
-             {} (events older than 90 days are gone)",
-            crate::logs::time_text(oldest)
-        );
-    }
-    let query = Query {
-        since: since.clamp(oldest, now),
-        until: wait.is_none().then_some(now),
-        filter,
-    };
-    let mut pages = Pages::new(client, &query);
-    let deadline = wait.map(|w| Instant::now() + w);
-    let mut pause = POLL_FIRST;
-    let mut gave_up = false;
-    // A bounded query is read to its last page: a later event (a delivery, a bounce) changes a verdict
-    // even once every address has one. A polling query (`--wait`) ends as soon as every address has a
-    // verdict, or at the deadline (a page still being asked for then is given up); after a short page
-    // (it has caught up with the log) it waits before asking again, so a busy org's stream of deliveries
-    // does not spend the log's rate limit.
-    loop {
-        let next = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, pages.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    gave_up = checker.pending() > 0;
-                    break;
-                }
-            },
-            None => pages.next().await,
-        };
-        let events = match next {
-            Ok(Some(events)) => events,
-            Ok(None) => break,
-            // Interrupted while a page was asked for: the verdicts so far are still written.
-            Err(ApiError::Stopped(_)) if interrupt.stopping() => {
-                gave_up = true;
-                break;
-            }
-            Err(e) => return Err(e),
-        };
-        for v in &events {
-            checker.take(v);
-        }
-        if interrupt.stopping() {
-            gave_up = checker.pending() > 0;
-            break;
-        }
-        let Some(deadline) = deadline else { continue };
-        if checker.pending() == 0 {
-            break;
-        }
-        if Instant::now() >= deadline {
-            gave_up = true;
-            break;
-        }
-        if events.len() >= crate::logs::PAGE_LIMIT as usize {
-            continue;
-        }
-        // Caught up with addresses still without a verdict: wait before asking again, in small steps so
-        // an interrupt is heard.
-        let until = (Instant::now() + pause).min(deadline);
-        while Instant::now() < until && !interrupt.stopping() {
-            tokio::time::sleep(Duration::from_millis(200).min(until - Instant::now())).await;
-        }
-        if Instant::now() >= deadline || interrupt.stopping() {
-            gave_up = true;
-            break;
-        }
-        pause = (pause * 3 / 2).min(POLL_MOST);
-    }
-    Ok(Verified {
-        results: checker.results(),
-        events: checker.intake.events,
-        pages: pages.pages,
-        gave_up,
-        ended_by_signal: (interrupt.level() == Level::Now)
-            .then(|| interrupt.signal())
-            .flatten(),
-    })
 }
 
 /// One line: the counts of each verdict.
@@ -281,7 +176,7 @@ pub fn summary(v: &Verified) -> String {
         .collect();
     let n = v.results.len();
     let mut s = format!(
-        "okta-org: verified {} in the System Log ({} read): {}",
+        "verified {} in the System Log ({} read): {}",
         count(n as u64, "address", "addresses"),
         count(v.events, "event", "events"),
         parts.join(", ")

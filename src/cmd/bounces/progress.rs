@@ -7,65 +7,45 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::RemoveOptions;
-use super::submit::MAX_BATCH;
 use crate::client::Client;
 use crate::client::pacer::{Hold, Pacer};
 use crate::endpoints;
-use crate::input::InputSpec;
+use crate::engine::Tally;
+use crate::engine::submit::MAX_BATCH;
 
 /// The bar's length: it shows a share, to a hundredth of a percent.
 const BAR_UNITS: u64 = 10_000;
 
-/// What the run has done so far, counted by the run and read by the bar.
-#[derive(Default)]
-pub struct Tally {
-    /// Input bytes read (the reader counts them).
-    pub bytes: Arc<AtomicU64>,
-    /// Rows that reached the run from the reader.
-    pub rows: AtomicU64,
-    /// Addresses put in batches to send (valid and new).
-    pub batched: AtomicU64,
-    /// Addresses Okta answered for (accepted or rejected).
-    pub sent: AtomicU64,
-    /// Rows written to the report (settled).
-    pub settled: AtomicU64,
-    /// Rows reported `failed`.
-    pub failed: AtomicU64,
-    /// The reader reached the end of its inputs.
-    pub read_all: AtomicBool,
-}
-
 pub struct Progress {
     bar: Option<ProgressBar>,
-    pub tally: Arc<Tally>,
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Progress {
-    /// A bar for the run, when stderr is a terminal that the report does not also write to.
-    pub fn new(opts: &RemoveOptions, client: Option<Arc<Client>>) -> Progress {
-        let tally = Arc::new(Tally::default());
-        let report_on_terminal = opts.report.is_none() && std::io::stdout().is_terminal();
-        if opts.quiet || !std::io::stderr().is_terminal() || report_on_terminal {
+    /// A bar for a run that counts in `tally`, when stderr is a terminal that the report does not also
+    /// write to. `total` is the inputs' size when every input is a file; `client` is `None` for a dry run.
+    pub fn new(
+        tally: Arc<Tally>,
+        total: Option<u64>,
+        report_to_stdout: bool,
+        client: Option<Arc<Client>>,
+        wanted: bool,
+    ) -> Progress {
+        let report_on_terminal = report_to_stdout && std::io::stdout().is_terminal();
+        if !wanted || crate::term::quiet() || !std::io::stderr().is_terminal() || report_on_terminal
+        {
             return Progress {
                 bar: None,
-                tally,
                 ticker: None,
             };
         }
-        let total: Option<u64> = if opts.retry.is_some() {
-            None
-        } else {
-            opts.inputs.iter().map(InputSpec::size).sum()
-        };
         // Two lines: what is done beside the bar, then what is ahead (the time left, the wait and its
         // cause), so neither is cut on an 80-column terminal.
         // With files, the bar is the share of rows settled in the report (of the rows the inputs hold, as
@@ -95,14 +75,14 @@ impl Progress {
                 if let Some(f) = view.settled_share() {
                     drawn.set_position((f * BAR_UNITS as f64) as u64);
                 }
-                drawn.set_prefix(done);
-                drawn.set_message(ahead);
+                // (Counts and the tool's words only; escaped anyway, as everything on stderr is.)
+                drawn.set_prefix(crate::escape::text(&done).into_owned());
+                drawn.set_message(crate::escape::text(&ahead).into_owned());
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });
         Progress {
             bar: Some(bar),
-            tally,
             ticker: Some(ticker),
         }
     }

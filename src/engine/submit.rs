@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ApiError, Client};
+use crate::client::{ApiError, Client, StopReason};
 use crate::endpoints;
 use crate::report::Status;
 use crate::term::count;
@@ -48,15 +48,26 @@ pub struct Outcome {
     pub reason: String,
     /// When Okta's answer for it came (accepted or rejected rows).
     pub at: Option<SystemTime>,
+    /// When Okta said to try again (a `failed` row of a `--max-wait` stop).
+    pub retry_at: Option<SystemTime>,
 }
 
 impl Outcome {
-    fn new(status: Status, reason: impl Into<String>) -> Outcome {
+    pub fn new(status: Status, reason: impl Into<String>) -> Outcome {
         let answered = matches!(status, Status::Accepted | Status::Rejected);
         Outcome {
             status,
             reason: reason.into(),
             at: answered.then(SystemTime::now),
+            retry_at: None,
+        }
+    }
+
+    /// A row not confirmed sent because the run stopped (or its request failed) for `why`.
+    pub fn failed(why: &StopReason) -> Outcome {
+        Outcome {
+            retry_at: why.retry_at,
+            ..Outcome::new(Status::Failed, why.message.clone())
         }
     }
 }
@@ -154,18 +165,22 @@ pub async fn submit(
             Err(e) => {
                 // This request's rows get its own error (sent and unanswered, or refused); the rest of
                 // the batch, never sent, gets the reason the run stopped.
-                client.control().stop(e.stop_reason());
-                let why = e.to_string();
+                let reason = e.stop_reason();
+                client.control().stop(reason.clone());
+                let own = Outcome {
+                    retry_at: reason.retry_at,
+                    ..Outcome::new(Status::Failed, e.to_string())
+                };
                 for i in range {
-                    out[i] = Some(Outcome::new(Status::Failed, why.clone()));
+                    out[i] = Some(own.clone());
                 }
                 let rest = client
                     .control()
                     .stopped()
-                    .map_or_else(|| why.clone(), |r| r.message);
+                    .map_or_else(|| own.clone(), |r| Outcome::failed(&r));
                 for r in work.drain(..) {
                     for i in r {
-                        out[i] = Some(Outcome::new(Status::Failed, rest.clone()));
+                        out[i] = Some(rest.clone());
                     }
                 }
             }
