@@ -209,8 +209,8 @@ pub enum Look {
 /// from `current`'s, and reads the rows from that line on better than `current` does, on some stretch of
 /// them (the window may run into yet another export), by the points of [`best_lead`]:
 /// - at the start of another encoding, any layout of its own (or a header) will do;
-/// - a header (or `sep=`) must gain two points on the rows after it, or read them as well with the same
-///   address column;
+/// - a header (or `sep=`) must gain two points from itself on (the layout in use reads it as a row with no
+///   address), or read the rows as well with the same address column;
 /// - a row that does not fit (nor does the row after it) must gain two points from itself on, under a
 ///   layout of another delimiter or width (rows of the same export whose address is missing do not make
 ///   one of another).
@@ -256,7 +256,9 @@ pub fn look(
         Why::Header | Why::Preamble => {
             // (A header of the same address column reads the rows as the one in use does.)
             let same = new.delimiter == current.delimiter && new.column == current.column;
-            let (best, found) = best_lead(&ours, &theirs, 2);
+            // (From the header itself: the layout in use reads it as a row with no address, a point
+            // against it, as the stray rows of a first export with almost no good one can take the rest.)
+            let (best, found) = best_lead(&ours, &theirs, 1);
             differs && found > 0 && (best >= 2 || (same && best >= 0))
         }
         Why::Misfit => {
