@@ -351,8 +351,7 @@ fn read_inputs(
         };
         tracing::info!("{}: {}", reader.name(), reader.describe());
         let name = reader.name().to_string();
-        let column_label = reader.layout.column_label();
-        let (mut rows, mut unclosed) = (0u64, 0u64);
+        let (mut rows, mut unclosed, mut sprawled) = (0u64, 0u64, 0u64);
         let mut last_line = 0;
         let carried = earlier.and_then(|c| c.get(&name));
         while let Some(row) = reader.next_row()? {
@@ -367,6 +366,18 @@ fn read_inputs(
                         u.line,
                         u.column + 1,
                         u.why,
+                    );
+                }
+            }
+            if let Some(s) = row.sprawl {
+                sprawled += 1;
+                if sprawled <= UNCLOSED_SHOWN {
+                    tracing::warn!(
+                        "{name}: line {}: one row runs over {} lines, with {} delimiters in its quoted \
+                         cells: check that it did not take in other rows",
+                        row.line,
+                        s.lines + 1,
+                        s.delimiters,
                     );
                 }
             }
@@ -394,7 +405,7 @@ fn read_inputs(
                     }
                     seg.push_settled(source, rec);
                 }
-                _ => checker.push(seg, source, &row, &column_label),
+                _ => checker.push(seg, source, &row, row.column_label),
             }
             if !r.hand_over(seg) || interrupt.level() == Level::Now {
                 done.stopped = stopped_at(last_line);
@@ -405,6 +416,12 @@ fn read_inputs(
             tracing::warn!(
                 "{name}: {} with an unclosed quote (see the report)",
                 count(unclosed - UNCLOSED_SHOWN, "more row", "more rows")
+            );
+        }
+        if sprawled > UNCLOSED_SHOWN {
+            tracing::warn!(
+                "{name}: {} over many lines or delimiters",
+                count(sprawled - UNCLOSED_SHOWN, "more row runs", "more rows run")
             );
         }
         // A pipe ended by the interrupt looks like its end; say that it was not.

@@ -1,14 +1,12 @@
-//! Turning an export's raw bytes into UTF-8 for the CSV reader: UTF-8 with or without a BOM passes through,
-//! UTF-16 LE/BE (Excel "Unicode text", Exchange message traces), with or without a BOM, is transcoded.
-//! Bytes that are not UTF-8 in an otherwise 8-bit file are decoded as Windows-1252 cell by cell
-//! (see [`cell_text`]), which is what Excel on Windows writes.
+//! The text of an export: which encoding a stretch of it is in, whether its start is text at all, and the
+//! text of one cell (UTF-8 as it is, anything else as Windows-1252, which is what Excel on Windows writes).
+//! Decoding the raw bytes, stretch by stretch, is [`super::transcode`]'s.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Read};
 
-use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
-use encoding_rs_io::DecodeReaderBytesBuilder;
+use encoding_rs::WINDOWS_1252;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -31,75 +29,6 @@ impl fmt::Display for Encoding {
 
 pub type DynRead = Box<dyn Read + Send>;
 
-/// Looks at the first bytes of `raw` and returns a reader of UTF-8 (or 8-bit) bytes, without a BOM.
-pub fn decode(mut raw: DynRead) -> io::Result<(DynRead, Encoding)> {
-    let mut head = vec![0u8; 4096];
-    let n = read_full(&mut raw, &mut head)?;
-    head.truncate(n);
-    let encoding = detect(&head);
-    let skip = match encoding {
-        Encoding::Utf8Bom => 3,
-        _ => 0,
-    };
-    let rest: DynRead = Box::new(Cursor::new(head).chain(raw));
-    let reader: DynRead = match encoding {
-        Encoding::Utf8 => rest,
-        Encoding::Utf8Bom => {
-            let mut r = rest;
-            io::copy(&mut (&mut r).take(skip), &mut io::sink())?;
-            r
-        }
-        Encoding::Utf16Le | Encoding::Utf16Be => {
-            let enc = if encoding == Encoding::Utf16Le {
-                UTF_16LE
-            } else {
-                UTF_16BE
-            };
-            Box::new(
-                DecodeReaderBytesBuilder::new()
-                    .encoding(Some(enc))
-                    .bom_override(true)
-                    .build(rest),
-            )
-        }
-    };
-    Ok((reader, encoding))
-}
-
-fn detect(head: &[u8]) -> Encoding {
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Encoding::Utf8Bom;
-    }
-    if head.starts_with(&[0xFF, 0xFE]) {
-        return Encoding::Utf16Le;
-    }
-    if head.starts_with(&[0xFE, 0xFF]) {
-        return Encoding::Utf16Be;
-    }
-    // A zip, .xls or gzip file is refused as it is (see `not_text`), not read as UTF-16.
-    if BINARY_SIGNATURES
-        .iter()
-        .any(|(sig, _)| head.starts_with(sig))
-    {
-        return Encoding::Utf8;
-    }
-    // No BOM: text in UTF-16 has zero bytes on one side of its pairs only (ASCII is 0x00XX), and the
-    // addresses, digits and delimiters of an export are ASCII even when its names are Cyrillic or Greek; a
-    // binary file has them on both sides.
-    let pairs = head.len() / 2;
-    if pairs >= 1 {
-        let even_zero = head.iter().step_by(2).filter(|&&b| b == 0).count();
-        let odd_zero = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        if odd_zero * 10 >= pairs * 3 && even_zero * 20 < pairs {
-            return Encoding::Utf16Le;
-        }
-        if even_zero * 10 >= pairs * 3 && odd_zero * 20 < pairs {
-            return Encoding::Utf16Be;
-        }
-    }
-    Encoding::Utf8
-}
-
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.
 pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -115,7 +44,7 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The starts of files that are not text, and what each is.
-const BINARY_SIGNATURES: [(&[u8], &str); 3] = [
+pub(super) const BINARY_SIGNATURES: [(&[u8], &str); 3] = [
     (
         b"PK\x03\x04",
         "not text but a zip archive (an .xlsx workbook? save the sheet as CSV)",
@@ -179,64 +108,6 @@ pub fn cell_text(bytes: &[u8]) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    fn decoded(bytes: Vec<u8>) -> (String, Encoding) {
-        let (mut r, enc) = decode(Box::new(Cursor::new(bytes))).unwrap();
-        let mut out = Vec::new();
-        r.read_to_end(&mut out).unwrap();
-        (String::from_utf8(out).unwrap(), enc)
-    }
-
-    fn utf16(s: &str, le: bool, bom: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        if bom {
-            out.extend(if le { [0xFF, 0xFE] } else { [0xFE, 0xFF] });
-        }
-        for u in s.encode_utf16() {
-            out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
-        }
-        out
-    }
-
-    #[test]
-    fn detects_every_supported_encoding() {
-        let text = "email\r\njosé@example.com\r\n";
-        assert_eq!(decoded(text.into()), (text.into(), Encoding::Utf8));
-        let mut bom = vec![0xEF, 0xBB, 0xBF];
-        bom.extend(text.as_bytes());
-        assert_eq!(decoded(bom), (text.into(), Encoding::Utf8Bom));
-        for (le, bom) in [(true, true), (true, false), (false, true), (false, false)] {
-            let want = if le {
-                Encoding::Utf16Le
-            } else {
-                Encoding::Utf16Be
-            };
-            assert_eq!(
-                decoded(utf16(text, le, bom)),
-                (text.into(), want),
-                "{le} {bom}"
-            );
-        }
-    }
-
-    #[test]
-    fn utf16_without_a_bom_whose_names_are_not_latin() {
-        let text =
-            "email\tимя\r\nivan@example.ru\tИван Петров\r\nolga@example.ru\tОльга Смирнова\r\n";
-        for le in [true, false] {
-            let want = if le {
-                Encoding::Utf16Le
-            } else {
-                Encoding::Utf16Be
-            };
-            assert_eq!(decoded(utf16(text, le, false)), (text.into(), want));
-        }
-        // A binary file has zero bytes on both sides.
-        assert_eq!(
-            detect(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"),
-            Encoding::Utf8
-        );
-    }
-
     #[test]
     fn falls_back_to_windows_1252_per_cell() {
         assert_eq!(cell_text(b"jos\xe9@example.com"), "josé@example.com");
@@ -277,11 +148,5 @@ mod tests {
             })
             .collect();
         assert_eq!(not_text(&cp1251), None);
-    }
-
-    #[test]
-    fn empty_and_tiny_inputs() {
-        assert_eq!(decoded(Vec::new()), (String::new(), Encoding::Utf8));
-        assert_eq!(decoded(b"a".to_vec()), ("a".into(), Encoding::Utf8));
     }
 }

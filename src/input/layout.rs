@@ -267,6 +267,28 @@ pub fn decide(
     })
 }
 
+/// Whether `line` (without its line end) reads as the header row of an export: no `@`, and its cells (split
+/// at any of the delimiters it holds, or not at all) hold a name this tool knows for an address column.
+pub fn header_line(line: &[u8]) -> bool {
+    if line.contains(&b'@') || line.trim_ascii().is_empty() {
+        return false;
+    }
+    let named = |d: u8| {
+        let cells = parse(line, d, 1).into_iter().next().unwrap_or_default();
+        (d == SINGLE_COLUMN || cells.len() >= 2) && known_header(&cells).is_some()
+    };
+    CANDIDATES
+        .iter()
+        .filter(|&&d| line.contains(&d))
+        .any(|&d| named(d))
+        || named(SINGLE_COLUMN)
+}
+
+/// Whether `line` is a line that comes before the header of an export (`sep=;`, `#TYPE ...`).
+pub fn preamble_line(line: &[u8]) -> bool {
+    sep_line(line).is_some() || line.starts_with(b"#TYPE ")
+}
+
 /// The best-ranked known address header name in `row`: (rank, column).
 pub fn known_header(row: &[String]) -> Option<(usize, usize)> {
     row.iter()
@@ -353,20 +375,104 @@ fn pick_delimiter(body: &[u8]) -> u8 {
     // A delimiter is one whose field count is the same (and above one) on at least 60 % of the sampled
     // records; among those, the one with the most agreeing fields (records agreeing × fields) wins, so a
     // comma inside every row of a semicolon file does not steal it.
+    // A line whose quotes one candidate reads as quoted cells, and another as quotes inside unquoted cells
+    // (`a@x.com;"Doe, Jane"` under `,`), is no evidence for the other: the rows agreeing with it are
+    // counted without such lines (else a comma in a quoted name of every row ties with `;`, and wins).
+    let misread = misread_lines(body, 100);
     let mut best: Option<(usize, u8)> = None;
-    for &d in &CANDIDATES {
+    for (k, &d) in CANDIDATES.iter().enumerate() {
         let counts: Vec<usize> = parse(body, d, 100).iter().map(Vec::len).collect();
         if counts.is_empty() {
             continue;
         }
         let mode = mode(&counts);
-        let agreeing = counts.iter().filter(|&&c| c == mode).count();
+        let agreeing = counts
+            .iter()
+            .filter(|&&c| c == mode)
+            .count()
+            .saturating_sub(misread[k]);
         let score = agreeing * mode;
         if mode >= 2 && agreeing * 10 >= counts.len() * 6 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, d));
         }
     }
     best.map_or(SINGLE_COLUMN, |(_, d)| d)
+}
+
+/// For each of [`CANDIDATES`], how many of the first `limit` lines of `body` it misreads: it finds a quote
+/// inside an unquoted cell where another candidate reads every quote of the line as quoting a whole cell.
+fn misread_lines(body: &[u8], limit: usize) -> [usize; CANDIDATES.len()] {
+    let mut misread = [0; CANDIDATES.len()];
+    let lines = body
+        .split(|&b| b == b'\n' || b == b'\r')
+        .filter(|l| l.contains(&b'"'))
+        .take(limit);
+    for line in lines {
+        let read = CANDIDATES.map(|d| quoting(line, d));
+        let clean = read
+            .iter()
+            .any(|r| r.is_some_and(|(quoted, inner)| quoted > 0 && inner == 0));
+        if !clean {
+            continue;
+        }
+        for (k, r) in read.iter().enumerate() {
+            if r.is_some_and(|(_, inner)| inner > 0) {
+                misread[k] += 1;
+            }
+        }
+    }
+    misread
+}
+
+/// How `delimiter` reads the quotes of one line: how many cells it finds quoted (a quote at the cell's
+/// start, closed right before a delimiter or the line's end), and how many with a quote anywhere else.
+/// `None` when a quoted cell does not close on the line (it may run on to the next: no evidence).
+fn quoting(line: &[u8], delimiter: u8) -> Option<(usize, usize)> {
+    let (mut quoted, mut inner) = (0, 0);
+    let mut i = 0;
+    loop {
+        if line.get(i) == Some(&b'"') {
+            // A quoted cell: to its closing quote (a doubled quote is a quote in it).
+            let mut j = i + 1;
+            loop {
+                match line[j.min(line.len())..].iter().position(|&b| b == b'"') {
+                    None => return None,
+                    Some(p) if line.get(j + p + 1) == Some(&b'"') => j += p + 2,
+                    Some(p) => {
+                        j += p + 1;
+                        break;
+                    }
+                }
+            }
+            match line.get(j) {
+                None => return Some((quoted + 1, inner)),
+                Some(&b) if b == delimiter => {
+                    quoted += 1;
+                    i = j + 1;
+                }
+                // Closed in the middle of the cell: the rest of it runs to the next delimiter.
+                Some(_) => {
+                    inner += 1;
+                    match line[j..].iter().position(|&b| b == delimiter) {
+                        Some(p) => i = j + p + 1,
+                        None => return Some((quoted, inner)),
+                    }
+                }
+            }
+        } else {
+            let end = line[i..]
+                .iter()
+                .position(|&b| b == delimiter)
+                .map_or(line.len(), |p| i + p);
+            if line[i..end].contains(&b'"') {
+                inner += 1;
+            }
+            if end == line.len() {
+                return Some((quoted, inner));
+            }
+            i = end + 1;
+        }
+    }
 }
 
 /// The most common of `counts`; the largest among equally common ones.
@@ -485,6 +591,22 @@ fn is_sender_header(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_quoted_cell_with_a_comma_in_every_row_does_not_make_a_semicolon_file_comma_separated() {
+        let body = b"user0@example.com;\"Doe, Jane\"\nuser1@example.com;\"550 5.1.1 <x>: \"\"User unknown\"\", see log\"\nuser2@example.com;\"Doe, Jane\"";
+        assert_eq!(pick_delimiter(body), b';');
+        // The other way round too, and a stray quote proves nothing.
+        let body = b"a@x.com,\"Doe; Jane\"\nb@x.com,\"Roe; Ann\"\nc@x.com,\"Poe; Ed\"\n";
+        assert_eq!(pick_delimiter(body), b',');
+        let body = b"a@x.com,O\"Neil\nb@x.com,Roe\nc@x.com,Poe\n";
+        assert_eq!(pick_delimiter(body), b',');
+        assert_eq!(quoting(b"a;\"b, c\"", b';'), Some((1, 0)));
+        assert_eq!(quoting(b"a;\"b, c\"", b','), Some((0, 2)));
+        assert_eq!(quoting(b"a;\"b, c", b';'), None);
+        assert_eq!(quoting(b"\"a\"\"b\",c", b','), Some((1, 0)));
+        assert_eq!(quoting(b"\"a\"x,c", b','), Some((0, 1)));
+    }
+
     use super::*;
 
     fn auto(s: &str) -> Layout {

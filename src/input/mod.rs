@@ -6,6 +6,8 @@ pub mod layout;
 pub mod pump;
 pub mod records;
 pub mod sheet;
+pub mod stretch;
+pub mod transcode;
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -16,8 +18,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use decode::{DynRead, Encoding, cell_text};
 pub use layout::{ColumnChoice, Layout};
-use records::{BUFFER_BYTES, Records, Source};
-pub use records::{Runaway, Unclosed};
+use records::{BUFFER_BYTES, Records, Source, Start};
+pub use records::{Runaway, Sprawl, Unclosed};
+use stretch::{Look, Watch, Why};
+use transcode::Decoded;
 
 /// How many decoded bytes are looked at to work out the layout.
 const SAMPLE_BYTES: usize = 64 * 1024;
@@ -122,6 +126,11 @@ pub struct Row<'a> {
     pub cell: Cell<'a>,
     /// The row opened a quote that was taken for a stray: only its first line was read into it.
     pub unclosed: Option<Unclosed>,
+    /// The row was taken whole although it runs over more lines, or holds more delimiters in quotes,
+    /// than a row should: worth a warning.
+    pub sprawl: Option<Sprawl>,
+    /// The address column of the export the row is in (a stream may hold several), as messages name it.
+    pub column_label: &'a str,
 }
 
 /// The address cell of one data row.
@@ -162,11 +171,16 @@ impl<R: Read> Read for Counting<R> {
 
 pub struct SourceReader {
     name: String,
+    /// The layout of the export being read (of the first one until another starts).
     pub layout: Layout,
+    /// The encoding of the first export.
     pub encoding: Encoding,
-    records: Records<DynRead>,
+    records: Records<Decoded>,
     header_cell: Option<String>,
     skip_header: bool,
+    column: ColumnChoice,
+    label: String,
+    watch: Watch,
     /// A workbook's sheet, read instead of `records` (which then read nothing).
     sheet: Option<Box<sheet::SheetReader>>,
 }
@@ -224,23 +238,28 @@ impl SourceReader {
                     why,
                 })?;
             let (reader, layout) = sheet::SheetReader::open(&name, bytes, options)?;
-            let empty: DynRead = Box::new(io::empty());
+            let (empty, _) = Decoded::new(Box::new(io::empty())).map_err(io_err)?;
             let records = Records::new(Source::new(empty, 0), layout.records_config());
             return Ok(SourceReader {
                 name,
+                label: layout.column_label(),
                 layout,
                 // (Cells are Unicode text; `describe` names the workbook instead.)
                 encoding: Encoding::Utf8,
                 records,
                 header_cell: None,
                 skip_header: false,
+                column: options.column.clone(),
+                watch: Watch::default(),
                 sheet: Some(Box::new(reader)),
             });
         }
         let counted: DynRead = Box::new(Cursor::new(head[..n].to_vec()).chain(counted));
-        let (decoded, encoding) = decode::decode(counted).map_err(io_err)?;
+        let (decoded, encoding) = Decoded::new(counted).map_err(io_err)?;
         let mut source = Source::new(decoded, BUFFER_BYTES);
         source.fill_to(SAMPLE_BYTES).map_err(io_err)?;
+        // (Where the decoder found the next export to start, in another encoding.)
+        let next = source.input().starts().front().map(|s| s.at as usize);
         let buffered = source.buffered();
         if buffered.is_empty() && !options.allow_empty {
             let bytes = bytes_read.load(Ordering::Relaxed) - before;
@@ -250,27 +269,26 @@ impl SourceReader {
         if let Some(why) = decode::not_text(sample) {
             return Err(InputError::NotText { name, why });
         }
-        let complete = source.at_eof() && buffered.len() <= SAMPLE_BYTES;
-        let layout = layout::sniff(sample, complete, &options.column).map_err(|source| {
+        // The layout of the first export, from its own lines (the stream may hold others after it).
+        let (sample, _, cut) = stretch::cut(sample, usize::MAX, SAMPLE_BYTES, next);
+        let complete = cut || (source.at_eof() && buffered.len() <= SAMPLE_BYTES);
+        let layout = stretch::sniff(sample, complete, &options.column).map_err(|source| {
             InputError::Layout {
                 name: name.clone(),
                 source,
             }
         })?;
-        let header_cell = layout
-            .header
-            .as_ref()
-            .and_then(|h| h.get(layout.column))
-            .map(|c| layout::normalize_header(c))
-            .filter(|c| !c.is_empty());
         let records = Records::new(source, layout.records_config());
         Ok(SourceReader {
             name,
             skip_header: layout.header.is_some(),
+            header_cell: header_cell(&layout),
+            label: layout.column_label(),
             layout,
             encoding,
             records,
-            header_cell,
+            column: options.column.clone(),
+            watch: Watch::default(),
             sheet: None,
         })
     }
@@ -323,25 +341,116 @@ impl SourceReader {
         (cell_text(bytes), len, cut)
     }
 
+    /// Whether another export starts with the current record (which then is read again, under the layout
+    /// of that export).
+    fn another_export(&mut self, start: &Start) -> io::Result<bool> {
+        let offset = self.records.start_offset();
+        let starts = self.records.input().starts();
+        let mut encoding = None;
+        while let Some(s) = starts.front().copied()
+            && s.at <= offset
+        {
+            starts.pop_front();
+            encoding = Some(s.encoding);
+        }
+        let (why, line) = match encoding {
+            Some(e) => (Why::Encoding(e), Vec::new()),
+            None if start.unclosed.is_some() => return Ok(false),
+            None if self
+                .records
+                .field(self.layout.column)
+                .is_some_and(stretch::fits) =>
+            {
+                return Ok(false);
+            }
+            None => {
+                let auto = self.column == ColumnChoice::Auto;
+                let Some(rest) = self.records.start_bytes() else {
+                    return Ok(false);
+                };
+                let line = records::split_line(rest).0;
+                match stretch::trigger(&self.records, &self.layout, line, auto) {
+                    Some(why) => (why, line.to_vec()),
+                    None => return Ok(false),
+                }
+            }
+        };
+        if !self.watch.worth_a_look(start.line, why, &line) {
+            return Ok(false);
+        }
+        // The lines from here on, up to where the decoder found yet another encoding to start.
+        self.records.fill_from_start(stretch::WINDOW_BYTES)?;
+        let stop = self
+            .records
+            .input()
+            .starts()
+            .front()
+            .map(|s| (s.at - offset) as usize);
+        let eof = self.records.at_eof();
+        let Some(rest) = self.records.start_bytes() else {
+            return Ok(false);
+        };
+        let (window, _, cut) =
+            stretch::cut(rest, stretch::WINDOW_LINES, stretch::WINDOW_BYTES, stop);
+        let complete = cut || (eof && window.len() == rest.len());
+        let layout = match stretch::look(window, complete, &self.layout, why, &self.column) {
+            Look::Starts(layout) => layout,
+            Look::No { quiet } => {
+                self.watch.looked(start.line, why, &line, quiet);
+                return Ok(false);
+            }
+        };
+        if !self.records.restart(layout.records_config()) {
+            return Ok(false);
+        }
+        match encoding {
+            Some(e) => tracing::info!(
+                "{}: line {}: another export starts, in {e}: {layout}",
+                self.name,
+                start.line
+            ),
+            None => tracing::info!(
+                "{}: line {}: another export starts: {layout}",
+                self.name,
+                start.line
+            ),
+        }
+        self.watch.switched(start.line);
+        self.skip_header = layout.header.is_some();
+        self.header_cell = header_cell(&layout);
+        self.label = layout.column_label();
+        self.layout = layout;
+        Ok(true)
+    }
+
     /// The next data row.
     pub fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
         if self.sheet.is_some() {
-            return Ok(self.sheet.as_mut().and_then(|s| s.next_row()));
+            let label = &self.label;
+            return Ok(self.sheet.as_mut().and_then(|s| s.next_row(label)));
         }
+        let io_err = |name: &str, source| InputError::Io {
+            name: name.to_string(),
+            source,
+        };
         let start = loop {
             let start = self
                 .records
                 .next_record()
-                .map_err(|source| InputError::Io {
-                    name: self.name.clone(),
-                    source,
-                })?;
+                .map_err(|e| io_err(&self.name, e))?;
             match start {
                 None => return Ok(None),
                 Some(_) if self.skip_header => self.skip_header = false,
                 // A row of empty cells (`;;;` of a spreadsheet, spaces) is a blank line, not a row.
                 Some(start) if start.unclosed.is_none() && self.is_blank() => {}
-                Some(start) => break start,
+                Some(start) => {
+                    if !self
+                        .another_export(&start)
+                        .map_err(|e| io_err(&self.name, e))?
+                    {
+                        break start;
+                    }
+                }
             }
         };
         let column = self.layout.column;
@@ -384,8 +493,20 @@ impl SourceReader {
             line: start.line,
             cell,
             unclosed,
+            sprawl: start.sprawl,
+            column_label: &self.label,
         }))
     }
+}
+
+/// The header's name of the address column, normalized, to know the header again when it repeats.
+fn header_cell(layout: &Layout) -> Option<String> {
+    layout
+        .header
+        .as_ref()
+        .and_then(|h| h.get(layout.column))
+        .map(|c| layout::normalize_header(c))
+        .filter(|c| !c.is_empty())
 }
 
 #[cfg(test)]
@@ -428,6 +549,52 @@ mod tests {
                 (7, "<header>".into()),
             ]
         );
+    }
+
+    fn utf16(s: &str, le: bool, bom: bool) -> Vec<u8> {
+        let mut out = match (bom, le) {
+            (false, _) => Vec::new(),
+            (true, true) => vec![0xFF, 0xFE],
+            (true, false) => vec![0xFE, 0xFF],
+        };
+        for u in s.encode_utf16() {
+            out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        }
+        out
+    }
+
+    /// Exports one after another in one stream, each with its own encoding and layout: every row as the
+    /// export read alone gives it, at its line in the stream, and no header, `sep=` or comment line as a
+    /// row.
+    #[test]
+    fn a_stream_of_exports_reads_each_as_it_is() {
+        let mut text = b"created,email,reason\n2026,a@x.com,550\n".to_vec();
+        text.extend(utf16("ID\tRecipient\r\n1\tb@x.com\r\n", true, true));
+        text.extend(b"c@x.com,BOUNCE\nd@x.com,COMPLAINT\n");
+        text.extend(b"sep=;\r\nName;E-Mail\r\nJ\xFCrgen;e@x.com\r\n");
+        text.extend(b"# a list\nf@x.com\ng@x.com\n");
+        text.extend(utf16("email\ng@x.com\n", false, false));
+        text.extend(b"\xEF\xBB\xBFemail\nh@x.com\n");
+        text.extend(b"email\ni@x.com\n");
+        let got = rows(&text);
+        let want: Vec<(u64, String)> = [
+            (2, "a@x.com"),
+            (4, "b@x.com"),
+            (5, "c@x.com"),
+            (6, "d@x.com"),
+            (9, "e@x.com"),
+            (11, "f@x.com"),
+            (12, "g@x.com"),
+            (14, "g@x.com"),
+            (16, "h@x.com"),
+            // The same header again, with nothing to tell another export from it: a repeated header.
+            (17, "<header>"),
+            (18, "i@x.com"),
+        ]
+        .iter()
+        .map(|(l, a)| (*l, a.to_string()))
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

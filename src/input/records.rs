@@ -5,7 +5,8 @@
 //! own line, when it runs past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, into a line that
 //! reads as a row of its own, or to the end of the input: the row where it opened is then returned as its first line alone would give it,
 //! marked [`Unclosed`], and reading starts again on the next line. Fields are parsed by `csv_core`; what is
-//! kept of each is bounded, so a giant line costs time but not memory.
+//! kept of each is bounded, so a giant line costs time but not memory. The last record stays buffered
+//! while it is not too long, to be read again under another layout when another export starts with it.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -106,6 +107,18 @@ pub struct Unclosed {
 pub struct Start {
     pub line: u64,
     pub unclosed: Option<Unclosed>,
+    /// The record runs over more lines, or holds more delimiters in quotes, than a row should.
+    pub sprawl: Option<Sprawl>,
+}
+
+/// A record taken whole although it runs over more than [`MAX_QUOTED_LINES`] line ends, or its quoted
+/// cells that run over line ends hold more delimiters than a row has columns: it may have taken in rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sprawl {
+    /// The line ends inside the record.
+    pub lines: u64,
+    /// The delimiters inside its quoted cells.
+    pub delimiters: usize,
 }
 
 /// Reads records; the fields of the last one are read with [`Records::field`].
@@ -120,6 +133,9 @@ pub struct Records<R> {
     /// The line the next byte of input belongs to.
     line: u64,
     skip: u64,
+    /// Where the last record starts: its first line, and its position in the buffer while it is kept
+    /// there (see [`Records::restart`]).
+    start_line: u64,
 }
 
 impl<'a> Records<&'a [u8]> {
@@ -140,8 +156,58 @@ impl<R: Read> Records<R> {
             alone: Fields::new(),
             line: 1,
             skip: cfg.skip_lines,
+            start_line: 1,
             cfg,
         }
+    }
+
+    /// The input under the records.
+    pub fn input(&mut self) -> &mut R {
+        &mut self.src.src
+    }
+
+    /// Where the last record starts in the input (in bytes from its start).
+    pub fn start_offset(&self) -> u64 {
+        self.src.base + self.src.hold.unwrap_or(self.src.pos) as u64
+    }
+
+    /// What is buffered from the start of the last record on (see [`Records::fill_from_start`]), unless
+    /// the record was too long to be kept.
+    pub fn start_bytes(&self) -> Option<&[u8]> {
+        self.src.hold.map(|h| &self.src.buf[h..self.src.end])
+    }
+
+    /// Reads until at least `want` bytes from the start of the last record on are buffered (as many as
+    /// half the buffer holds), or the input ends.
+    pub fn fill_from_start(&mut self, want: usize) -> io::Result<()> {
+        let want = want.min(self.src.buf.len() / 2 - 1);
+        while let Some(h) = self.src.hold
+            && self.src.end - h < want
+            && self.src.fill()?
+        {}
+        Ok(())
+    }
+
+    /// Whether the whole input has been read into the buffer.
+    pub fn at_eof(&self) -> bool {
+        self.src.eof
+    }
+
+    /// Reads the input again from the start of the last record, split as `cfg` says (another export
+    /// starts there). False when the record was too long to be kept.
+    pub fn restart(&mut self, cfg: Config) -> bool {
+        let Some(h) = self.src.hold else {
+            return false;
+        };
+        self.src.pos = h;
+        self.src.mark = None;
+        self.line = self.start_line;
+        self.skip = cfg.skip_lines;
+        self.core = cfg.core();
+        self.alone_core = None;
+        self.fields.clear();
+        self.cfg = cfg;
+        true
     }
 
     /// How many fields the last record has (kept or not).
@@ -187,6 +253,8 @@ impl<R: Read> Records<R> {
             break piece;
         };
         let first = self.line;
+        self.src.hold = Some(self.src.pos);
+        self.start_line = first;
         // Where the record's line is in the buffer, when it is there whole.
         let mut whole_line = None;
         // Fed in parts when it is longer than the buffer.
@@ -217,6 +285,7 @@ impl<R: Read> Records<R> {
             return Ok(Some(Start {
                 line: first,
                 unclosed,
+                sprawl: None,
             }));
         }
         // A quoted field runs over the line end: keep the lines it takes in, to read them again if it
@@ -226,6 +295,9 @@ impl<R: Read> Records<R> {
         self.src.mark = Some(self.src.pos);
         let column = self.cfg.address_column;
         let mut lines = 0;
+        let delimiter = self.cfg.delimiter;
+        let count = |bytes: &[u8]| memchr::memchr_iter(delimiter, bytes).count();
+        let mut delimiters = whole_line.map_or(0, |r| count(&self.src.buf[r]));
         let why = loop {
             let open_part = self.fields.open_part();
             if lines == 0
@@ -250,6 +322,7 @@ impl<R: Read> Records<R> {
             let text = &self.src.buf[self.src.pos..self.src.pos + len];
             let whole = &self.src.buf[self.src.pos..self.src.pos + len + term];
             let closes = inside_quote(text).len() < text.len();
+            delimiters += count(text);
             let mut done = self.fields.feed(&mut self.core, whole);
             if term == 0 {
                 done = self.fields.feed(&mut self.core, b"\n");
@@ -270,9 +343,18 @@ impl<R: Read> Records<R> {
             lines += 1;
             if done {
                 self.src.mark = None;
+                let inside = delimiters.saturating_sub(self.fields.width().saturating_sub(1));
+                let lines = self.line - 1 - first;
+                let sprawl = (lines > MAX_QUOTED_LINES
+                    || self.cfg.width.is_some_and(|w| inside > w))
+                .then_some(Sprawl {
+                    lines,
+                    delimiters: inside,
+                });
                 return Ok(Some(Start {
                     line: first,
                     unclosed: None,
+                    sprawl,
                 }));
             }
             if closes {
@@ -296,6 +378,7 @@ impl<R: Read> Records<R> {
                 line: quote_line,
                 why,
             }),
+            sprawl: None,
         }))
     }
 
@@ -332,9 +415,15 @@ impl<R: Read> Records<R> {
         } else {
             self.mid_field_quote(&self.src.buf[self.src.pos..self.src.pos + read], line)
         };
+        self.src.hold = Some(self.src.pos);
+        self.start_line = line;
         self.src.pos += step;
         self.line += 1;
-        Some(Start { line, unclosed })
+        Some(Start {
+            line,
+            unclosed,
+            sprawl: None,
+        })
     }
 
     /// A record read whole from one line (`raw`) whose address cell holds no `@` while a quote in it
@@ -359,7 +448,7 @@ impl<R: Read> Records<R> {
 
 /// The field (0-based) of `line` whose quote closes before something other than a delimiter or the line
 /// end, if one does. A quote inside an unquoted field is a character; a quote left open is not this.
-fn misquoted_field(line: &[u8], delimiter: u8) -> Option<usize> {
+pub fn misquoted_field(line: &[u8], delimiter: u8) -> Option<usize> {
     let line = match line {
         [rest @ .., b'\r', b'\n'] | [rest @ .., b'\n'] | [rest @ .., b'\r'] => rest,
         _ => line,
@@ -530,6 +619,11 @@ pub struct Source<R> {
     end: usize,
     /// Bytes from here on stay buffered (the lines a quoted field has run over so far).
     mark: Option<usize>,
+    /// Bytes from here on stay buffered while they fill less than half the buffer (the last record, to
+    /// read again as another export's).
+    hold: Option<usize>,
+    /// Where `buf` starts in the input.
+    base: u64,
     eof: bool,
 }
 
@@ -556,6 +650,8 @@ impl<R: Read> Source<R> {
             pos: 0,
             end: 0,
             mark: None,
+            hold: None,
+            base: 0,
             eof: false,
         }
     }
@@ -564,6 +660,11 @@ impl<R: Read> Source<R> {
     pub fn fill_to(&mut self, want: usize) -> io::Result<()> {
         while self.end - self.pos < want.min(self.buf.len()) && self.fill()? {}
         Ok(())
+    }
+
+    /// The input under the buffer.
+    pub fn input(&mut self) -> &mut R {
+        &mut self.src
     }
 
     /// What is buffered and not yet read.
@@ -583,12 +684,20 @@ impl<R: Read> Source<R> {
         if self.eof {
             return Ok(false);
         }
-        let keep = self.mark.unwrap_or(self.pos);
+        let mut keep = self.mark.unwrap_or(self.pos);
+        if let Some(h) = self.hold {
+            if self.end - h < self.buf.len() / 2 {
+                keep = keep.min(h);
+            } else {
+                self.hold = None;
+            }
+        }
         if keep > 0 && self.end > self.buf.len() / 2 {
             self.buf.copy_within(keep..self.end, 0);
             self.end -= keep;
             self.pos -= keep;
-            if let Some(m) = &mut self.mark {
+            self.base += keep as u64;
+            for m in [&mut self.mark, &mut self.hold].into_iter().flatten() {
                 *m -= keep;
             }
         }
@@ -1108,6 +1217,37 @@ mod tests {
         assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::TooFar));
         assert_eq!(got.len(), 152);
         assert_eq!(got[151].0, 152);
+    }
+
+    #[test]
+    fn a_row_over_many_lines_or_with_many_quoted_delimiters_is_flagged() {
+        let sprawls = |text: &str, width: usize| {
+            let cfg = Config {
+                width: Some(width),
+                ..cfg(Some(0))
+            };
+            let mut r = Records::new(Source::new(text.as_bytes(), BUFFER_BYTES), cfg);
+            let mut out = Vec::new();
+            while let Some(start) = r.next_record().unwrap() {
+                out.push((start.line, start.sprawl));
+            }
+            out
+        };
+        // Two notes of 60 lines each: one row, which runs over 121 lines.
+        let note = |c: char| (0..60).map(|i| format!("{c}{i}\n")).collect::<String>();
+        let text = format!("a@x.com,\"{}\",\"{}\"\nb@x.com,x,y\n", note('n'), note('m'));
+        let sprawl = Sprawl {
+            lines: 120,
+            delimiters: 0,
+        };
+        assert_eq!(sprawls(&text, 3), vec![(1, Some(sprawl)), (122, None)]);
+        // A note over two lines holding more delimiters than a row has columns.
+        let text = "a@x.com,\"x, y, z\nw, v\"\nb@x.com,\"one, two\nthree\"\n";
+        let sprawl = Sprawl {
+            lines: 1,
+            delimiters: 3,
+        };
+        assert_eq!(sprawls(text, 2), vec![(1, Some(sprawl)), (3, None)]);
     }
 
     #[test]

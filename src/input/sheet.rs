@@ -186,7 +186,8 @@ impl SheetReader {
     }
 
     /// The next data row: blank rows are passed over, as blank lines are in a CSV export.
-    pub fn next_row(&mut self) -> Option<Row<'_>> {
+    /// `column_label` names the address column in the reader's messages.
+    pub fn next_row<'a>(&'a mut self, column_label: &'a str) -> Option<Row<'a>> {
         for note in self.notes.drain(..) {
             tracing::warn!("{}: {note}", self.name);
         }
@@ -220,6 +221,8 @@ impl SheetReader {
             line: u64::from(row[0].0) + 1,
             cell,
             unclosed: None,
+            sprawl: None,
+            column_label,
         })
     }
 }
