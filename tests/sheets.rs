@@ -242,6 +242,22 @@ async fn the_sheet_read_is_told_and_sheet_picks_another() {
     let out = dry(&sb, &[&only, "--sheet", "Data"], None).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(jsonl_rows(&out.stdout).len(), 2);
+
+    // --sheet beside a text input: the workbook's sheet is read, the text as it is, and stderr says so
+    // once, naming the input (not silently ignored).
+    let text = sb.dir.join("plain.csv");
+    std::fs::write(&text, "email\ntext@example.com\n").unwrap();
+    let text = text.to_str().unwrap();
+    let out = dry(&sb, &[&book, text, "--sheet", "More"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let emails: Vec<String> = jsonl_rows(&out.stdout).into_iter().map(|r| r.1).collect();
+    assert_eq!(
+        emails,
+        ["more@example.org", "more2@example.org", "text@example.com"]
+    );
+    let said =
+        format!("{text}: --sheet \"More\" is for workbooks: this input is text, read as it is");
+    assert_eq!(out.stderr.matches(&said).count(), 1, "{}", out.stderr);
 }
 
 #[tokio::test]

@@ -183,6 +183,8 @@ pub struct SourceReader {
     watch: Watch,
     /// A workbook's sheet, read instead of `records` (which then read nothing).
     sheet: Option<Box<sheet::SheetReader>>,
+    /// Said on stderr when the rows are first read: `--sheet` given for an input that is text.
+    note: Option<String>,
 }
 
 impl SourceReader {
@@ -252,6 +254,7 @@ impl SourceReader {
                 column: options.column.clone(),
                 watch: Watch::default(),
                 sheet: Some(Box::new(reader)),
+                note: None,
             });
         }
         let counted: DynRead = Box::new(Cursor::new(head[..n].to_vec()).chain(counted));
@@ -290,6 +293,12 @@ impl SourceReader {
             column: options.column.clone(),
             watch: Watch::default(),
             sheet: None,
+            note: options.sheet.as_ref().map(|sheet| {
+                format!(
+                    "--sheet \"{}\" is for workbooks: this input is text, read as it is",
+                    crate::escape::text(sheet)
+                )
+            }),
         })
     }
 
@@ -425,6 +434,9 @@ impl SourceReader {
 
     /// The next data row.
     pub fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
+        if let Some(note) = self.note.take() {
+            tracing::warn!("{}: {note}", self.name);
+        }
         if self.sheet.is_some() {
             let label = &self.label;
             return Ok(self.sheet.as_mut().and_then(|s| s.next_row(label)));
