@@ -230,7 +230,9 @@ fn watch_signals(
              then finishing {output} ({again})",
             crate::interrupt::GRACE.as_secs()
         ));
-        interrupt.raise(Level::Stopping, sig);
+        // The client stops before the interrupt is raised: the interrupt ends a pipe the reader waits
+        // on, and the rows it then hands over must find the client stopped (else, on another thread,
+        // they can be sent after the signal).
         if let Some(c) = &client {
             c.control().stop(StopReason::interrupted());
             let c = c.clone();
@@ -239,14 +241,15 @@ fn watch_signals(
                 c.control().abandon();
             });
         }
+        interrupt.raise(Level::Stopping, sig);
         let sig = signals.next().await;
         say(format_args!(
             "interrupted again: abandoning requests in flight; finishing {output} now"
         ));
-        interrupt.raise(Level::Now, sig);
         if let Some(c) = &client {
             c.control().abandon();
         }
+        interrupt.raise(Level::Now, sig);
     }));
 }
 
