@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use std::time::Duration;
 
 const SAMPLES: [&str; 14] = [
     "brevo-blocklist.csv",
@@ -256,4 +257,25 @@ async fn a_row_over_hundreds_of_lines_is_warned_about() {
         )
         .await;
     assert!(!out.stderr.contains("runs over"), "{}", out.stderr);
+}
+
+/// Bytes that each reading (8-bit, UTF-16) hands to the other: the decoder once switched between them
+/// forever, at full CPU, deaf to SIGTERM. Any end will do but that one: rows, or a refusal as not text.
+#[tokio::test]
+async fn bytes_that_no_encoding_reads_end_the_run() {
+    let sb = Sandbox::new("stream-ping-pong");
+    let fixture = format!(
+        "{}/tests/fixtures/streams/ping-pong.bin",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let spliced = std::fs::read(fixture).unwrap();
+    let small =
+        b"\n\x000\x000\x003\x00,\x00<\x00m\x00s\x00g\x003\x00@\x00a\x00c\x00m\x00e\x00.\x00";
+    for bytes in [&spliced[..], &small[..]] {
+        let run = tokio::time::timeout(Duration::from_secs(30), dry_run(&sb, &[], Some(bytes)))
+            .await
+            .expect("the reader ends");
+        assert!([2, 3].contains(&run.code), "{}", run.stderr);
+        assert!(!run.stderr.contains("panic"), "{}", run.stderr);
+    }
 }

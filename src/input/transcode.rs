@@ -12,6 +12,11 @@ use encoding_rs::{UTF_16BE, UTF_16LE};
 
 use super::decode::{BINARY_SIGNATURES, DynRead, Encoding};
 
+/// How many steps of the decoder in a row may hand nothing out and read nothing before the line is taken
+/// as 8-bit bytes. A step that only switches the reading (8-bit, UTF-16 LE or BE) moves on in one or two;
+/// more means that the bytes ahead read as neither (a NUL-riddled line that each reading hands to the
+/// other).
+const STUCK_STEPS: u32 = 16;
 /// How much raw input is looked at, at most, at once.
 const RAW_BYTES: usize = 64 * 1024;
 /// How far ahead the bytes after a line start are looked at to tell UTF-16 from 8-bit text.
@@ -165,6 +170,17 @@ impl Decoded {
     }
 
     /// Starts a stretch in `encoding` at `at`, after a BOM of `bom` bytes.
+    /// Hands out the line at `at`, through its line end, as 8-bit bytes (NUL bytes included), and reads
+    /// on from the next line as 8-bit text (see [`STUCK_STEPS`]).
+    fn line_as_bytes(&mut self, out: &mut [u8]) -> usize {
+        if !matches!(self.mode, Mode::Bytes) {
+            self.begin(Encoding::Utf8, 0);
+        }
+        let limit = memchr::memchr2(b'\n', b'\r', &self.buf[self.at..self.end])
+            .map_or(self.end, |p| self.at + p + 1);
+        self.emit(out, limit)
+    }
+
     fn begin(&mut self, encoding: Encoding, bom: usize) {
         if let Mode::Utf16 { decoder, .. } = &mut self.mode {
             // A lone half of a surrogate pair left at the end becomes U+FFFD.
@@ -597,10 +613,16 @@ impl Read for Decoded {
         if out.is_empty() {
             return Ok(0);
         }
+        // Each step hands bytes out, reads more, or changes how the bytes ahead are read. Steps that do
+        // none of the first two only ever switch between readings of the same bytes: past a few of
+        // them in a row (bytes that each reading hands to the other), the line ahead goes out as 8-bit
+        // bytes, its NUL bytes included, so that reading always moves on.
+        let mut idle = 0;
         loop {
             if self.dec_at < self.dec.len() {
                 return Ok(self.drain(out));
             }
+            let before = (self.at, self.end, self.eof, self.made);
             let step = match self.mode {
                 Mode::Bytes if self.direct(out) => self.read_direct(out)?,
                 Mode::Bytes => self.read_bytes(out)?,
@@ -608,6 +630,18 @@ impl Read for Decoded {
             };
             if let Some(n) = step {
                 return Ok(n);
+            }
+            if (self.at, self.end, self.eof, self.made) == before {
+                idle += 1;
+                if idle > STUCK_STEPS {
+                    let n = self.line_as_bytes(out);
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                    idle = 0;
+                }
+            } else {
+                idle = 0;
             }
         }
     }
@@ -728,6 +762,24 @@ mod tests {
             out.extend_from_slice(&buf[..n]);
         }
         (out, enc, r.starts().iter().copied().collect())
+    }
+
+    #[test]
+    fn bytes_each_reading_hands_to_the_other_still_end() {
+        // A line end, then NUL-riddled bytes that neither 8-bit nor UTF-16 (LE or BE) reading keeps: the
+        // decoder switched between them forever. Whatever it makes of them, it must reach the end.
+        let raw =
+            b"\n\x000\x000\x003\x00,\x00<\x00m\x00s\x00g\x003\x00@\x00a\x00c\x00m\x00e\x00.\x00";
+        for chunk in [1, 7, usize::MAX] {
+            let (r, _) = Decoded::new(Box::new(Trickle(raw.to_vec(), 3, 0))).unwrap();
+            let mut r = r;
+            let mut buf = vec![0u8; chunk.min(4096)];
+            let mut reads = 0;
+            while r.read(&mut buf).unwrap() > 0 {
+                reads += 1;
+                assert!(reads < 1_000, "the decoder does not move on");
+            }
+        }
     }
 
     /// Hands out a few bytes per read, so that every boundary falls on a read's end at some point.
