@@ -410,8 +410,9 @@ async fn max_wait_stops_with_the_time_to_retry() {
     assert!(run.record().violations.is_empty());
 }
 
-/// Messy input: BOM, CRLF, quoted newlines and delimiters, blank lines, short rows, a repeated header,
-/// junk, duplicates in other case: every data row is reported exactly once.
+/// Messy input: BOM, CRLF, quoted newlines and delimiters, blank lines, short rows, the header again (as
+/// `cat` of exports of one layout gives it), junk, duplicates in other case: every data row is reported
+/// exactly once, and a header is not a data row.
 #[tokio::test]
 async fn every_row_of_a_messy_export_is_reported_exactly_once() {
     let sim = simulator(org_with_users(1500)).await;
@@ -431,7 +432,7 @@ async fn every_row_of_a_messy_export_is_reported_exactly_once() {
             6 => text.push_str("2024;=HYPERLINK(\"http://x\");formula\r\n"),
             _ => text.push_str(&format!("2024;mailto:user{i}@example.com;ok\r\n")),
         }
-        if i % 10 != 2 {
+        if i % 10 != 2 && i % 10 != 4 {
             expected += 1;
         }
     }
@@ -443,11 +444,15 @@ async fn every_row_of_a_messy_export_is_reported_exactly_once() {
     assert_rows_in_order_once(&report);
     let counts = status_counts(&report);
     assert_eq!(counts.get("duplicate"), Some(&150));
-    assert_eq!(counts.get("invalid"), Some(&450));
+    assert_eq!(counts.get("invalid"), Some(&300));
     assert_eq!(counts.get("accepted"), Some(&750));
     let formula = report.iter().find(|r| r.reason.contains("no @")).unwrap();
     assert!(formula.email.starts_with("'="), "{formula:?}");
-    assert!(report.iter().any(|r| r.reason == "repeated header row"));
+    assert!(
+        !report
+            .iter()
+            .any(|r| r.email.contains("Email Address") || r.reason == "repeated header row")
+    );
     assert!(
         report
             .iter()

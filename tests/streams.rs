@@ -279,3 +279,38 @@ async fn bytes_that_no_encoding_reads_end_the_run() {
         assert!(!run.stderr.contains("panic"), "{}", run.stderr);
     }
 }
+
+/// Exports of one mail system piped together (their header again midway), and an export that is only its
+/// header, last in the stream: no header is read as a row, as when the files are named one by one.
+#[tokio::test]
+async fn the_same_header_again_and_a_header_alone_are_no_rows() {
+    let sb = Sandbox::new("stream-headers");
+    let file = |name: &str, text: &[u8]| {
+        let path = sb.write(name, text);
+        (path.to_str().unwrap().to_string(), text.to_vec())
+    };
+    let day1 = file(
+        "day1.csv",
+        b"created,email,reason,status\n2026,walter@acme.example,x,5.1.1\n",
+    );
+    let day2 = file(
+        "day2.csv",
+        b"created,email,reason,status\r\n2026,wanda@acme.example,y,5.1.1\r\n",
+    );
+    let day1_again = file("day1-again.csv", &day1.1);
+    let mailgun = file("mailgun.csv", b"address,code\ncarol@acme.example,550\n");
+    let header_only = file("empty.csv", b"email,reason\n");
+    let excel_header_only = file("excel.csv", b"sep=;\r\nName;E-Mail\r\n");
+    for files in [
+        vec![day1.clone(), day2.clone()],
+        vec![day1.clone(), day1_again.clone(), day2.clone()],
+        vec![mailgun.clone(), header_only.clone()],
+        vec![mailgun.clone(), excel_header_only.clone()],
+        vec![header_only.clone(), mailgun.clone(), day1.clone()],
+    ] {
+        assert_pipe_reads_as_named(&sb, &files).await;
+    }
+    let piped = dry_run(&sb, &[], Some(&[day1.1.clone(), day2.1.clone()].concat())).await;
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(piped.rows.len(), 2);
+}

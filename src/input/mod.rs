@@ -339,6 +339,27 @@ impl SourceReader {
             })
     }
 
+    /// Whether the record is the header of the export being read, cell for cell (names compared as
+    /// [`layout::normalize_header`] does). Data rows leave at the first test: their address cell has an
+    /// `@`.
+    fn repeats_header(&self) -> bool {
+        let Some(header) = &self.layout.header else {
+            return false;
+        };
+        let column = self.layout.column;
+        !self
+            .records
+            .field(column)
+            .is_some_and(|b| b.contains(&b'@'))
+            && self.records.width() == header.len()
+            && header.iter().enumerate().all(|(i, name)| {
+                self.records.field_len(i) <= records::FIELD_KEEP
+                    && self.records.field(i).is_some_and(|b| {
+                        layout::normalize_header(&cell_text(b)) == layout::normalize_header(name)
+                    })
+            })
+    }
+
     /// The address cell's value: at most [`records::FIELD_KEEP`] bytes, not cut inside a UTF-8 character.
     fn value<'b>(&self, bytes: &'b [u8], column: usize) -> (Cow<'b, str>, usize, bool) {
         let len = self.records.field_len(column);
@@ -455,6 +476,15 @@ impl SourceReader {
                 Some(_) if self.skip_header => self.skip_header = false,
                 // A row of empty cells (`;;;` of a spreadsheet, spaces) is a blank line, not a row.
                 Some(start) if start.unclosed.is_none() && self.is_blank() => {}
+                // The header again, cell for cell: another export of the same layout starts (`cat` of two
+                // files of one mail system), as when the files are named one by one.
+                Some(start) if start.unclosed.is_none() && self.repeats_header() => {
+                    tracing::info!(
+                        "{}: line {}: the header again: another export of the same layout starts",
+                        self.name,
+                        start.line
+                    );
+                }
                 Some(start) => {
                     if !self
                         .another_export(&start)
@@ -550,7 +580,8 @@ mod tests {
     #[test]
     fn lines_follow_the_file_including_quoted_newlines_and_blank_lines() {
         let got = rows(
-            b"email,note\r\na@x.com,\"two\r\nlines\"\r\n\r\nb@x.com,ok\r\nshort\r\nemail,note\r\n",
+            // (The last line names the address column again, but is not the header: a row, invalid.)
+            b"email,note\r\na@x.com,\"two\r\nlines\"\r\n\r\nb@x.com,ok\r\nshort\r\nemail,other\r\n",
         );
         assert_eq!(
             got,
@@ -599,8 +630,7 @@ mod tests {
             (12, "g@x.com"),
             (14, "g@x.com"),
             (16, "h@x.com"),
-            // The same header again, with nothing to tell another export from it: a repeated header.
-            (17, "<header>"),
+            // (Line 17: the same header again, `cat` of two exports of one layout: not a row.)
             (18, "i@x.com"),
         ]
         .iter()

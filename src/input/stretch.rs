@@ -259,7 +259,10 @@ pub fn look(
             // (From the header itself: the layout in use reads it as a row with no address, a point
             // against it, as the stray rows of a first export with almost no good one can take the rest.)
             let (best, found) = best_lead(&ours, &theirs, 1);
-            differs && found > 0 && (best >= 2 || (same && best >= 0))
+            // (An export that is only its header, last in the stream or before another encoding's:
+            // no rows, as when the file is named alone.)
+            let empty = complete && ours.is_empty();
+            differs && (empty || found > 0 && (best >= 2 || (same && best >= 0)))
         }
         Why::Misfit => {
             let found = ours.iter().any(|r| r.address == Some(true));
