@@ -476,22 +476,25 @@ impl SourceReader {
                 Some(_) if self.skip_header => self.skip_header = false,
                 // A row of empty cells (`;;;` of a spreadsheet, spaces) is a blank line, not a row.
                 Some(start) if start.unclosed.is_none() && self.is_blank() => {}
-                // The header again, cell for cell: another export of the same layout starts (`cat` of two
-                // files of one mail system), as when the files are named one by one.
-                Some(start) if start.unclosed.is_none() && self.repeats_header() => {
-                    tracing::info!(
-                        "{}: line {}: the header again: another export of the same layout starts",
-                        self.name,
-                        start.line
-                    );
-                }
                 Some(start) => {
-                    if !self
+                    if self
                         .another_export(&start)
                         .map_err(|e| io_err(&self.name, e))?
                     {
-                        break start;
+                        continue;
                     }
+                    // The header again, cell for cell: another export of the same layout starts (`cat`
+                    // of two files of one mail system), as when the files are named one by one. (After
+                    // the look for another export: one in another encoding may start with it.)
+                    if start.unclosed.is_none() && self.repeats_header() {
+                        tracing::info!(
+                            "{}: line {}: the header again: another export of the same layout starts",
+                            self.name,
+                            start.line
+                        );
+                        continue;
+                    }
+                    break start;
                 }
             }
         };
@@ -580,8 +583,8 @@ mod tests {
     #[test]
     fn lines_follow_the_file_including_quoted_newlines_and_blank_lines() {
         let got = rows(
-            // (The last line names the address column again, but is not the header: a row, invalid.)
-            b"email,note\r\na@x.com,\"two\r\nlines\"\r\n\r\nb@x.com,ok\r\nshort\r\nemail,other\r\n",
+            // (The last line is the header again: no row.)
+            b"email,note\r\na@x.com,\"two\r\nlines\"\r\n\r\nb@x.com,ok\r\nshort\r\nemail,note\r\n",
         );
         assert_eq!(
             got,
@@ -589,7 +592,6 @@ mod tests {
                 (2, "a@x.com".into()),
                 (5, "b@x.com".into()),
                 (6, "short".into()),
-                (7, "<header>".into()),
             ]
         );
     }
