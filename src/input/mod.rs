@@ -372,8 +372,8 @@ impl SourceReader {
     }
 
     /// Whether another export starts with the current record (which then is read again, under the layout
-    /// of that export).
-    fn another_export(&mut self, start: &Start) -> io::Result<bool> {
+    /// of that export). `fits`: the record's address cell fits the layout in use ([`stretch::fits`]).
+    fn another_export(&mut self, start: &Start, fits: bool) -> io::Result<bool> {
         let offset = self.records.start_offset();
         let starts = self.records.input().starts();
         let mut encoding = None;
@@ -386,13 +386,7 @@ impl SourceReader {
         let (why, line) = match encoding {
             Some(e) => (Why::Encoding(e), Vec::new()),
             None if start.unclosed.is_some() => return Ok(false),
-            None if self
-                .records
-                .field(self.layout.column)
-                .is_some_and(stretch::fits) =>
-            {
-                return Ok(false);
-            }
+            None if fits => return Ok(false),
             None => {
                 let auto = self.column == ColumnChoice::Auto;
                 let Some(rest) = self.records.start_bytes() else {
@@ -477,8 +471,13 @@ impl SourceReader {
                 // A row of empty cells (`;;;` of a spreadsheet, spaces) is a blank line, not a row.
                 Some(start) if start.unclosed.is_none() && self.is_blank() => {}
                 Some(start) => {
+                    // (An address cell that fits the layout, the common case, rules out the rest.)
+                    let fits = self
+                        .records
+                        .field(self.layout.column)
+                        .is_some_and(stretch::fits);
                     if self
-                        .another_export(&start)
+                        .another_export(&start, fits)
                         .map_err(|e| io_err(&self.name, e))?
                     {
                         continue;
@@ -486,7 +485,7 @@ impl SourceReader {
                     // The header again, cell for cell: another export of the same layout starts (`cat`
                     // of two files of one mail system), as when the files are named one by one. (After
                     // the look for another export: one in another encoding may start with it.)
-                    if start.unclosed.is_none() && self.repeats_header() {
+                    if !fits && start.unclosed.is_none() && self.repeats_header() {
                         tracing::info!(
                             "{}: line {}: the header again: another export of the same layout starts",
                             self.name,
