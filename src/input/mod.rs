@@ -393,6 +393,10 @@ impl SourceReader {
                     return Ok(false);
                 };
                 let line = records::split_line(rest).0;
+                // (A line already found to start no export, however it seemed to: not again.)
+                if self.watch.known_not_a_header(line) {
+                    return Ok(false);
+                }
                 match stretch::trigger(&self.records, &self.layout, line, auto) {
                     Some(why) => (why, line.to_vec()),
                     None => return Ok(false),

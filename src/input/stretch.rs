@@ -29,6 +29,11 @@ pub enum Why {
     Misfit,
 }
 
+/// How many lines that only seemed to be a header the watch remembers: rows that take turns naming a known
+/// column (`2026,,mail,x` then `2026,,to,x`) each cost a look of up to [`WINDOW_LINES`] lines otherwise
+/// (100,000 such rows: 12 s instead of 0.1 s).
+const NOT_A_HEADER_KEPT: usize = 8;
+
 /// What the watch for other exports remembers between rows, so that rows that only seem to start one cost
 /// one look, not one each.
 #[derive(Debug, Default)]
@@ -36,9 +41,9 @@ pub struct Watch {
     /// The rows before this line that do not fit the layout in use were looked at with the first of them
     /// and found to go on with it: they are not looked at again as misfits.
     quiet_until: u64,
-    /// The last line that read as a header but was found to start no export (a repeated header): its
-    /// repeats are not looked at again.
-    not_a_header: Vec<u8>,
+    /// The last lines that read as a header but were found to start no export (at most
+    /// [`NOT_A_HEADER_KEPT`], the latest last): their repeats are not looked at again.
+    not_a_header: Vec<Vec<u8>>,
     /// The line another export was found to start at (read again under its layout).
     switched_at: u64,
 }
@@ -49,9 +54,14 @@ impl Watch {
         at != self.switched_at
             && match why {
                 Why::Encoding(_) | Why::Preamble => true,
-                Why::Header => line != self.not_a_header,
+                Why::Header => !self.known_not_a_header(line),
                 Why::Misfit => at >= self.quiet_until,
             }
+    }
+
+    /// Whether `line` read as a header before and was found to start no export.
+    pub fn known_not_a_header(&self, line: &[u8]) -> bool {
+        self.not_a_header.iter().any(|l| l == line)
     }
 
     /// The look at `line`, number `at`, found no other export starting there, nor in the `quiet` lines
@@ -61,8 +71,10 @@ impl Watch {
             self.quiet_until = at + quiet;
         }
         if why == Why::Header {
-            self.not_a_header.clear();
-            self.not_a_header.extend_from_slice(line);
+            if self.not_a_header.len() == NOT_A_HEADER_KEPT {
+                self.not_a_header.remove(0);
+            }
+            self.not_a_header.push(line.to_vec());
         }
     }
 
@@ -221,17 +233,37 @@ pub fn look(
     why: Why,
     choice: &ColumnChoice,
 ) -> Look {
-    let theirs = rows(window, current, false, 0, usize::MAX, &[current.delimiter]);
     // The rows that do not fit `current`, from the first one on: looked at with it.
-    let quiet = match theirs.iter().position(|r| r.address == Some(true)) {
+    let quiet_of = |theirs: &[Row]| match theirs.iter().position(|r| r.address == Some(true)) {
         Some(0) => 1,
         Some(i) => theirs[i - 1].line,
         None => theirs.last().map_or(1, |r| r.line),
     };
-    let no = Look::No { quiet };
-    if why == Why::Misfit && theirs.get(1).is_some_and(|r| r.address == Some(true)) {
-        return no;
+    // (A misfit whose next line fits, the common case of a row without its address, costs little: a
+    // look at that line split at the delimiter when neither line has a quote, else two rows read.)
+    if why == Why::Misfit {
+        let (first, rest) = records::split_line(window);
+        let next = records::split_line(rest).0;
+        let plain = !first.contains(&b'"') && !next.contains(&b'"');
+        if plain
+            && next
+                .split(|&b| b == current.delimiter)
+                .nth(current.column)
+                .is_some_and(fits)
+        {
+            return Look::No { quiet: 1 };
+        }
     }
+    let first_two = rows(window, current, false, 0, 2, &[current.delimiter]);
+    if why == Why::Misfit && first_two.get(1).is_some_and(|r| r.address == Some(true)) {
+        return Look::No {
+            quiet: quiet_of(&first_two),
+        };
+    }
+    let theirs = rows(window, current, false, 0, usize::MAX, &[current.delimiter]);
+    let no = Look::No {
+        quiet: quiet_of(&theirs),
+    };
     let Ok(new) = sniff(window, complete, choice) else {
         return no;
     };
@@ -259,10 +291,7 @@ pub fn look(
             // (From the header itself: the layout in use reads it as a row with no address, a point
             // against it, as the stray rows of a first export with almost no good one can take the rest.)
             let (best, found) = best_lead(&ours, &theirs, 1);
-            // (An export that is only its header, last in the stream or before another encoding's:
-            // no rows, as when the file is named alone.)
-            let empty = complete && ours.is_empty();
-            differs && (empty || found > 0 && (best >= 2 || (same && best >= 0)))
+            differs && found > 0 && (best >= 2 || (same && best >= 0))
         }
         Why::Misfit => {
             let found = ours.iter().any(|r| r.address == Some(true));

@@ -17,6 +17,9 @@ use super::decode::{BINARY_SIGNATURES, DynRead, Encoding};
 /// more means that the bytes ahead read as neither (a NUL-riddled line that each reading hands to the
 /// other).
 const STUCK_STEPS: u32 = 16;
+/// An 8-bit line after UTF-16 shorter than this, without an `@`, needs the line after it to be 8-bit
+/// too (see [`looks_8bit`]).
+const SHORT_8BIT_LINE: usize = 6;
 /// How much raw input is looked at, at most, at once.
 const RAW_BYTES: usize = 64 * 1024;
 /// How far ahead the bytes after a line start are looked at to tell UTF-16 from 8-bit text.
@@ -175,6 +178,10 @@ impl Decoded {
     fn line_as_bytes(&mut self, out: &mut [u8]) -> usize {
         if !matches!(self.mode, Mode::Bytes) {
             self.begin(Encoding::Utf8, 0);
+            if self.dec_at < self.dec.len() {
+                // (What the UTF-16 decoder had left goes out first.)
+                return 0;
+            }
         }
         let limit = memchr::memchr2(b'\n', b'\r', &self.buf[self.at..self.end])
             .map_or(self.end, |p| self.at + p + 1);
@@ -234,6 +241,13 @@ impl Decoded {
         while let Some(k) = memchr::memchr3(0, 0xEF, 0xFE, &self.buf[c..self.end]) {
             let j = c + k;
             let next = |n: usize| self.buf[j + 1..self.end].get(..n);
+            let starts_line = |p: usize| {
+                if p == self.at {
+                    self.line_start
+                } else {
+                    is_eol(self.buf[p - 1])
+                }
+            };
             match self.buf[j] {
                 0 => {
                     if self.nul_is_byte && memchr::memchr2(b'\n', b'\r', &self.buf[c..j]).is_some()
@@ -256,10 +270,13 @@ impl Decoded {
                     }
                     _ => {}
                 },
-                _ if j > self.at && self.buf[j - 1] == 0xFF => {
+                // (A UTF-16 BOM starts another export at a line start only: `ÿþ` inside a line of
+                // Windows-1252 text is text.)
+                _ if j > self.at && self.buf[j - 1] == 0xFF && starts_line(j - 1) => {
                     self.clean = j - 1;
                     return Scan::Bom(j - 1, Encoding::Utf16Le, 2);
                 }
+                _ if !starts_line(j) => {}
                 _ => match next(1) {
                     Some([0xFF]) => {
                         self.clean = j;
@@ -659,6 +676,22 @@ fn broken_line_ends(window: &[u8], le: bool) -> usize {
 }
 
 /// `window` after the line ends at its start: how many, and the rest.
+/// Whether a line of `window` holds a NUL byte before a line that starts with a BOM (see [`looks_8bit`]).
+fn utf16_goes_on(window: &[u8]) -> bool {
+    let mut rest = window;
+    while !rest.is_empty() {
+        if is_bom(rest) {
+            return false;
+        }
+        let end = rest.iter().position(|&b| is_eol(b)).unwrap_or(rest.len());
+        if rest[..end].contains(&0) {
+            return true;
+        }
+        rest = &rest[(end + 1).min(rest.len())..];
+    }
+    false
+}
+
 fn blank_lines(window: &[u8]) -> (usize, &[u8]) {
     let n = window.iter().take_while(|&&b| is_eol(b)).count();
     (n, &window[n..])
@@ -708,7 +741,7 @@ fn utf16_order(window: &[u8]) -> Option<bool> {
 
 /// Whether `window`, the bytes after a UTF-16 line end, is a line of 8-bit text instead: blank lines and a
 /// BOM, or after any blank lines, a line of text with no NUL byte and no control character, UTF-8 or
-/// mostly ASCII, whose line end is not followed by a NUL byte either. (UTF-16 has a NUL byte in every ASCII character: its delimiters,
+/// mostly ASCII, whose line end is not followed by a NUL byte either, nor is the line after it. (UTF-16 has a NUL byte in every ASCII character: its delimiters,
 /// digits, addresses and line ends; and a CR or LF in it, the low byte of a character such as U+4E0A, is
 /// next to bytes that do not make such a line.)
 fn looks_8bit(window: &[u8], eof: bool) -> bool {
@@ -720,11 +753,26 @@ fn looks_8bit(window: &[u8], eof: bool) -> bool {
     if from > 0 && is_bom(rest) {
         return true;
     }
-    let (text, after) = match rest.iter().position(|&b| is_eol(b)) {
-        Some(e) => (&rest[..e], rest.get(e + 1)),
-        None if eof || rest.len() >= LOOK_BYTES / 2 => (rest, None),
+    let (text, after, next) = match rest.iter().position(|&b| is_eol(b)) {
+        Some(e) => {
+            let crlf = rest[e] == b'\r' && rest.get(e + 1) == Some(&b'\n');
+            let next = &rest[e + 1 + usize::from(crlf)..];
+            (&rest[..e], rest.get(e + 1), next)
+        }
+        None if eof || rest.len() >= LOOK_BYTES / 2 => (rest, None, &[][..]),
         None => return false,
     };
+    // A short line with no `@` (nor a `sep=` line or a header such as `email`) is weak evidence: a line of UTF-16 that starts with U+4E0A 上 or U+4E0D 不
+    // (whose low byte is a line end), or with two or three such characters, reads as an 8-bit line of 1,
+    // 3 or 5 bytes (`N`), and so may the lines after it (`上上上`). Then the lines the window shows after
+    // it, up to another export's BOM, must hold no NUL byte either: a NUL says UTF-16 goes on.
+    let weak = text.len() < SHORT_8BIT_LINE
+        && !text.contains(&b'@')
+        && !super::layout::preamble_line(text)
+        && !super::layout::header_line(text);
+    if weak && utf16_goes_on(next) {
+        return false;
+    }
     let control = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7F;
     if text.iter().any(control) {
         return false;
