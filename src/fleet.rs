@@ -45,23 +45,23 @@ where
     let hub = Arc::new(SignalHub::default());
     let listener = tokio::spawn(listen(hub.clone()));
     let places = Arc::new(Semaphore::new(parallel.max(1)));
-    let tasks: Vec<_> = profiles
-        .iter()
-        .map(|profile| {
-            let fut = work(profile.clone(), hub.signals());
-            let (places, hub) = (places.clone(), hub.clone());
-            let label: Arc<str> = profile.as_str().into();
-            tokio::spawn(async move {
-                let _place = places.acquire_owned().await;
-                if hub.count() > 0 {
-                    return (Done::NotStarted, Duration::ZERO);
-                }
-                let started = Instant::now();
-                let value = crate::term::labelled(Some(label), fut).await;
-                (Done::Ran(value), started.elapsed())
-            })
-        })
-        .collect();
+    // Orgs take their places in the order of `profiles`: each task is started only once it holds one.
+    let mut tasks = Vec::with_capacity(profiles.len());
+    for profile in profiles {
+        let fut = work(profile.clone(), hub.signals());
+        let hub = hub.clone();
+        let label: Arc<str> = profile.as_str().into();
+        let place = places.clone().acquire_owned().await;
+        tasks.push(tokio::spawn(async move {
+            let _place = place;
+            if hub.count() > 0 {
+                return (Done::NotStarted, Duration::ZERO);
+            }
+            let started = Instant::now();
+            let value = crate::term::labelled(Some(label), fut).await;
+            (Done::Ran(value), started.elapsed())
+        }));
+    }
     let mut orgs = Vec::with_capacity(tasks.len());
     for (task, profile) in tasks.into_iter().zip(profiles) {
         let (done, elapsed) = match task.await {

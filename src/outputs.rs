@@ -43,18 +43,24 @@ pub fn refuse_overwrites(
 }
 
 /// Whether an output can be written, found out before any request without emptying it: a regular file is
-/// opened for appending (and made when missing); a FIFO, a terminal or a device is left alone, since
-/// opening one blocks for a reader or gives the reader an end it did not ask for.
+/// opened for appending (made when missing, and removed again); a FIFO, a terminal or a device is left
+/// alone, since opening one blocks for a reader or gives the reader an end it did not ask for.
 pub fn probe_writable(path: &Path, what: &str) -> Result<(), OutputError> {
-    match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => return Ok(()),
-        _ => {}
-    }
+    let was_there = match std::fs::symlink_metadata(path) {
+        Ok(_) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => return Ok(()),
+        Ok(_) => true,
+        Err(_) => false,
+    };
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .map(drop)
+        .map(|_| {
+            // A file made only to find out is not left behind (a run refused later leaves no output).
+            if !was_there {
+                let _ = std::fs::remove_file(path);
+            }
+        })
         .map_err(|e| {
             OutputError(format!(
                 "cannot write {what}{}: {}",
@@ -64,14 +70,16 @@ pub fn probe_writable(path: &Path, what: &str) -> Result<(), OutputError> {
         })
 }
 
-/// The same file: the same path, the same path once links are followed, or (on Unix) the same inode
-/// (a hard link; stdin redirected from the file, as `/dev/stdin`).
+/// The same file: the same path, the same path once links are followed, a file of the same name in the
+/// same directory (`out/x.csv` and `out/./x.csv`, neither made yet), or (on Unix) the same inode (a hard
+/// link; stdin redirected from the file, as `/dev/stdin`).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     if a == b
         || matches!(
             (std::fs::canonicalize(a), std::fs::canonicalize(b)),
             (Ok(x), Ok(y)) if x == y
         )
+        || matches!((in_its_directory(a), in_its_directory(b)), (Some(x), Some(y)) if x == y)
     {
         return true;
     }
@@ -83,6 +91,14 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         }
     }
     false
+}
+
+/// `path` as its directory (links followed) and its name, when the directory is there.
+fn in_its_directory(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()?;
+    Some(dir.join(name))
 }
 
 /// `.NAME.PID.tmp` in the directory of `path`: on the same file system, so the rename is atomic.

@@ -971,6 +971,36 @@ async fn unreadable_inputs_are_one_line_errors_and_nothing_is_sent() {
         out.stderr,
         "okta-org: error: <stdin>: empty (0 bytes); if no rows can be right, pass --allow-empty\n"
     );
+    // A pipe refused before its first row (empty, or binary) leaves yesterday's report, and its failed
+    // rows to retry, as it was; a pipe with rows replaces it.
+    let earlier =
+        "line,email,status,reason,source,at,retry_at\n2,a@x.com,failed,timed out,in.csv,,\n";
+    let report = sb.write("yesterday.csv", earlier);
+    let report = report.to_str().unwrap();
+    for input in [&b""[..], b"\x00\x01\x02\x03binary\x00\x00\xff\xfe\x00"] {
+        let out = sb
+            .run(
+                &["bounces", "remove", "-", "--dry-run", "--report", report],
+                &[],
+                Some(input),
+            )
+            .await;
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(report).unwrap(), earlier);
+    }
+    let out = sb
+        .run(
+            &["bounces", "remove", "-", "--dry-run", "--report", report],
+            &[],
+            Some(b"email\nb@x.com\n"),
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let now = std::fs::read_to_string(report).unwrap();
+    assert_eq!(
+        now,
+        "line,email,status,reason,source,at,retry_at\n2,b@x.com,valid,,<stdin>,,\n"
+    );
 }
 
 /// `--allow-empty` accepts an empty input; an input with no rows says so.

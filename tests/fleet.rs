@@ -535,6 +535,77 @@ async fn a_run_across_orgs_is_refused_before_anything_is_sent() {
             "--profile would apply to every org",
         ),
         (&["--parallel", "2", "settings", "get"], "give --profiles"),
+        // One org's earlier report read for every org would carry its results into the others'.
+        (
+            &[
+                "--profiles",
+                "all",
+                "bounces",
+                "remove",
+                "in.csv",
+                "--resume",
+                "r/org1.csv",
+                "--report",
+                "r/{profile}-2.csv",
+            ],
+            "--resume r/org1.csv would be read for every org",
+        ),
+        (
+            &[
+                "--profiles",
+                "all",
+                "bounces",
+                "remove",
+                "--retry-failed",
+                "r/org1.csv",
+                "--report",
+                "r/{profile}-2.csv",
+            ],
+            "--retry-failed r/org1.csv would be read for every org",
+        ),
+        // Outputs that would be one file once {profile} is filled in.
+        (
+            &[
+                "--profiles",
+                "all",
+                "--fleet-summary",
+                "r/org2.csv",
+                "bounces",
+                "remove",
+                "in.csv",
+                "--report",
+                "r/{profile}.csv",
+            ],
+            "--fleet-summary r/org2.csv would overwrite what --report of org2 writes",
+        ),
+        (
+            &[
+                "--profiles",
+                "all",
+                "bounces",
+                "remove",
+                "in.csv",
+                "--report",
+                "r/{profile}.csv",
+                "--summary",
+                "r/./{profile}.csv",
+            ],
+            "would overwrite what --report of org1 writes",
+        ),
+        (
+            &[
+                "--profiles",
+                "all",
+                "--fleet-summary",
+                "-",
+                "bounces",
+                "remove",
+                "in.csv",
+                "--report",
+                "r/{profile}.csv",
+            ],
+            "give a file name",
+        ),
         (
             &["--profiles", "all", "config", "show"],
             "does not run across orgs",
@@ -557,6 +628,55 @@ async fn a_run_across_orgs_is_refused_before_anything_is_sent() {
     for sim in &sims {
         assert!(sim.record().requests.is_empty());
     }
+    assert!(!sb.path("r/org2.csv").exists(), "no output was begun");
+}
+
+/// With `--parallel 1`, the orgs take their turns in the order of `--profiles`.
+#[tokio::test]
+async fn orgs_take_their_turns_in_order() {
+    let sb = Sandbox::new("fleet-order");
+    let sims = fleet(
+        &sb,
+        vec![org(5, |_| ()), org(5, |_| ()), org(5, |_| ())],
+        &[],
+    )
+    .await;
+    for list in ["org3,org1,org2", "all"] {
+        let out = sb
+            .run(
+                &[
+                    "--profiles",
+                    list,
+                    "--parallel",
+                    "1",
+                    "settings",
+                    "get",
+                    "-v",
+                ],
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut seen: Vec<&str> = Vec::new();
+        for line in out.stderr.lines() {
+            let Some(label) = line
+                .strip_prefix("okta-org: [")
+                .and_then(|l| l.split(']').next())
+            else {
+                continue;
+            };
+            if seen.last() != Some(&label) {
+                seen.push(label);
+            }
+        }
+        let want = match list {
+            "all" => vec!["org1", "org2", "org3"],
+            _ => vec!["org3", "org1", "org2"],
+        };
+        assert_eq!(seen, want, "{}", out.stderr);
+    }
+    drop(sims);
 }
 
 #[tokio::test]

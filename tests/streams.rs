@@ -361,3 +361,41 @@ async fn bytes_that_look_like_another_encoding_inside_a_line_are_text() {
     }
     assert_pipe_reads_as_named(&sb, &named).await;
 }
+
+/// A binary blob in the middle of a stream (a file that should not have been in the `cat`), past the first
+/// 64 KiB: its NUL bytes may read as UTF-16, but the export after it is read again as the 8-bit text it
+/// is, its addresses rows of their own, whichever byte of the blob the UTF-16 reading ends on.
+#[tokio::test]
+async fn the_export_after_a_binary_blob_is_read_as_text() {
+    let sb = Sandbox::new("stream-blob");
+    let mut head = b"email\n".to_vec();
+    for i in 0..5000 {
+        head.extend(format!("u{i}@acme.example\n").bytes());
+    }
+    // Pseudo-random blobs (a fixed generator: the same bytes every run).
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..12 {
+        let blob: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
+        let stream = [
+            &head[..],
+            &blob,
+            b"\nlast@acme.example\nlast2@acme.example\n",
+        ]
+        .concat();
+        let run = dry_run(&sb, &[], Some(&stream)).await;
+        assert!(!run.stderr.contains("panic"), "{}", run.stderr);
+        let valid = |email: &str| run.rows.iter().any(|r| r.1 == email && r.2 == "valid");
+        assert!(valid("u4999@acme.example"), "{}", run.stderr);
+        assert!(
+            valid("last@acme.example") && valid("last2@acme.example"),
+            "{}",
+            run.stderr
+        );
+    }
+}

@@ -347,6 +347,14 @@ impl Engine {
                 0,
             ),
         };
+        // A report of no rows begins now, unless the input was refused before its first row: an earlier
+        // report in its place stays as it was.
+        if input_error.is_none() {
+            report.begin();
+            if let Err(e) = report.commit() {
+                facts.report_failed.get_or_insert(e);
+            }
+        }
         facts.input_error = input_error;
         facts.stop = client.as_ref().and_then(|c| c.control().stopped());
         facts.signal = interrupt.signal();

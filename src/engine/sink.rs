@@ -45,13 +45,21 @@ pub struct Report {
 }
 
 impl Report {
-    /// A report to `path` (created or emptied), or to stdout. `sync` asks for each committed stretch to
-    /// reach the disk (only a regular file can be synced), so a crash loses at most what was in flight.
+    /// A report to `path`, or to stdout. `sync` asks for each committed stretch to reach the disk (only a
+    /// regular file can be synced), so a crash loses at most what was in flight.
+    ///
+    /// A regular file is emptied only when the report begins (see [`Report::begin`]): an input refused
+    /// before its first row (an empty or binary pipe, which cannot be looked into up front) leaves an
+    /// earlier report, and its `failed` rows to retry, as it was.
     pub fn create(path: Option<&Path>, format: report::Format, sync: bool) -> io::Result<Report> {
         // A report on a terminal shows outside cells escaped; a file or a pipe gets them exactly.
         let (target, regular, terminal) = match path {
             Some(p) => {
-                let file = File::create(p)?;
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(p)?;
                 // (Only a regular file is synced or cut: /dev/stdout, a FIFO or /dev/null cannot be.)
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
                 let terminal = file.is_terminal();
@@ -62,12 +70,15 @@ impl Report {
         let out = Guarded(Arc::new(Mutex::new(Written {
             target,
             regular,
+            pending: regular.then(Vec::new),
             written: 0,
             committed: 0,
             failed: false,
         })));
         let mut writer = ReportWriter::new(Box::new(out.clone()), format)?.for_terminal(terminal);
-        // The header is the first thing committed: a report cut back is still a report.
+        // The header is the first thing committed: a report cut back is still a report. (A regular
+        // file keeps it until the report begins; anything else takes it now, so a device that cannot
+        // take even that is refused before anything is sent.)
         writer.flush()?;
         out.commit(false)?;
         Ok(Report {
@@ -93,12 +104,23 @@ impl Report {
 
     /// Writes one settled row. Once writing failed, every call says why (a whole line, for messages).
     pub fn row(&mut self, row: &report::Row<'_>) -> Result<(), String> {
+        self.begin();
         if self.failed.is_none()
             && let Err(e) = self.writer.write(row)
         {
             self.fail(e);
         }
         self.result()
+    }
+
+    /// Empties the file and writes the header, once: before the first row, or at the end of a run whose
+    /// input was not refused (a report of no rows is still a report).
+    pub fn begin(&mut self) {
+        if self.failed.is_none()
+            && let Err(e) = self.out.begin(self.sync)
+        {
+            self.fail(e);
+        }
     }
 
     /// Hands the stretch written since the last commit to the file or pipe, syncs it, and counts it as
@@ -160,6 +182,8 @@ enum Target {
 struct Written {
     target: Target,
     regular: bool,
+    /// What was written before the report began (its header), held back from the file until then.
+    pending: Option<Vec<u8>>,
     /// Bytes the target took.
     written: u64,
     /// Bytes that end with a whole row, synced when asked.
@@ -177,6 +201,24 @@ impl Guarded {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Empties the file and hands it what was held back (the header), committed.
+    fn begin(&self, sync: bool) -> io::Result<()> {
+        let mut w = self.lock();
+        let Some(held) = w.pending.take() else {
+            return Ok(());
+        };
+        if let Target::File(f) = &mut w.target {
+            f.set_len(0)?;
+            f.write_all(&held)?;
+            if sync {
+                f.sync_data()?;
+            }
+        }
+        w.written = held.len() as u64;
+        w.committed = w.written;
+        Ok(())
+    }
+
     fn commit(&self, sync: bool) -> io::Result<()> {
         let mut w = self.lock();
         if let (true, Target::File(f)) = (sync, &w.target) {
@@ -189,7 +231,8 @@ impl Guarded {
     fn cut(&self) {
         let mut w = self.lock();
         w.failed = true;
-        if let (true, Target::File(f)) = (w.regular, &w.target) {
+        // (A report not begun left the file as it was.)
+        if let (true, None, Target::File(f)) = (w.regular, &w.pending, &w.target) {
             // Cutting frees space, so it works on a full disk; if it fails too, `report::read` still
             // leaves out a last row without its line end.
             let _ = f.set_len(w.committed);
@@ -203,6 +246,10 @@ impl Write for Guarded {
         let mut w = self.lock();
         if w.failed {
             return Err(io::Error::other("an earlier write of the report failed"));
+        }
+        if let Some(held) = &mut w.pending {
+            held.extend_from_slice(buf);
+            return Ok(buf.len());
         }
         let result = match &mut w.target {
             Target::File(f) => f.write(buf),

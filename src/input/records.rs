@@ -298,6 +298,8 @@ impl<R: Read> Records<R> {
         let delimiter = self.cfg.delimiter;
         let count = |bytes: &[u8]| memchr::memchr_iter(delimiter, bytes).count();
         let mut delimiters = whole_line.map_or(0, |r| count(&self.src.buf[r]));
+        // A line taken into a quoted cell held an address: the record is taken whole, with a warning.
+        let mut took_address = false;
         let why = loop {
             let open_part = self.fields.open_part();
             if lines == 0
@@ -322,6 +324,7 @@ impl<R: Read> Records<R> {
             let text = &self.src.buf[self.src.pos..self.src.pos + len];
             let whole = &self.src.buf[self.src.pos..self.src.pos + len + term];
             let closes = inside_quote(text).len() < text.len();
+            took_address |= holds_address(inside_quote(text), delimiter);
             delimiters += count(text);
             let mut done = self.fields.feed(&mut self.core, whole);
             if term == 0 {
@@ -346,6 +349,7 @@ impl<R: Read> Records<R> {
                 let inside = delimiters.saturating_sub(self.fields.width().saturating_sub(1));
                 let lines = self.line - 1 - first;
                 let sprawl = (lines > MAX_QUOTED_LINES
+                    || took_address
                     || self.cfg.width.is_some_and(|w| inside > w))
                 .then_some(Sprawl {
                     lines,
@@ -503,7 +507,13 @@ impl Row<'_> {
         let delimiter = self.cfg.delimiter;
         let inside = inside_quote(line);
         let well_closed = line.get(inside.len() + 1).is_none_or(|&b| b == delimiter);
-        if !well_closed || inside.split(|&b| b == delimiter).any(looks_like_address) {
+        if !well_closed {
+            return true;
+        }
+        if self.ends_a_cell_over_lines(line, inside) {
+            return false;
+        }
+        if holds_address(inside, delimiter) {
             return true;
         }
         // (Before the address column is known, as while the layout is worked out, nothing is misplaced.)
@@ -538,6 +548,25 @@ impl Row<'_> {
         let completed_here = !self.had_address && self.record.s.nend > column;
         !(completed_here && self.record.get(column) == Some(cell))
     }
+
+    /// Is `line` the end of a cell over several lines, as the CSV rules read it, whatever it holds? The
+    /// quote closes on it (well, as checked before), the record ends with it at exactly a row's width, and
+    /// on its own it would leave a quote unpaired: a row of its own holds its quotes in pairs
+    /// (`a@x.com,"forwarded to` then `b@x.com, which said 550",bounce` is one row, a note quoting an
+    /// address).
+    fn ends_a_cell_over_lines(&self, line: &[u8], inside: &[u8]) -> bool {
+        let closes = inside.len() < line.len();
+        let quotes = memchr::memchr_iter(b'"', line).count();
+        closes
+            && self.done
+            && quotes % 2 == 1
+            && self.cfg.width.is_some_and(|w| self.record.width() == w)
+    }
+}
+
+/// Does the part of a line inside a quoted field hold an address between delimiters?
+fn holds_address(inside: &[u8], delimiter: u8) -> bool {
+    inside.split(|&b| b == delimiter).any(looks_like_address)
 }
 
 /// The part of a line that a quoted field open at its start still holds: up to the quote that closes it.
@@ -1073,6 +1102,40 @@ mod tests {
         // An address put past the row's width is a row's own.
         let got = read_with("a@x.com,\"cut\nmore\",x,b@x.com\n".as_bytes(), width(0, 3));
         assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::IntoRow(2)));
+    }
+
+    #[test]
+    fn a_note_that_quotes_an_address_on_its_closing_line_is_one_row() {
+        let width = |column, width| Config {
+            width: Some(width),
+            ..cfg(Some(column))
+        };
+        // The closing line starts with an address and a delimiter, but alone it would leave its quote
+        // unpaired, and the record ends at a row's width: one row, taken whole with a warning.
+        let text = "a@x.com,\"forwarded to\nb@x.com, which said 550\",bounce\nc@x.com,x,bounce\n";
+        let got = read_with(text.as_bytes(), width(0, 3));
+        assert_eq!(lines_and_first(&got), vec![(1, "a@x.com"), (3, "c@x.com")]);
+        assert_eq!(got[0].2, None);
+        let mut r = Records::new(Source::new(text.as_bytes(), BUFFER_BYTES), width(0, 3));
+        let first = r.next_record().unwrap().unwrap();
+        assert!(
+            first.sprawl.is_some(),
+            "a row that took in an address line is flagged"
+        );
+        assert_eq!(r.next_record().unwrap().unwrap().sprawl, None);
+        // The same closing line, but the record then falls short of a row's width: a stray quote.
+        let got = read_with(
+            "a@x.com,\"forwarded to\nb@x.com, which said 550\"\nc@x.com,x,bounce\n".as_bytes(),
+            width(0, 3),
+        );
+        assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::IntoRow(2)));
+        // A row of its own on the line (its quotes in pairs) is still one.
+        let got = read_with(
+            "a@x.com,\"cut\nb@x.com,\"550\",bounce\n".as_bytes(),
+            width(0, 3),
+        );
+        assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::IntoRow(2)));
+        assert_eq!(got[1].1[0], "b@x.com");
     }
 
     #[test]

@@ -551,11 +551,9 @@ impl Decoded {
             } else {
                 (q, q.wrapping_sub(1))
             };
-            if low % 2 != usize::from(!le) {
-                continue;
-            }
+            let paired = low % 2 == usize::from(!le);
             match avail.get(high) {
-                Some(0) => {
+                Some(0) if paired => {
                     // (A CRLF is one line end.)
                     let end = low.max(high) + 1;
                     let lf = if le { [b'\n', 0] } else { [0, b'\n'] };
@@ -563,18 +561,20 @@ impl Decoded {
                     take = Some(end + 2 * usize::from(crlf));
                     break;
                 }
-                // UTF-16 BE without a BOM read as LE one byte early: its last line end takes in the
-                // first byte of the 8-bit text after it.
-                Some(_)
-                    if le && (looks_8bit(&avail[q + 1..], self.eof) || is_bom(&avail[q + 1..])) =>
-                {
-                    take = Some(q);
-                    into_8bit = true;
-                    break;
-                }
                 // (Its high byte is not buffered yet: it is the last byte.)
-                None => break,
+                None if paired => break,
                 _ => {}
+            }
+            // A CR or LF byte that is no UTF-16 line end, followed by a line of 8-bit text: the UTF-16
+            // ends there. (UTF-16 BE without a BOM read as LE one byte early: its last line end takes in
+            // the first byte of the 8-bit text after it. Or the UTF-16 was never text: a binary blob in
+            // the stream whose NUL bytes read as UTF-16 hands the export after it back as 8-bit text.)
+            let ahead = &avail[q + 1..avail.len().min(q + 1 + LOOK_BYTES)];
+            let ahead_eof = self.eof && q + 1 + LOOK_BYTES >= avail.len();
+            if looks_8bit(ahead, ahead_eof) || is_bom(ahead) {
+                take = Some(q);
+                into_8bit = true;
+                break;
             }
         }
         let line_end = take.is_some() && !into_8bit;

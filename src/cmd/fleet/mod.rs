@@ -38,6 +38,13 @@ pub async fn run(command: Command, global: Global) -> Result<Exit, CmdError> {
     refuse_single_org_settings(conn, &ProcessEnv)?;
     let profiles = select(global.profiles.as_deref().unwrap_or_default(), &ProcessEnv)?;
     if let Some(path) = &global.fleet_summary {
+        if path == Path::new("-") || path.to_string_lossy().contains(PLACEHOLDER) {
+            return Err(usage(format!(
+                "--fleet-summary {}: the fleet summary is one file for every org (stdout carries \
+                 the commands' own output): give a file name, e.g. --fleet-summary fleet.json",
+                path.display()
+            )));
+        }
         crate::outputs::probe_writable(path, "the fleet summary ")?;
     }
     if is_update(&command) && !global.yes && profiles.len() > 1 {
@@ -108,6 +115,49 @@ impl Fleet {
         self.profiles.len() > 1
     }
 
+    /// Refuses, before anything is sent, an output of one org that is the file of another org's output,
+    /// of something an org reads, or of `--fleet-summary`, once `{profile}` is filled in (two profiles
+    /// whose names make the same path, `x` and `./x`; a summary pointed at a report). `reads` and
+    /// `writes` are (flag, path) as given, `{profile}` not yet filled in.
+    fn refuse_clashes(
+        &self,
+        reads: &[(&str, Option<&Path>)],
+        writes: &[(&str, Option<&Path>)],
+    ) -> Result<(), CmdError> {
+        let each = |list: &[(&str, Option<&Path>)]| -> Vec<(String, PathBuf)> {
+            let mut out = Vec::new();
+            for &(flag, path) in list {
+                let Some(path) = path.filter(|p| *p != Path::new("-")) else {
+                    continue;
+                };
+                // (A path without `{profile}` is one file, named once.)
+                let mut mine: Vec<PathBuf> = Vec::new();
+                for profile in &self.profiles {
+                    let path = put_path(path, profile);
+                    if !mine.contains(&path) {
+                        out.push((format!("{flag} of {profile}"), path.clone()));
+                        mine.push(path);
+                    }
+                }
+            }
+            out
+        };
+        let reads = each(reads);
+        let mut writes = each(writes);
+        if let Some(path) = &self.global.fleet_summary {
+            writes.push(("--fleet-summary".into(), path.clone()));
+        }
+        let reads: Vec<(String, &Path)> = reads
+            .iter()
+            .map(|(what, p)| (format!("what {what} reads"), p.as_path()))
+            .collect();
+        let writes: Vec<(&str, Option<&Path>)> = writes
+            .iter()
+            .map(|(flag, p)| (flag.as_str(), Some(p.as_path())))
+            .collect();
+        crate::outputs::refuse_overwrites(&reads, &writes).map_err(|e| usage(e.0))
+    }
+
     /// Runs `work` for every org with its own `Global` (its seat: profile and signals), says each
     /// org's error labelled with its profile, then the table, the fleet summary and the worst status.
     ///
@@ -155,6 +205,34 @@ impl Fleet {
         let paths = Paths::new(&self.profiles);
         paths.check("--report", a.report.as_deref())?;
         paths.check("--summary", a.summary.as_deref())?;
+        for (flag, earlier) in [("--resume", &a.resume), ("--retry-failed", &a.retry_failed)] {
+            if let Some(path) = earlier
+                .as_deref()
+                .filter(|p| self.many() && !paths.per_org(Some(p)))
+            {
+                return Err(usage(format!(
+                    "{flag} {} would be read for every org: an earlier report holds one org's \
+                     results, so put {PLACEHOLDER} in it (e.g. {flag} reports/{PLACEHOLDER}.csv)",
+                    path.display()
+                )));
+            }
+        }
+        let inputs: Vec<PathBuf> = a.inputs.iter().map(PathBuf::from).collect();
+        let mut reads: Vec<(&str, Option<&Path>)> = inputs
+            .iter()
+            .map(|p| ("input", Some(p.as_path())))
+            .collect();
+        reads.extend([
+            ("--resume", a.resume.as_deref()),
+            ("--retry-failed", a.retry_failed.as_deref()),
+        ]);
+        self.refuse_clashes(
+            &reads,
+            &[
+                ("--report", a.report.as_deref()),
+                ("--summary", a.summary.as_deref()),
+            ],
+        )?;
         self.each(Stops::Itself, |profile, g| {
             let mut a = a.clone();
             a.conn.profile = Some(profile.clone());
@@ -184,6 +262,13 @@ impl Fleet {
         } else if let Some(path) = a.rows.output.as_deref().filter(|p| *p != Path::new("-")) {
             crate::outputs::probe_writable(path, "")?;
         }
+        self.refuse_clashes(
+            &[],
+            &[
+                ("--output", a.rows.output.as_deref()),
+                ("--summary", a.rows.summary.as_deref()),
+            ],
+        )?;
         let found: Arc<Mutex<FoundByOrg>> = Arc::default();
         let (exit, _) = self
             .each(Stops::BySignal, |profile, g| {
@@ -238,6 +323,13 @@ impl Fleet {
                 a.report.display()
             )));
         }
+        self.refuse_clashes(
+            &[("REPORT", Some(&a.report))],
+            &[
+                ("--output", a.rows.output.as_deref()),
+                ("--summary", a.rows.summary.as_deref()),
+            ],
+        )?;
         self.each(Stops::Itself, |profile, g| {
             let mut a = a.clone();
             a.conn.profile = Some(profile.clone());
@@ -257,6 +349,13 @@ impl Fleet {
         let paths = Paths::new(&self.profiles);
         paths.check("--report", a.report.as_deref())?;
         paths.check("--summary", a.summary.as_deref())?;
+        self.refuse_clashes(
+            &[],
+            &[
+                ("--report", a.report.as_deref()),
+                ("--summary", a.summary.as_deref()),
+            ],
+        )?;
         let metrics = match a.metrics {
             Some(addr) => Some(sync::serve_metrics(addr, a.poll).await?),
             None => None,
@@ -435,6 +534,16 @@ impl<'a> Paths<'a> {
             )));
         }
         for profile in self.profiles {
+            let names_a_directory =
+                profile.contains(['/', '\\']) || profile == "." || profile == "..";
+            if names_a_directory && self.per_org(Some(path)) {
+                return Err(usage(format!(
+                    "{flag} {}: the profile name `{}` cannot be put in a file name (it names a \
+                     directory); rename the profile in okta.yaml",
+                    path.display(),
+                    crate::escape::text(profile)
+                )));
+            }
             let mine = put_path(path, profile);
             let dir = mine
                 .parent()
