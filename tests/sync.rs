@@ -436,8 +436,72 @@ async fn a_second_sync_of_the_same_org_and_ledger_is_refused() {
         )
         .await;
     assert_eq!(linked.code, 4, "{}", linked.stderr);
+    // A hard link has its own journal beside it (SQLite names it by the path): refused, whichever name.
+    std::fs::hard_link(sb.path("l.sqlite3"), sb.path("hard.sqlite3")).unwrap();
+    let hard = sb
+        .run(
+            &[
+                "bounces",
+                "sync",
+                "--org-url",
+                &url,
+                "--ledger",
+                "hard.sqlite3",
+                "--report",
+                "r3.csv",
+            ],
+            &[("OKTA_CLIENT_TOKEN", TOKEN)],
+            None,
+        )
+        .await;
+    assert_eq!(hard.code, 2, "{}", hard.stderr);
+    assert!(hard.stderr.contains("hard link"), "{}", hard.stderr);
+    std::fs::remove_file(sb.path("hard.sqlite3")).unwrap();
     kill(follow.id().unwrap(), "-TERM");
     assert_eq!(follow.wait().await.unwrap().code(), Some(0));
+}
+
+/// `--follow` ended by a second signal while a request is in flight: status 128 + 15, and the summary
+/// and the ledger's run say it was interrupted, not completed.
+#[tokio::test]
+async fn follow_ended_by_a_second_signal_is_recorded_as_interrupted() {
+    let sim = simulator(org(10, |c| {
+        c.mail = Some(flow(10, 10));
+        c.latency = Duration::from_secs(4);
+    }))
+    .await;
+    flowed(&sim, 10).await;
+    let sb = Sandbox::new("sync-follow-twice");
+    let child = spawn_sync(
+        &sb,
+        &sim,
+        &[
+            "--follow",
+            "--poll",
+            "1s",
+            "--report",
+            "f.csv",
+            "--summary",
+            "s.json",
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    kill(child.id().unwrap(), "-TERM");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    kill(child.id().unwrap(), "-TERM");
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["stop"]["cause"], "interrupted", "{s}");
+    let ledger = rusqlite::Connection::open(sb.path("l.sqlite3")).unwrap();
+    let cause: String = ledger
+        .query_row("SELECT cause FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(cause, "interrupted");
 }
 
 #[tokio::test]
@@ -551,12 +615,18 @@ async fn a_retry_after_named_to_one_pass_holds_the_next() {
         sent,
         "sent inside the window"
     );
-    // (The time as a whole second, rounded up: never earlier than the first one named.)
+    // The very time the first pass was given (kept in the ledger), not one worked out again.
     let rows = read_report(&sb.path("r2.csv"));
     let held = rows
         .iter()
-        .filter(|r| r.status == "failed" && r.retry_at >= failed[0].retry_at)
+        .filter(|r| r.status == "failed" && r.retry_at == failed[0].retry_at)
         .count();
+    assert!(
+        second.stderr.contains(&failed[0].retry_at[..19]),
+        "{} vs {}",
+        second.stderr,
+        failed[0].retry_at
+    );
     assert_eq!(
         held,
         rows.len(),

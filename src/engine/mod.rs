@@ -149,10 +149,7 @@ impl Engine {
         // goes out before it (a wait past --max-wait stops the run at once, with the same time in the
         // rows).
         if let (Some(at), Some(c)) = (source.not_before().max(not_before), &client)
-            && let Ok(left) = at.duration_since(SystemTime::now())
-            && let Err(stop) = c
-                .pacer(endpoints::REMOVE_BOUNCES.bucket)
-                .pause_until(tokio::time::Instant::now() + left)
+            && let Err(stop) = c.pacer(endpoints::REMOVE_BOUNCES.bucket).hold_until(at)
         {
             c.control().stop(stop);
         }

@@ -118,6 +118,12 @@ pub(super) fn open(path: &Path, create: bool) -> Result<Ledger, LedgerError> {
             reason: "it is a directory".into(),
         });
     }
+    refuse_hard_links(path)?;
+    // A reader of a current ledger opens it read-only: a ledger it may not write, or in a directory it
+    // may not write, still reads, and nothing of the reader's is left beside it.
+    if !create && let Some(ledger) = open_read_only(path)? {
+        return Ok(ledger);
+    }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let at = |e: rusqlite::Error| LedgerError::from(e).at(path);
     let mut conn = Connection::open_with_flags(path, flags).map_err(at)?;
@@ -148,6 +154,78 @@ pub(super) fn open(path: &Path, create: bool) -> Result<Ledger, LedgerError> {
     })
 }
 
+/// The ledger at `path` opened read-only, when its schema is this build's (an older one is migrated
+/// first, which takes a writer: `None`). SQLite reads a WAL ledger read-only where its `-shm` file is
+/// there or can be made; otherwise (a directory the reader may not write, no writer running) it is read
+/// as immutable.
+fn open_read_only(path: &Path) -> Result<Option<Ledger>, LedgerError> {
+    let at = |e: rusqlite::Error| LedgerError::from(e).at(path);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let attempt = |conn: rusqlite::Result<Connection>| -> Result<(Connection, i64), LedgerError> {
+        let conn = conn.map_err(at)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(at)?;
+        let version = check(&conn, path)?;
+        Ok((conn, version))
+    };
+    let (conn, version) = match attempt(Connection::open_with_flags(path, flags)) {
+        Ok(v) => v,
+        Err(LedgerError::Unusable { .. }) => {
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            attempt(Connection::open_with_flags(
+                uri,
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            ))?
+        }
+        Err(e) => return Err(e),
+    };
+    Ok((version == LATEST).then(|| Ledger {
+        conn,
+        path: path.to_path_buf(),
+    }))
+}
+
+/// `path` as the path of an SQLite `file:` URI: absolute, with `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3F"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Refuses a ledger file of more than one name (hard links): SQLite keeps its journal (`-wal`) and lock
+/// (`-shm`) files beside the name it was opened by, so two processes writing through two names would not
+/// see each other's commits, nor take the same lock of an org. A symbolic link is one file, one name.
+fn refuse_hard_links(path: &Path) -> Result<(), LedgerError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.is_file()
+            && m.nlink() > 1
+        {
+            return Err(LedgerError::Unusable {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the file has {} names (hard links), and SQLite keeps its journal beside each \
+                     name, so writers through two names can lose each other's records: keep one \
+                     name (a symbolic link is fine)",
+                    m.nlink()
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Makes the ledger's directories (mode 0700 on Unix: it lists people's addresses) and an empty file
 /// readable by its owner only (SQLite gives its `-wal` and `-shm` files the same mode).
 fn make(path: &Path) -> Result<(), LedgerError> {
@@ -175,6 +253,7 @@ fn make(path: &Path) -> Result<(), LedgerError> {
                 reason: "it is a directory".into(),
             })
         }
+        Err(e) if path.exists() => Err(unusable("cannot open it for writing", e)),
         Err(e) => Err(unusable("cannot create it", e)),
     }
 }

@@ -110,11 +110,10 @@ impl Syncer {
         // A time Okta named to an earlier run (of either bucket) holds the log's reads too: nothing goes
         // out before it, and a wait past --max-wait stops this pass at once, with the same time.
         if let Some(at) = self.retry_at()?
-            && let Ok(left) = at.duration_since(SystemTime::now())
             && let Err(stop) = self
                 .client
                 .pacer(endpoints::LIST_LOGS.bucket)
-                .pause_until(tokio::time::Instant::now() + left)
+                .hold_until(at)
         {
             return Err(ApiError::Stopped(stop).into());
         }

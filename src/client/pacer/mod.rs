@@ -11,7 +11,7 @@ mod tests;
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use governor::{Quota, RateLimiter};
 use tokio::sync::Notify;
@@ -316,6 +316,34 @@ impl Pacer {
         if released {
             self.changed.notify_waiters();
         }
+    }
+
+    /// Holds every worker of this bucket until the time `at` that Okta named to an earlier run (kept in a
+    /// report or the ledger). A wait longer than `--max-wait` comes back as the reason to stop, naming
+    /// that very time (as a whole second, rounded up), not one worked out again from the local clock.
+    pub fn hold_until(&self, at: SystemTime) -> Result<(), StopReason> {
+        let Ok(left) = at.duration_since(SystemTime::now()) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let until = now + left;
+        let mut st = self.lock();
+        let r = self
+            .pause_locked(&mut st, "held back", until, now)
+            .map_err(|_| {
+                let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let whole = since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0);
+                ApiError::RateLimited {
+                    why: "held back",
+                    wait: until.saturating_duration_since(now),
+                    max_wait: self.max_wait.unwrap_or_default(),
+                    until: std::time::UNIX_EPOCH + Duration::from_secs(whole),
+                }
+                .stop_reason()
+            });
+        drop(st);
+        self.changed.notify_waiters();
+        r
     }
 
     /// Holds every worker of this bucket until `until` after a network error or a 5xx (a backoff of this

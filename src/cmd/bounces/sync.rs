@@ -323,14 +323,15 @@ async fn sync(
         };
         fill(body, &done.read, done.verdicts, &done.counts, &client);
         body.polls = done.polls;
-        let exit = match (&done.ended, interrupt.ended_by_signal()) {
-            (Some(e), _) => e.exit(&done.counts),
-            // A second signal ended it at once (what was in flight abandoned): 128 + N, as everywhere.
-            (None, Some(sig)) => Exit::Signal(sig),
-            // A signal is how a service is stopped: its work is saved.
-            (None, None) => Exit::Ok,
+        // A second signal ended it at once (what was in flight abandoned): 128 + N, as everywhere, and
+        // so the ledger's run and the summary say. A first signal is how a service is stopped: its work
+        // is saved, and it ends as completed (0).
+        let ended = match interrupt.ended_by_signal() {
+            Some(sig) => Some(Ended::SignalledTwice(sig)),
+            None => done.ended,
         };
-        *stop = done.ended.as_ref().and_then(Stop::of_ended);
+        let exit = ended.as_ref().map_or(Exit::Ok, |e| e.exit(&done.counts));
+        *stop = ended.as_ref().and_then(Stop::of_ended);
         term::action(
             "stopped",
             format_args!(
@@ -342,8 +343,9 @@ async fn sync(
             ),
             json!({"org": org.to_string(), "polls": done.polls}),
         );
-        (done.ended, exit, done.counts)
+        (ended, exit, done.counts)
     } else {
+        let started = std::time::Instant::now();
         let read = match syncer.read_log().await {
             Ok(r) => r,
             Err(e) => {
@@ -381,7 +383,7 @@ async fn sync(
             &client,
         );
         body.polls = 1;
-        said(&read, &outcome, args.report.as_deref());
+        said(&read, &outcome, started.elapsed(), args.report.as_deref());
         *stop = Stop::of_ended(&outcome.ended);
         let exit = outcome.exit();
         (Some(outcome.ended), exit, outcome.counts)
@@ -437,8 +439,14 @@ fn fill(
     body.waited_seconds = seconds(client.waited());
 }
 
-/// What a pass says on stderr: what it read, what it cleared, how it ended.
-fn said(read: &LogRead, o: &crate::engine::Outcome, report: Option<&Path>) {
+/// What a pass says on stderr: what it read, what it cleared, how it ended (`took`: the whole pass, the
+/// log's reading and its waits too).
+fn said(
+    read: &LogRead,
+    o: &crate::engine::Outcome,
+    took: std::time::Duration,
+    report: Option<&Path>,
+) {
     if term::quiet() {
         if let Some(m) = o.ended.message().filter(|_| o.ended.is_error()) {
             term::error(m);
@@ -463,7 +471,7 @@ fn said(read: &LogRead, o: &crate::engine::Outcome, report: Option<&Path>) {
         count(o.requests, "request", "requests"),
         count(o.retries, "retry", "retries"),
         o.waited.as_secs_f64(),
-        o.elapsed.as_secs_f64()
+        took.as_secs_f64()
     ));
     match &o.ended {
         Ended::InputError(e) | Ended::ReportFailed(e) | Ended::RecordFailed(e) => term::error(e),
