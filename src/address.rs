@@ -18,6 +18,9 @@ pub enum Invalid {
     NoAt,
     /// C0, DEL or C1: never part of an address, and unsafe to show raw.
     ControlCharacter(char),
+    /// An invisible formatting character (a zero-width space, a soft hyphen, a bidi control, a BOM): no
+    /// one typed it, and it makes the address another one than it reads as.
+    Invisible(char),
     /// U+FFFD: a byte sequence of the input that could not be decoded (a broken UTF-16 surrogate).
     Undecodable,
     Whitespace,
@@ -41,6 +44,11 @@ impl fmt::Display for Invalid {
             Invalid::ControlCharacter(c) => write!(
                 f,
                 "contains a control character (U+{:04X}): not an address character",
+                *c as u32
+            ),
+            Invalid::Invisible(c) => write!(
+                f,
+                "contains an invisible character (U+{:04X}): not an address character",
                 *c as u32
             ),
             Invalid::Undecodable => f.write_str(
@@ -138,6 +146,9 @@ pub fn validate(addr: &str) -> Result<(), Invalid> {
     let simple = dot_atom(local);
     if !simple && let Some(c) = control(addr) {
         return Err(Invalid::ControlCharacter(c));
+    }
+    if !simple && let Some(c) = addr.chars().find(|&c| is_invisible(c)) {
+        return Err(Invalid::Invisible(c));
     }
     if local.is_empty() {
         return Err(Invalid::LocalPartEmpty);
@@ -243,8 +254,16 @@ fn escaped_local_part(local: &str) -> bool {
     saw_escape
 }
 
+/// An invisible formatting character: the soft hyphen, the zero-width and bidi controls, the word
+/// joiners and the BOM (Unicode's Default_Ignorable format characters that text may carry unseen).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}')
+}
+
 /// An RFC 3696 `atext` character, or any non-ASCII one but a C1 control (U+0080–U+009F, which a terminal
-/// may act on as it does on ESC).
+/// may act on as it does on ESC), white space (U+00A0, U+3000, ...) or an invisible character.
 #[inline]
 fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric()
@@ -269,7 +288,7 @@ fn is_atext(c: char) -> bool {
                 | '}'
                 | '~'
         )
-        || !c.is_ascii() && !c.is_control()
+        || !c.is_ascii() && !c.is_control() && !c.is_whitespace() && !is_invisible(c)
 }
 
 /// The first control character (C0, DEL or C1) of `s`.
@@ -425,6 +444,30 @@ mod tests {
                 .to_string(),
             "contains a control character (U+009B): not an address character"
         );
+    }
+
+    /// Characters no one types, which make an address another one than it reads as, are refused; other
+    /// scripts are not.
+    #[test]
+    fn invisible_characters_and_unicode_spaces_are_not_address_characters() {
+        for (addr, why) in [
+            ("zw\u{200b}@acme.example", "invisible character (U+200B)"),
+            ("soft\u{ad}hy@acme.example", "invisible character (U+00AD)"),
+            ("rlo\u{202e}@acme.example", "invisible character (U+202E)"),
+            ("bom\u{feff}x@acme.example", "invisible character (U+FEFF)"),
+            ("nb\u{a0}sp@acme.example", "whitespace"),
+            ("ideo\u{3000}x@acme.example", "whitespace"),
+        ] {
+            let e = validate(addr).unwrap_err().to_string();
+            assert!(e.contains(why), "{addr:?}: {e}");
+        }
+        for addr in [
+            "jürgen@acme.example",
+            "用户@例子.广告",
+            "δοκιμή@acme.example",
+        ] {
+            assert_eq!(validate(addr), Ok(()), "{addr}");
+        }
     }
 
     #[test]

@@ -100,8 +100,11 @@ fn json() -> bool {
 }
 
 /// One JSON line: `time`, `level`, `message`, then `fields`; safe on a terminal (see
-/// [`crate::escape::json`]).
-fn json_line(level: &str, message: &str, fields: serde_json::Value) {
+/// [`crate::escape::json`]), and so are its values once decoded (`jq -r .message`): the characters a
+/// terminal acts on are visible escapes in them, as in text lines.
+fn json_line(level: &str, message: &str, mut fields: serde_json::Value) {
+    crate::escape::value(&mut fields);
+    let message = crate::escape::lines(message);
     let mut line = serde_json::Map::new();
     line.insert(
         "time".into(),
@@ -110,7 +113,7 @@ fn json_line(level: &str, message: &str, fields: serde_json::Value) {
     line.insert("level".into(), level.into());
     line.insert("message".into(), message.into());
     if let Some(l) = label() {
-        line.insert("profile".into(), l.as_ref().into());
+        line.insert("profile".into(), crate::escape::text(&l).into());
     }
     if let serde_json::Value::Object(f) = fields {
         line.extend(f);
@@ -256,7 +259,7 @@ where
                 crate::report::time_text(std::time::SystemTime::now()).into(),
             );
             line.insert("level".into(), level.into());
-            line.insert("message".into(), fields.into());
+            line.insert("message".into(), crate::escape::lines(&fields).into());
             if let Some(l) = label() {
                 line.insert("profile".into(), l.as_ref().into());
             }
