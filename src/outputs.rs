@@ -46,6 +46,12 @@ pub fn refuse_overwrites(
 /// opened for appending (made when missing, and removed again); a FIFO, a terminal or a device is left
 /// alone, since opening one blocks for a reader or gives the reader an end it did not ask for.
 pub fn probe_writable(path: &Path, what: &str) -> Result<(), OutputError> {
+    if path.is_dir() {
+        return Err(OutputError(format!(
+            "cannot write {what}{}: it is a directory",
+            path.display()
+        )));
+    }
     let was_there = match std::fs::symlink_metadata(path) {
         Ok(_) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => return Ok(()),
         Ok(_) => true,
