@@ -170,6 +170,8 @@ struct Entry<'a> {
     started: bool,
     exit_status: u8,
     stop: Option<&'a Stop>,
+    /// When Okta said to try again (a `--max-wait` stop), as the org's own summary has it.
+    retry_at: Option<String>,
     rows: Option<u64>,
     accepted: Option<u64>,
     rejected: Option<u64>,
@@ -188,6 +190,11 @@ impl<'a> Entry<'a> {
             started: l.started,
             exit_status: l.exit.code(),
             stop: c.stop.as_ref(),
+            retry_at: c
+                .stop
+                .as_ref()
+                .and_then(|s| s.retry_at)
+                .map(crate::report::time_text),
             rows: c.rows,
             accepted: c.accepted,
             rejected: c.rejected,
