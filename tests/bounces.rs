@@ -925,6 +925,10 @@ async fn unreadable_inputs_are_one_line_errors_and_nothing_is_sent() {
     sb.write("empty.csv", b"");
     sb.write("book.xlsx", b"PK\x03\x04\x14\x00\x06\x00\x08\x00");
     std::fs::create_dir(sb.path("dir.csv")).unwrap();
+    sb.write(
+        "suppressed.json",
+        b"{\"SuppressedDestinationSummaries\": [{\"EmailAddress\": \"a@x.com\"}]}\n",
+    );
     let cases = [
         (
             "/bin/ls",
@@ -936,6 +940,11 @@ async fn unreadable_inputs_are_one_line_errors_and_nothing_is_sent() {
              invalid Zip archive: Could not find EOCD",
         ),
         ("dir.csv", "dir.csv: is a directory"),
+        (
+            "suppressed.json",
+            "suppressed.json: JSON, not a delimited export: take the addresses out first, e.g. jq -r \
+             '.[].email' FILE | okta-org bounces remove - (for JSON lines: jq -r .email)",
+        ),
         ("missing.csv", "missing.csv: no such file"),
         (
             "empty.csv",

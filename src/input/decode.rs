@@ -96,6 +96,21 @@ pub fn not_text(sample: &[u8]) -> Option<&'static str> {
     )
 }
 
+/// Why an input that is text is not an export this tool reads, if it is not: JSON (a JSON array of
+/// objects or strings, or JSON lines, as an API or `aws sesv2 list-suppressed-destinations` gives), whose
+/// rows would all read as `invalid`.
+pub fn not_delimited(sample: &[u8]) -> Option<&'static str> {
+    let mut bytes = sample.iter().copied().filter(|b| !b.is_ascii_whitespace());
+    let json = match (bytes.next(), bytes.next()) {
+        (Some(b'['), Some(b'{' | b'"' | b']')) | (Some(b'{'), Some(b'"' | b'}')) => true,
+        _ => false,
+    };
+    json.then_some(
+        "JSON, not a delimited export: take the addresses out first, e.g. \
+         jq -r '.[].email' FILE | okta-org bounces remove - (for JSON lines: jq -r .email)",
+    )
+}
+
 /// The text of one cell: UTF-8 as is, anything else read as Windows-1252.
 pub fn cell_text(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
@@ -124,6 +139,16 @@ mod tests {
         );
         assert!(not_text(b"PK\x03\x04\x14\x00").unwrap().contains("xlsx"));
         assert!(not_text(b"\x1f\x8b\x08").unwrap().contains("gzip"));
+        for json in [
+            &b"[{\"email\": \"a@x.com\"}, {\"email\": \"b@x.com\"}]"[..],
+            b"  [\n  \"a@x.com\",\n  \"b@x.com\"\n]\n",
+            b"{\"EmailAddress\":\"a@x.com\",\"Reason\":\"BOUNCE\"}\n{\"EmailAddress\":\"b@x.com\"}\n",
+        ] {
+            assert!(not_delimited(json).unwrap().starts_with("JSON"));
+        }
+        for text in [&b"email\na@x.com\n"[..], b"{tag}@x.com\n", b"[x] a@x.com\n"] {
+            assert_eq!(not_delimited(text), None);
+        }
         assert!(not_text(b"a\x01b\x02c\x03").unwrap().contains("control"));
         assert_eq!(not_text(b"\x1b[1ma@x.com\x1b[0m\n"), None);
         let high: Vec<u8> = (0..4096u32).map(|i| 0x80 + (i * 37 % 128) as u8).collect();

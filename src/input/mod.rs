@@ -269,7 +269,7 @@ impl SourceReader {
             return Err(InputError::Empty { name, bytes });
         }
         let sample = &buffered[..buffered.len().min(SAMPLE_BYTES)];
-        if let Some(why) = decode::not_text(sample) {
+        if let Some(why) = decode::not_text(sample).or_else(|| decode::not_delimited(sample)) {
             return Err(InputError::NotText { name, why });
         }
         // The layout of the first export, from its own lines (the stream may hold others after it).
