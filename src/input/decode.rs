@@ -101,10 +101,10 @@ pub fn not_text(sample: &[u8]) -> Option<&'static str> {
 /// rows would all read as `invalid`.
 pub fn not_delimited(sample: &[u8]) -> Option<&'static str> {
     let mut bytes = sample.iter().copied().filter(|b| !b.is_ascii_whitespace());
-    let json = match (bytes.next(), bytes.next()) {
-        (Some(b'['), Some(b'{' | b'"' | b']')) | (Some(b'{'), Some(b'"' | b'}')) => true,
-        _ => false,
-    };
+    let json = matches!(
+        (bytes.next(), bytes.next()),
+        (Some(b'['), Some(b'{' | b'"' | b']')) | (Some(b'{'), Some(b'"' | b'}'))
+    );
     json.then_some(
         "JSON, not a delimited export: take the addresses out first, e.g. \
          jq -r '.[].email' FILE | okta-org bounces remove - (for JSON lines: jq -r .email)",
