@@ -129,6 +129,18 @@ async fn verify(a: &VerifyArgs, global: &Global, body: &mut Body) -> Result<Exit
             a.report.display()
         )));
     }
+    if accepted.is_empty() {
+        let valid = records.iter().any(|r| r.status == Status::Valid);
+        tracing::warn!(
+            "{} has no accepted rows: nothing to verify{}",
+            crate::escape::text(&a.report.display().to_string()),
+            if valid {
+                " (it is the report of a --dry-run, which sends nothing)"
+            } else {
+                ""
+            }
+        );
+    }
     let session = Session::connect(
         &a.conn.connect(),
         global.quiet,
