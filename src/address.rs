@@ -254,11 +254,13 @@ fn escaped_local_part(local: &str) -> bool {
     saw_escape
 }
 
-/// An invisible formatting character: the soft hyphen, the zero-width and bidi controls, the word
-/// joiners and the BOM (Unicode's Default_Ignorable format characters that text may carry unseen).
+/// An invisible formatting character: the soft hyphen, the zero-width space, the bidi controls, the
+/// word joiners and the BOM (Unicode's Default_Ignorable format characters that text may carry unseen).
+/// Not the zero-width joiner and non-joiner (U+200C, U+200D), which Sinhala, Malayalam and Persian
+/// spell words with (`ශ්‍රී`), and IDNA allows.
 fn is_invisible(c: char) -> bool {
     matches!(c,
-        '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}')
 }
 
@@ -465,6 +467,7 @@ mod tests {
             "jürgen@acme.example",
             "用户@例子.广告",
             "δοκιμή@acme.example",
+            "ශ්\u{200d}රී@acme.example",
         ] {
             assert_eq!(validate(addr), Ok(()), "{addr}");
         }

@@ -261,7 +261,7 @@ where
             line.insert("level".into(), level.into());
             line.insert("message".into(), crate::escape::lines(&fields).into());
             if let Some(l) = label() {
-                line.insert("profile".into(), l.as_ref().into());
+                line.insert("profile".into(), crate::escape::text(&l).into());
             }
             let text = serde_json::Value::Object(line).to_string();
             return writeln!(writer, "{}", crate::escape::json(&text));

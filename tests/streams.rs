@@ -399,3 +399,53 @@ async fn the_export_after_a_binary_blob_is_read_as_text() {
         );
     }
 }
+
+/// UTF-16 exports (LE and BE, with a BOM or not) whose names are Gurmukhi or Malayalam, whose every
+/// character holds a CR or LF byte (`0A xx`, `0D xx`), `@` among the others (ੀ, U+0A40), and ਊ (U+0A0A)
+/// or ഊ (U+0D0A) two at once: every row reads as its address, none split or taken for 8-bit text.
+#[tokio::test]
+async fn utf16_names_whose_bytes_are_line_ends_read_whole() {
+    let sb = Sandbox::new("stream-indic");
+    let names = [
+        "ਊਧਮ ਸਿੰਘ",
+        "ਮਨਜੀਤ",
+        "ਹਰਪ੍ਰੀਤ ਕੌਰ",
+        "ഊമ",
+        "ശ്രീകുമാർ",
+        "ਜਸਵੀਰ",
+        "ഊർമ്മിള",
+    ];
+    let want: Vec<String> = (0..names.len() * 3)
+        .map(|i| format!("u{i}@example.com"))
+        .collect();
+    for le in [true, false] {
+        for bom in [true, false] {
+            for (first, eol) in [(true, "\n"), (false, "\r\n"), (true, "\r\n"), (false, "\n")] {
+                let mut text = if first { "name,email" } else { "email,name" }.to_string();
+                text.push_str(eol);
+                for (i, email) in want.iter().enumerate() {
+                    let name = names[i % names.len()];
+                    text.push_str(&if first {
+                        format!("{name},{email}{eol}")
+                    } else {
+                        format!("{email},{name}{eol}")
+                    });
+                }
+                let mut bytes = match (bom, le) {
+                    (false, _) => Vec::new(),
+                    (true, true) => vec![0xFF, 0xFE],
+                    (true, false) => vec![0xFE, 0xFF],
+                };
+                for u in text.encode_utf16() {
+                    bytes.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+                }
+                let path = sb.write("names.txt", &bytes);
+                let run = dry_run(&sb, &[path.to_str().unwrap().to_string()], None).await;
+                let what = format!("le {le}, bom {bom}, name first {first}, {eol:?}");
+                assert_eq!(run.code, 0, "{what}: {}", run.stderr);
+                let emails: Vec<&str> = run.rows.iter().map(|r| r.1.as_str()).collect();
+                assert_eq!(emails, want, "{what}");
+            }
+        }
+    }
+}

@@ -65,6 +65,8 @@ pub struct Outcome {
     pub unrecorded: u64,
     /// The report could not be written (it ends at its last whole row, and takes nothing more).
     pub report_failed: bool,
+    /// The report was begun (a refused input leaves an earlier report at its path as it was).
+    pub report_begun: bool,
     pub requests: u64,
     pub retries: u64,
     pub waited: Duration,
@@ -287,6 +289,20 @@ impl Engine {
                         tally.read_all.store(true, Ordering::Relaxed);
                         continue;
                     };
+                    // The input gave rows: the report begins now, before anything is sent, so one
+                    // that cannot take even its header (a full disk) stops the run with nothing sent.
+                    if !report.begun() {
+                        report.begin();
+                        if let Err(e) = report.commit() {
+                            facts.report_failed.get_or_insert(e);
+                            stop_for_report(
+                                &client,
+                                &interrupt,
+                                "not sent: the report could not be written",
+                                Level::Stopping,
+                            );
+                        }
+                    }
                     tally.rows.fetch_add(seg.rows.len() as u64, Ordering::Relaxed);
                     tally.batched.fetch_add(seg.batch.len() as u64, Ordering::Relaxed);
                     let id = head_id + queue.len() as u64;
@@ -373,6 +389,7 @@ impl Engine {
         let outcome = Outcome {
             ended: Ended::decide(&facts),
             report_failed: report.failed().is_some(),
+            report_begun: report.begun(),
             unrecorded: counts.rows - recorded.min(counts.rows),
             counts,
             requests,

@@ -48,11 +48,16 @@ impl Report {
     /// A report to `path`, or to stdout. `sync` asks for each committed stretch to reach the disk (only a
     /// regular file can be synced), so a crash loses at most what was in flight.
     ///
-    /// A regular file is emptied only when the report begins (see [`Report::begin`]): an input refused
-    /// before its first row (an empty or binary pipe, which cannot be looked into up front) leaves an
-    /// earlier report, and its `failed` rows to retry, as it was.
+    /// A regular file that holds an earlier report is emptied only when the report begins (see
+    /// [`Report::begin`]: when the input gives its first rows, before anything is sent): an input
+    /// refused before that (an empty or binary pipe, which cannot be looked into up front) leaves the
+    /// earlier report, and its `failed` rows to retry, as it was. A new or empty file takes the header
+    /// at once.
     pub fn create(path: Option<&Path>, format: report::Format, sync: bool) -> io::Result<Report> {
         // A report on a terminal shows outside cells escaped; a file or a pipe gets them exactly.
+        // (An earlier report at the path, with rows in it, is what a refused input must not destroy.)
+        let earlier =
+            path.is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > 0));
         let (target, regular, terminal) = match path {
             Some(p) => {
                 let file = std::fs::OpenOptions::new()
@@ -70,7 +75,7 @@ impl Report {
         let out = Guarded(Arc::new(Mutex::new(Written {
             target,
             regular,
-            pending: regular.then(Vec::new),
+            pending: (regular && earlier).then(Vec::new),
             written: 0,
             committed: 0,
             failed: false,
@@ -113,8 +118,14 @@ impl Report {
         self.result()
     }
 
-    /// Empties the file and writes the header, once: before the first row, or at the end of a run whose
-    /// input was not refused (a report of no rows is still a report).
+    /// Whether the report has begun: its header is in the file (or on its way to stdout).
+    pub fn begun(&self) -> bool {
+        self.out.lock().pending.is_none()
+    }
+
+    /// Empties the file and writes the header, once: when the input gives its first rows (before
+    /// anything is sent), before the first row, or at the end of a run whose input was not refused (a
+    /// report of no rows is still a report).
     pub fn begin(&mut self) {
         if self.failed.is_none()
             && let Err(e) = self.out.begin(self.sync)

@@ -557,7 +557,11 @@ impl Row<'_> {
     fn ends_a_cell_over_lines(&self, line: &[u8], inside: &[u8]) -> bool {
         let closes = inside.len() < line.len();
         let quotes = memchr::memchr_iter(b'"', line).count();
+        // Alone, the quote would stand inside a cell (`550",bounce`), not open one (`hard,"`: a row of
+        // its own whose own note runs on).
+        let mid_cell = inside.last().is_some_and(|&b| b != self.cfg.delimiter);
         closes
+            && mid_cell
             && self.done
             && quotes % 2 == 1
             && self.cfg.width.is_some_and(|w| self.record.width() == w)
@@ -1110,6 +1114,14 @@ mod tests {
             width: Some(width),
             ..cfg(Some(column))
         };
+        // A truncated quote, then a row of its own whose own note opens at its end: a stray quote.
+        let got = read_with(
+            "a@x.com,hard,\"550 cut\nb@x.com,hard,\"\n550 user unknown\"\nc@x.com,hard,ok\n"
+                .as_bytes(),
+            width(0, 3),
+        );
+        assert_eq!(got[0].2.map(|u| u.why), Some(Runaway::IntoRow(2)));
+        assert_eq!(lines_and_first(&got)[1..], [(2, "b@x.com"), (4, "c@x.com")]);
         // The closing line starts with an address and a delimiter, but alone it would leave its quote
         // unpaired, and the record ends at a row's width: one row, taken whole with a warning.
         let text = "a@x.com,\"forwarded to\nb@x.com, which said 550\",bounce\nc@x.com,x,bounce\n";

@@ -515,10 +515,19 @@ impl Decoded {
                 }
                 // Blank 8-bit lines, then UTF-16 (`(cat a.txt; echo; cat b.txt)`): a CR or LF with no NUL
                 // beside it to make it a UTF-16 line end. (In LE, only if LE follows: U+4E0A, 上, is
-                // `0A 4E`, and what follows it reads as BE.)
+                // `0A 4E`, and what follows it reads as BE; and only if an ASCII character in LE follows
+                // the blank lines, as the first line of an export starts: ਊ, U+0A0A, is `0A 0A`. In BE,
+                // only if BE goes on, a NUL next (the high byte of an ASCII character): every character
+                // of Gurmukhi, U+0A00–0A7F, starts with `0A` and of Malayalam with `0D`, and the rest of
+                // such a line read one byte off reads as LE, ASCII and all: `ഊമ,` is `0D 0A 0D 2E 00
+                // 2C`. So UTF-16 LE without a BOM after blank lines after UTF-16 BE reads as BE.)
                 [eol, high, ..]
                     if is_eol(*eol)
-                        && (*high != 0 || !le)
+                        && (if le {
+                            *high != 0 && ascii_le(blank_lines(w).1)
+                        } else {
+                            *high == 0
+                        })
                         && utf16_order(blank_lines(w).1).is_some_and(|l| l == le || !le) =>
                 {
                     Some((Encoding::Utf8, 0))
@@ -566,12 +575,19 @@ impl Decoded {
                 _ => {}
             }
             // A CR or LF byte that is no UTF-16 line end, followed by a line of 8-bit text: the UTF-16
-            // ends there. (UTF-16 BE without a BOM read as LE one byte early: its last line end takes in
+            // ends there. UTF-16 BE without a BOM read as LE one byte early: its last line end takes in
             // the first byte of the 8-bit text after it. Or the UTF-16 was never text: a binary blob in
-            // the stream whose NUL bytes read as UTF-16 hands the export after it back as 8-bit text.)
+            // the stream whose NUL bytes read as UTF-16 hands the export after it back as 8-bit text;
+            // that takes a whole line of it, since every character of Gurmukhi (U+0A00–0A7F) or
+            // Malayalam (U+0D00–0D7F) holds such a byte, with one byte (`@` in U+0A40 ੀ) between.
             let ahead = &avail[q + 1..avail.len().min(q + 1 + LOOK_BYTES)];
             let ahead_eof = self.eof && q + 1 + LOOK_BYTES >= avail.len();
-            if looks_8bit(ahead, ahead_eof) || is_bom(ahead) {
+            let misread_be = le && paired;
+            let whole_line = || {
+                let (_, rest) = blank_lines(ahead);
+                rest.iter().position(|&b| is_eol(b)).unwrap_or(rest.len()) >= SHORT_8BIT_LINE
+            };
+            if is_bom(ahead) || (looks_8bit(ahead, ahead_eof) && (misread_be || whole_line())) {
                 take = Some(q);
                 into_8bit = true;
                 break;
@@ -690,6 +706,11 @@ fn utf16_goes_on(window: &[u8]) -> bool {
         rest = &rest[(end + 1).min(rest.len())..];
     }
     false
+}
+
+/// Whether `bytes` start with an ASCII character (not NUL) in UTF-16 LE.
+fn ascii_le(bytes: &[u8]) -> bool {
+    matches!(bytes, [a, 0, ..] if a.is_ascii() && *a != 0)
 }
 
 fn blank_lines(window: &[u8]) -> (usize, &[u8]) {

@@ -153,6 +153,9 @@ struct Facts {
     reported: bool,
     /// The report could not be written (it ends at its last whole row).
     report_failed: bool,
+    /// The report was begun: a summary may follow its rows (`--report-summary`). An input refused
+    /// before its first rows leaves an earlier report at the path, which takes nothing of this run.
+    report_begun: bool,
 }
 
 pub async fn run(args: RemoveArgs, global: &Global) -> Result<Exit, CmdError> {
@@ -245,7 +248,7 @@ async fn checked_run(
     facts.body.report = args.report.as_ref().map(|p| p.display().to_string());
     facts.body.counts = counts_json(&report::Counts::default());
     let result = remove(&args, global, facts).await;
-    if target.is_none() && !(args.report_summary && facts.reported && !facts.report_failed) {
+    if target.is_none() && !(args.report_summary && facts.report_begun && !facts.report_failed) {
         return result;
     }
     let summary = Summary::new(
@@ -256,7 +259,7 @@ async fn checked_run(
         &facts.body,
     );
     let mut written = Ok(());
-    if args.report_summary && facts.reported && !facts.report_failed {
+    if args.report_summary && facts.report_begun && !facts.report_failed {
         written = append_to_report(args.report.as_deref(), &summary);
     }
     if let Some(t) = &target {
@@ -445,6 +448,7 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
     }
     facts.reported = true;
     facts.report_failed = outcome.report_failed;
+    facts.report_begun = outcome.report_begun;
     facts.stop = Stop::of_ended(&outcome.ended);
     let b = &mut facts.body;
     (b.rows, b.counts, b.carried, b.unrecorded) = (
