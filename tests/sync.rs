@@ -43,15 +43,13 @@ async fn flowed(sim: &Simulator, n: usize) -> MailTruth {
 }
 
 async fn sync(sb: &Sandbox, sim: &Simulator, args: &[&str]) -> Output {
+    sync_on(sb, sim, "l.sqlite3", args).await
+}
+
+/// A pass on the ledger `ledger` (a name in the sandbox).
+async fn sync_on(sb: &Sandbox, sim: &Simulator, ledger: &str, args: &[&str]) -> Output {
     let url = sim.url();
-    let mut all = vec![
-        "bounces",
-        "sync",
-        "--org-url",
-        &url,
-        "--ledger",
-        "l.sqlite3",
-    ];
+    let mut all = vec!["bounces", "sync", "--org-url", &url, "--ledger", ledger];
     all.extend_from_slice(args);
     sb.run(&all, &[("OKTA_CLIENT_TOKEN", TOKEN)], None).await
 }
@@ -418,42 +416,11 @@ async fn a_second_sync_of_the_same_org_and_ledger_is_refused() {
     assert!(second.stderr.contains(&pid), "{}", second.stderr);
     // Named another way (a symbolic link), it is the same ledger, and the same lock.
     std::os::unix::fs::symlink(sb.path("l.sqlite3"), sb.path("link.sqlite3")).unwrap();
-    let url = sim.url();
-    let linked = sb
-        .run(
-            &[
-                "bounces",
-                "sync",
-                "--org-url",
-                &url,
-                "--ledger",
-                "link.sqlite3",
-                "--report",
-                "r2.csv",
-            ],
-            &[("OKTA_CLIENT_TOKEN", TOKEN)],
-            None,
-        )
-        .await;
+    let linked = sync_on(&sb, &sim, "link.sqlite3", &["--report", "r2.csv"]).await;
     assert_eq!(linked.code, 4, "{}", linked.stderr);
     // A hard link has its own journal beside it (SQLite names it by the path): refused, whichever name.
     std::fs::hard_link(sb.path("l.sqlite3"), sb.path("hard.sqlite3")).unwrap();
-    let hard = sb
-        .run(
-            &[
-                "bounces",
-                "sync",
-                "--org-url",
-                &url,
-                "--ledger",
-                "hard.sqlite3",
-                "--report",
-                "r3.csv",
-            ],
-            &[("OKTA_CLIENT_TOKEN", TOKEN)],
-            None,
-        )
-        .await;
+    let hard = sync_on(&sb, &sim, "hard.sqlite3", &["--report", "r3.csv"]).await;
     assert_eq!(hard.code, 2, "{}", hard.stderr);
     assert!(hard.stderr.contains("hard link"), "{}", hard.stderr);
     std::fs::remove_file(sb.path("hard.sqlite3")).unwrap();

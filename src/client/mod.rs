@@ -10,6 +10,7 @@ pub mod error;
 pub mod headers;
 pub mod pacer;
 pub mod resolve;
+mod watched;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -29,7 +30,7 @@ use tracing::{info, warn};
 pub use auth::{AuthRetry, Authorizer, StaticToken};
 pub use error::{ApiError, Failure, OktaError, StopReason};
 use headers::Pacing;
-use pacer::{Answer, Control, MIN_BACKOFF, Pacer, PacerOptions};
+use pacer::{Answer, Control, MIN_BACKOFF, Pacer, PacerOptions, WriteMark};
 
 /// Why the client could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -497,7 +498,14 @@ impl Client {
     }
 
     /// The request as it goes out: its URL, headers (the authorizer's for this attempt) and body.
-    async fn build(&self, req: &Request, url: &Url) -> Result<reqwest::RequestBuilder, Attempt> {
+    /// The request, ready to send; a JSON body (a remove-list request) marks `mark` when the connection
+    /// takes it.
+    async fn build(
+        &self,
+        req: &Request,
+        url: &Url,
+        mark: WriteMark,
+    ) -> Result<reqwest::RequestBuilder, Attempt> {
         let mut builder = self
             .http
             .request(req.method.clone(), url.clone())
@@ -518,9 +526,14 @@ impl Client {
         }
         builder = match &req.body {
             Body::Empty => builder,
-            Body::Json(bytes) => builder
-                .header(CONTENT_TYPE, "application/json")
-                .body(bytes.clone()),
+            Body::Json(bytes) => {
+                builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(reqwest::Body::wrap(watched::Watched::new(
+                        bytes.clone(),
+                        mark,
+                    )))
+            }
             Body::Form(fields) => builder.form(fields),
             Body::Multipart {
                 field,
@@ -547,7 +560,7 @@ impl Client {
     async fn attempt(
         &self,
         req: &Request,
-        pacer: &Pacer,
+        pacer: &Arc<Pacer>,
         retry: bool,
     ) -> Result<Response, Attempt> {
         if !req.anonymous {
@@ -562,8 +575,11 @@ impl Client {
                 .acquire(req.order)
                 .await
                 .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
-            let builder = self.build(req, &url).await?;
-            if self.control.stopped().is_some() || !permit.clear_to_send().await {
+            let builder = self
+                .build(req, &url, WriteMark::new(pacer, &permit))
+                .await?;
+            let watched = matches!(req.body, Body::Json(_));
+            if self.control.stopped().is_some() || !permit.clear_to_send(watched).await {
                 permit.unsend();
                 continue;
             }

@@ -495,6 +495,36 @@ impl Drop for InLine<'_> {
     }
 }
 
+/// Marks a request written when the connection takes its body (see [`Permit::clear_to_send`]):
+/// until then, no other request of the stream is written.
+pub struct WriteMark {
+    pacer: Arc<Pacer>,
+    seq: u64,
+}
+
+impl WriteMark {
+    /// For the request of `permit`, a permit of `pacer`.
+    pub fn new(pacer: &Arc<Pacer>, permit: &Permit<'_>) -> WriteMark {
+        WriteMark {
+            pacer: pacer.clone(),
+            seq: permit.seq,
+        }
+    }
+
+    /// The connection took the request's body: it is written now (once; nothing for a request no
+    /// longer in flight).
+    pub fn written(&self) {
+        let mut st = self.pacer.lock();
+        if let Some(out) = st.flight.out.get_mut(&self.seq)
+            && out.written.is_none()
+        {
+            out.written = Some(Instant::now());
+        }
+        drop(st);
+        self.pacer.changed.notify_waiters();
+    }
+}
+
 /// A request's ticket through the gate. [`Permit::clear_to_send`] is the last check before it is sent;
 /// [`Permit::finish`] takes in the answer; dropping it instead (transport error, attempt abandoned) only
 /// frees its place among the requests in flight.
@@ -535,8 +565,11 @@ impl Permit<'_> {
     /// requests' writing is waited out here, holding the permit (a few milliseconds; the gate spaced the
     /// permits already), and everything is checked again after. `false`: the request must not go now
     /// (give the permit back with [`Permit::unsend`] and wait at the gate again). `true`: it counts as
-    /// written now, and the next of the stream counts from here.
-    pub async fn clear_to_send(&self) -> bool {
+    /// written now, and the next of the stream counts from here; or, for a request whose body tells
+    /// when the connection takes it (`watched`, see [`WriteMark`]), from then: a request made ready
+    /// here may reach the wire milliseconds later (a connection task scheduled late), and the next must
+    /// not overtake it and cross its answer.
+    pub async fn clear_to_send(&self, watched: bool) -> bool {
         let pacer = self.pacer;
         loop {
             let halted = pacer.control.halted();
@@ -561,6 +594,7 @@ impl Permit<'_> {
                 }
                 let verdict = gates::stream(&st.flight, &st.refusals, now, Some(self.seq));
                 if verdict.is_none()
+                    && !watched
                     && let Some(out) = st.flight.out.get_mut(&self.seq)
                 {
                     out.written = Some(now);

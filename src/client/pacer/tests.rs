@@ -15,7 +15,7 @@ use super::*;
 async fn go(p: &Pacer, order: u64) -> Permit<'_> {
     let permit = p.acquire(order).await.unwrap();
     assert!(
-        permit.clear_to_send().await,
+        permit.clear_to_send(false).await,
         "held at the check before sending"
     );
     permit
@@ -501,7 +501,7 @@ async fn the_check_before_sending_holds_a_request_a_pause_overtook() {
     let mut h = pacing(100, 97, now + 60, now);
     h.retry_after = Some(RetryAfter::Delay(Duration::from_secs(2)));
     a.finish(Instant::now(), &h, Answer::Unavailable).unwrap();
-    assert!(!b.clear_to_send().await, "b went out inside the pause");
+    assert!(!b.clear_to_send(false).await, "b went out inside the pause");
     b.unsend();
     let start = Instant::now();
     drop(go(&p, 0).await);
@@ -585,11 +585,38 @@ async fn the_check_before_sending_keeps_the_stream_spacing_from_the_writing() {
     // a's headers take 3 ms to make: it is written 3 ms after it was let out.
     let a = p.acquire(0).await.unwrap();
     tokio::time::sleep(ms(3)).await;
-    assert!(a.clear_to_send().await);
+    assert!(a.clear_to_send(false).await);
     // b is let out 5 ms after a was let out, and written no sooner than 5 ms after a was written.
     let b = p.acquire(0).await.unwrap();
     assert_eq!(start.elapsed(), ms(5));
-    assert!(b.clear_to_send().await);
+    assert!(b.clear_to_send(false).await);
     assert_eq!(start.elapsed(), ms(8));
     drop((a, b));
+}
+
+/// A request whose body tells when the connection takes it (a remove-list request) is not written when
+/// it passes the check before sending, but when its body is taken: until then the next of the stream
+/// waits for it (see `gates::stream`), and the stream's gap counts from then.
+#[tokio::test(start_paused = true)]
+async fn a_watched_request_is_written_when_its_body_is_taken() {
+    let p = Arc::new(Pacer::new(
+        Arc::new(Control::new()),
+        PacerOptions::default(),
+    ));
+    let a = p.acquire(0).await.unwrap();
+    let mark = WriteMark::new(&p, &a);
+    assert!(a.clear_to_send(true).await);
+    let written = |p: &Pacer| p.lock().flight.out.values().next().and_then(|o| o.written);
+    assert_eq!(written(&p), None, "cleared, but its body not taken yet");
+    tokio::time::advance(Duration::from_millis(7)).await;
+    mark.written();
+    assert_eq!(written(&p), Some(Instant::now()));
+    // Marked once: a second call changes nothing.
+    tokio::time::advance(Duration::from_millis(3)).await;
+    mark.written();
+    assert_eq!(written(&p), Some(Instant::now() - Duration::from_millis(3)));
+    drop(a);
+    // A mark of a request no longer in flight does nothing.
+    mark.written();
+    assert_eq!(written(&p), None);
 }
