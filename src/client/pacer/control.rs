@@ -15,6 +15,12 @@ use crate::client::error::StopReason;
 /// server's clock may tick over a little after ours, and a request that lands a moment early is refused.
 const RESET_MARGIN: Duration = Duration::from_millis(100);
 
+/// Added after a `Retry-After` given in seconds, counted from when its answer was read: the server
+/// counts from when it wrote the answer, a little before, and a server that notes that moment only
+/// once its write has returned (a busy one, milliseconds later) must still see the next request after
+/// the window, not a hair inside it.
+pub const RETRY_AFTER_MARGIN: Duration = Duration::from_millis(20);
+
 /// The run's stop reason, its stop and abandon signals, and the server clock.
 pub struct Control {
     stop: Mutex<Option<StopReason>>,

@@ -706,7 +706,7 @@ impl Permit<'_> {
         } else {
             let spent = st.window.as_ref().and_then(state::Window::spent_reset);
             let named = match p.retry_after {
-                Some(RetryAfter::Delay(d)) => Some(received + d),
+                Some(RetryAfter::Delay(d)) => Some(received + d + control::RETRY_AFTER_MARGIN),
                 Some(RetryAfter::At(epoch)) => Some(control.instant_not_before(epoch)),
                 None if answer == Answer::TooMany && !concurrency_limit => {
                     spent.or_else(|| p.reset.map(|r| control.instant_for(r)))

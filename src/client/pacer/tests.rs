@@ -519,7 +519,8 @@ async fn a_stream_is_spaced_by_four_times_the_time_refusals_take() {
     let mut h = pacing(100, 98, now + 60, now);
     h.retry_after = Some(RetryAfter::Delay(Duration::from_secs(1)));
     a.finish(Instant::now(), &h, Answer::Unavailable).unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // (A `Retry-After` in seconds is waited out with a margin.)
+    tokio::time::sleep(Duration::from_secs(1) + control::RETRY_AFTER_MARGIN).await;
     // The next requests of a stream leave 24 ms apart: a refusal even four times as slow is read
     // before the next.
     let start = Instant::now();
@@ -619,4 +620,23 @@ async fn a_watched_request_is_written_when_its_body_is_taken() {
     // A mark of a request no longer in flight does nothing.
     mark.written();
     assert_eq!(written(&p), None);
+}
+
+/// A `Retry-After` in seconds holds the gate that long after its answer was read, and a margin more
+/// (the server counts from a moment before that).
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_in_seconds_is_waited_out_with_a_margin() {
+    let p = pacer(PacerOptions::default());
+    let now = epoch_now();
+    ok(go(&p, 0).await, &pacing(100, 99, now + 60, now));
+    let a = go(&p, 0).await;
+    let mut h = pacing(100, 98, now + 60, now);
+    h.retry_after = Some(RetryAfter::Delay(Duration::from_secs(2)));
+    let read = Instant::now();
+    a.finish(read, &h, Answer::TooMany).unwrap();
+    drop(go(&p, 0).await);
+    assert_eq!(
+        Instant::now() - read,
+        Duration::from_secs(2) + control::RETRY_AFTER_MARGIN
+    );
 }
