@@ -497,14 +497,13 @@ impl Client {
         }
     }
 
-    /// The request as it goes out: its URL, headers (the authorizer's for this attempt) and body.
-    /// The request, ready to send; a JSON body (a remove-list request) marks `mark` when the connection
-    /// takes it.
+    /// The request as it goes out: its URL, headers (the authorizer's for this attempt) and body. With
+    /// `mark`, its JSON body marks it written when the connection takes it (see [`watches`]).
     async fn build(
         &self,
         req: &Request,
         url: &Url,
-        mark: WriteMark,
+        mark: Option<WriteMark>,
     ) -> Result<reqwest::RequestBuilder, Attempt> {
         let mut builder = self
             .http
@@ -529,10 +528,12 @@ impl Client {
             Body::Json(bytes) => {
                 builder
                     .header(CONTENT_TYPE, "application/json")
-                    .body(reqwest::Body::wrap(watched::Watched::new(
-                        bytes.clone(),
-                        mark,
-                    )))
+                    .body(match mark {
+                        Some(mark) => {
+                            reqwest::Body::wrap(watched::Watched::new(bytes.clone(), mark))
+                        }
+                        None => reqwest::Body::from(bytes.clone()),
+                    })
             }
             Body::Form(fields) => builder.form(fields),
             Body::Multipart {
@@ -555,6 +556,7 @@ impl Client {
     }
 
     /// One attempt: wait at the gate, send, take the answer's headers into the gate, read the body.
+    /// (See [`watches`] for when a request counts as written.)
     /// A retry (`retry`) is counted as one when it goes out, not when it is planned: a run stopped during
     /// the wait before it has not retried.
     async fn attempt(
@@ -575,10 +577,9 @@ impl Client {
                 .acquire(req.order)
                 .await
                 .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
-            let builder = self
-                .build(req, &url, WriteMark::new(pacer, &permit))
-                .await?;
-            let watched = matches!(req.body, Body::Json(_));
+            let watched = watches(req);
+            let mark = watched.then(|| WriteMark::new(pacer, &permit));
+            let builder = self.build(req, &url, mark).await?;
             if self.control.stopped().is_some() || !permit.clear_to_send(watched).await {
                 permit.unsend();
                 continue;
@@ -686,6 +687,17 @@ impl Client {
 /// like any other transport failure; anything else (refused, stopped) ends the request.
 fn auth_failure(e: ApiError) -> Attempt {
     Attempt::Fatal(e)
+}
+
+/// Whether a request counts as written when the connection takes its body rather than when it passes
+/// the check before sending: a remove-list request, whose stream of batches must not overtake one whose
+/// connection got to it late and cross its answer. Only there: such a body cannot be copied, so
+/// reqwest does not send it again itself after an HTTP/2 refusal of the stream (the client's own retry
+/// does, a remove-list request being safe to send again), and other JSON requests keep that.
+fn watches(req: &Request) -> bool {
+    matches!(req.body, Body::Json(_))
+        && req.idempotent
+        && req.bucket == crate::endpoints::REMOVE_BOUNCES.bucket
 }
 
 fn transport_failure(e: &reqwest::Error, url: &Url) -> Attempt {

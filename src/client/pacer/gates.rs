@@ -74,7 +74,9 @@ pub(super) fn pause(r: &mut Refusals, max_wait: Option<Duration>, now: Instant) 
     }
     if r.pause_cause != Hold::Backoff
         && let Some(max) = max_wait
-        && p.saturating_duration_since(now) > max
+        && p.saturating_duration_since(now)
+            .saturating_sub(r.pause_margin)
+            > max
     {
         return Some(Verdict::TooLong {
             why: r.pause_why,

@@ -304,7 +304,12 @@ impl Pacer {
     /// the reason the run should stop (the caller stops it; the pause holds meanwhile).
     pub fn pause_until(&self, until: Instant) -> Result<(), StopReason> {
         let mut st = self.lock();
-        let r = self.pause_locked(&mut st, "held back", until, Instant::now());
+        let r = self.pause_locked(
+            &mut st,
+            "held back",
+            (until, Duration::ZERO),
+            Instant::now(),
+        );
         drop(st);
         self.changed.notify_waiters();
         r
@@ -329,7 +334,7 @@ impl Pacer {
         let until = now + left;
         let mut st = self.lock();
         let r = self
-            .pause_locked(&mut st, "held back", until, now)
+            .pause_locked(&mut st, "held back", (until, Duration::ZERO), now)
             .map_err(|_| {
                 let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                 let whole = since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0);
@@ -356,16 +361,18 @@ impl Pacer {
     }
 
     /// Sets a pause the server asked for; past `--max-wait`, the reason to stop.
+    /// (`margin`: the part of `until` that is this tool's own, which `--max-wait` does not count.)
     fn pause_locked(
         &self,
         st: &mut State,
         why: &'static str,
-        until: Instant,
+        (until, margin): (Instant, Duration),
         now: Instant,
     ) -> Result<(), StopReason> {
-        st.refusals.pause(until, Hold::RetryAfter, why);
+        st.refusals
+            .pause_with_margin(until, margin, Hold::RetryAfter, why);
         match self.max_wait {
-            Some(max) if until.saturating_duration_since(now) > max => {
+            Some(max) if until.saturating_duration_since(now).saturating_sub(margin) > max => {
                 Err(self.too_long(why, until, now))
             }
             _ => Ok(()),
@@ -714,13 +721,17 @@ impl Permit<'_> {
                 None => spent,
             };
             let until = named.unwrap_or(received + MIN_BACKOFF);
+            let margin = match p.retry_after {
+                Some(RetryAfter::Delay(_)) => control::RETRY_AFTER_MARGIN,
+                _ => Duration::ZERO,
+            };
             let why = if answer == Answer::Unavailable {
                 "unavailable (503)"
             } else {
                 "rate limited"
             };
             pacer
-                .pause_locked(&mut st, why, until, Instant::now())
+                .pause_locked(&mut st, why, (until, margin), Instant::now())
                 .map(|()| named)
         };
         drop(st);

@@ -144,8 +144,9 @@ pub(super) fn take_window(
 pub(super) struct Out {
     /// When the gate let it through.
     pub granted: Instant,
-    /// When it passed the last check before it was handed to the connection (see
-    /// [`super::Permit::clear_to_send`]); `None` while its headers are being made.
+    /// When it passed the last check before it was handed to the connection, or for a watched request
+    /// (a remove-list request) when the connection took its body (see
+    /// [`super::Permit::clear_to_send`]); `None` until then.
     pub written: Option<Instant>,
 }
 
@@ -254,6 +255,9 @@ pub(super) struct Refusals {
     pub pause_cause: Hold,
     /// What the server said, for a stop past `--max-wait` ("rate limited", "unavailable (503)").
     pub pause_why: &'static str,
+    /// The part of `paused_until` that is this tool's own margin, not the server's wait: it does not
+    /// count against `--max-wait`.
+    pub pause_margin: Duration,
     /// Set by a 401/403 until the run decides what to do about it (see [`super::Answer::Refused`]).
     pub refusal_hold: Option<Instant>,
     /// How long the latest 429/503s took, from being written to their answer, newest last.
@@ -276,8 +280,20 @@ impl Refusals {
 
     /// Holds every request until `until` for the reason given, unless a longer pause is in force.
     pub fn pause(&mut self, until: Instant, cause: Hold, why: &'static str) {
+        self.pause_with_margin(until, Duration::ZERO, cause, why);
+    }
+
+    /// [`Refusals::pause`], of which `margin` at its end is this tool's own.
+    pub fn pause_with_margin(
+        &mut self,
+        until: Instant,
+        margin: Duration,
+        cause: Hold,
+        why: &'static str,
+    ) {
         if self.paused_until.is_none_or(|p| p < until) {
             self.paused_until = Some(until);
+            self.pause_margin = margin;
             self.pause_cause = cause;
             self.pause_why = why;
         }

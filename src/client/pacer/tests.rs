@@ -640,3 +640,26 @@ async fn a_retry_after_in_seconds_is_waited_out_with_a_margin() {
         Duration::from_secs(2) + control::RETRY_AFTER_MARGIN
     );
 }
+
+/// A `Retry-After` of exactly `--max-wait` is sat out: the tool's own margin on it does not count
+/// against `--max-wait`.
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_of_exactly_max_wait_is_sat_out() {
+    let p = pacer(PacerOptions {
+        max_wait: Some(Duration::from_secs(5)),
+        ..PacerOptions::default()
+    });
+    let now = epoch_now();
+    ok(go(&p, 0).await, &pacing(100, 99, now + 60, now));
+    let a = go(&p, 0).await;
+    let mut h = pacing(100, 98, now + 60, now);
+    h.retry_after = Some(RetryAfter::Delay(Duration::from_secs(5)));
+    let read = Instant::now();
+    assert!(a.finish(read, &h, Answer::TooMany).is_ok());
+    drop(go(&p, 0).await);
+    assert_eq!(
+        Instant::now() - read,
+        Duration::from_secs(5) + control::RETRY_AFTER_MARGIN
+    );
+    assert_eq!(p.control().stopped(), None);
+}
