@@ -577,8 +577,8 @@ impl Client {
                 .acquire(req.order)
                 .await
                 .map_err(|r| Attempt::Fatal(ApiError::Stopped(r)))?;
-            let watched = watches(req);
-            let mark = watched.then(|| WriteMark::new(pacer, &permit));
+            let mark = watches(req).then(|| WriteMark::new(pacer, &permit));
+            let watched = mark.is_some();
             let builder = self.build(req, &url, mark).await?;
             if self.control.stopped().is_some() || !permit.clear_to_send(watched).await {
                 permit.unsend();

@@ -108,8 +108,8 @@ impl Report {
     }
 
     /// Writes one settled row. Once writing failed, every call says why (a whole line, for messages).
+    /// (Rows written before the report began wait with its header, and reach the file when it begins.)
     pub fn row(&mut self, row: &report::Row<'_>) -> Result<(), String> {
-        self.begin();
         if self.failed.is_none()
             && let Err(e) = self.writer.write(row)
         {
@@ -123,9 +123,9 @@ impl Report {
         self.out.lock().pending.is_none()
     }
 
-    /// Empties the file and writes the header, once: when the input gives its first rows (before
-    /// anything is sent), before the first row, or at the end of a run whose input was not refused (a
-    /// report of no rows is still a report).
+    /// Empties the file and writes what waited (the header), once: when the input gives its first rows
+    /// (before anything is sent), or at the end of a run whose input was not refused (a report of no
+    /// rows is still a report).
     pub fn begin(&mut self) {
         if self.failed.is_none()
             && let Err(e) = self.out.begin(self.sync)
@@ -194,6 +194,7 @@ struct Written {
     target: Target,
     regular: bool,
     /// What was written before the report began (its header), held back from the file until then.
+    /// `None` once begun.
     pending: Option<Vec<u8>>,
     /// Bytes the target took.
     written: u64,

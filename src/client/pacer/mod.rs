@@ -250,7 +250,7 @@ impl Pacer {
                     }
                     Some(Verdict::TooLong { why, until }) => {
                         drop(st);
-                        let reason = self.too_long(why, until, now);
+                        let reason = self.too_long(why, until, now, None);
                         self.control.stop(reason.clone());
                         return Err(reason);
                     }
@@ -290,12 +290,25 @@ impl Pacer {
         }
     }
 
-    fn too_long(&self, why: &'static str, until: Instant, now: Instant) -> StopReason {
+    /// The reason to stop for a wait until `until` past `--max-wait`; `named`: the time to name, when the
+    /// wait is for a time given as such (else `until` on the local clock), as a whole second rounded up.
+    fn too_long(
+        &self,
+        why: &'static str,
+        until: Instant,
+        now: Instant,
+        named: Option<SystemTime>,
+    ) -> StopReason {
+        let whole_second_up = |t: SystemTime| {
+            let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            std::time::UNIX_EPOCH
+                + Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        };
         ApiError::RateLimited {
             why,
             wait: until.saturating_duration_since(now),
             max_wait: self.max_wait.unwrap_or_default(),
-            until: self.control.system_time_for(until),
+            until: named.map_or_else(|| self.control.system_time_for(until), whole_second_up),
         }
         .stop_reason()
     }
@@ -335,17 +348,7 @@ impl Pacer {
         let mut st = self.lock();
         let r = self
             .pause_locked(&mut st, "held back", (until, Duration::ZERO), now)
-            .map_err(|_| {
-                let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-                let whole = since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0);
-                ApiError::RateLimited {
-                    why: "held back",
-                    wait: until.saturating_duration_since(now),
-                    max_wait: self.max_wait.unwrap_or_default(),
-                    until: std::time::UNIX_EPOCH + Duration::from_secs(whole),
-                }
-                .stop_reason()
-            });
+            .map_err(|_| self.too_long("held back", until, now, Some(at)));
         drop(st);
         self.changed.notify_waiters();
         r
@@ -373,7 +376,7 @@ impl Pacer {
             .pause_with_margin(until, margin, Hold::RetryAfter, why);
         match self.max_wait {
             Some(max) if until.saturating_duration_since(now).saturating_sub(margin) > max => {
-                Err(self.too_long(why, until, now))
+                Err(self.too_long(why, until, now, None))
             }
             _ => Ok(()),
         }
