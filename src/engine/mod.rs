@@ -291,17 +291,16 @@ impl Engine {
                     };
                     // The input gave rows: the report begins now, before anything is sent, so one
                     // that cannot take even its header (a full disk) stops the run with nothing sent.
-                    if !report.begun() {
-                        report.begin();
-                        if let Err(e) = report.commit() {
-                            facts.report_failed.get_or_insert(e);
-                            stop_for_report(
-                                &client,
-                                &interrupt,
-                                "not sent: the report could not be written",
-                                Level::Stopping,
-                            );
-                        }
+                    if !report.begun()
+                        && let Err(e) = report.begin().and_then(|()| report.commit())
+                    {
+                        facts.report_failed.get_or_insert(e);
+                        stop_for_report(
+                            &client,
+                            &interrupt,
+                            "not sent: the report could not be written",
+                            Level::Stopping,
+                        );
                     }
                     tally.rows.fetch_add(seg.rows.len() as u64, Ordering::Relaxed);
                     tally.batched.fetch_add(seg.batch.len() as u64, Ordering::Relaxed);
@@ -362,11 +361,10 @@ impl Engine {
         };
         // A report of no rows begins now, unless the input was refused before its first row: an earlier
         // report in its place stays as it was.
-        if input_error.is_none() {
-            report.begin();
-            if let Err(e) = report.commit() {
-                facts.report_failed.get_or_insert(e);
-            }
+        if input_error.is_none()
+            && let Err(e) = report.begin().and_then(|()| report.commit())
+        {
+            facts.report_failed.get_or_insert(e);
         }
         facts.input_error = input_error;
         facts.stop = client.as_ref().and_then(|c| c.control().stopped());

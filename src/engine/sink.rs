@@ -45,25 +45,41 @@ pub struct Report {
 }
 
 impl Report {
-    /// A report to `path`, or to stdout. `sync` asks for each committed stretch to reach the disk (only a
-    /// regular file can be synced), so a crash loses at most what was in flight.
-    ///
-    /// A regular file that holds an earlier report is emptied only when the report begins (see
-    /// [`Report::begin`]: when the input gives its first rows, before anything is sent): an input
-    /// refused before that (an empty or binary pipe, which cannot be looked into up front) leaves the
-    /// earlier report, and its `failed` rows to retry, as it was. A new or empty file takes the header
-    /// at once.
+    /// A report to `path` (created or emptied, its header in it), or to stdout. `sync` asks for each
+    /// committed stretch to reach the disk (only a regular file can be synced), so a crash loses at
+    /// most what was in flight.
     pub fn create(path: Option<&Path>, format: report::Format, sync: bool) -> io::Result<Report> {
+        Report::open(path, format, sync, false)
+    }
+
+    /// [`Report::create`] for a run whose input may yet be refused: a regular file that holds an
+    /// earlier report is emptied only when the report begins (see [`Report::begin`]: when the input
+    /// gives its first rows, before anything is sent). An input refused before that (an empty or binary
+    /// pipe, which cannot be looked into up front) leaves the earlier report, and its `failed` rows to
+    /// retry, as it was. A new or empty file takes the header at once.
+    pub fn create_keeping_earlier(
+        path: Option<&Path>,
+        format: report::Format,
+        sync: bool,
+    ) -> io::Result<Report> {
+        Report::open(path, format, sync, true)
+    }
+
+    fn open(
+        path: Option<&Path>,
+        format: report::Format,
+        sync: bool,
+        keep_earlier: bool,
+    ) -> io::Result<Report> {
         // A report on a terminal shows outside cells escaped; a file or a pipe gets them exactly.
-        // (An earlier report at the path, with rows in it, is what a refused input must not destroy.)
-        let earlier =
-            path.is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > 0));
+        let keep = keep_earlier
+            && path.is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > 0));
         let (target, regular, terminal) = match path {
             Some(p) => {
                 let file = std::fs::OpenOptions::new()
                     .write(true)
                     .create(true)
-                    .truncate(false)
+                    .truncate(!keep)
                     .open(p)?;
                 // (Only a regular file is synced or cut: /dev/stdout, a FIFO or /dev/null cannot be.)
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
@@ -75,7 +91,7 @@ impl Report {
         let out = Guarded(Arc::new(Mutex::new(Written {
             target,
             regular,
-            pending: (regular && earlier).then(Vec::new),
+            pending: (regular && keep).then(Vec::new),
             written: 0,
             committed: 0,
             failed: false,
@@ -118,20 +134,22 @@ impl Report {
         self.result()
     }
 
-    /// Whether the report has begun: its header is in the file (or on its way to stdout).
+    /// Whether the report has begun: its header is in the file (or on its way to stdout), or beginning
+    /// failed (see [`Report::failed`]).
     pub fn begun(&self) -> bool {
-        self.out.lock().pending.is_none()
+        self.failed.is_some() || self.out.lock().pending.is_none()
     }
 
     /// Empties the file and writes what waited (the header), once: when the input gives its first rows
     /// (before anything is sent), or at the end of a run whose input was not refused (a report of no
-    /// rows is still a report).
-    pub fn begin(&mut self) {
+    /// rows is still a report). A failure is the report's failure, said as [`Report::row`] says it.
+    pub fn begin(&mut self) -> Result<(), String> {
         if self.failed.is_none()
             && let Err(e) = self.out.begin(self.sync)
         {
             self.fail(e);
         }
+        self.result()
     }
 
     /// Hands the stretch written since the last commit to the file or pipe, syncs it, and counts it as
@@ -213,21 +231,27 @@ impl Guarded {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Empties the file and hands it what was held back (the header), committed.
+    /// Hands the file what was held back (the header) in place of the earlier report, committed. The
+    /// header is written over the earlier report's start before the rest is cut off, so a full disk
+    /// (where overwriting needs no new space) most likely still takes it; if it does not, the report
+    /// stays not begun, and nothing cuts the file further.
     fn begin(&self, sync: bool) -> io::Result<()> {
         let mut w = self.lock();
-        let Some(held) = w.pending.take() else {
+        let Some(held) = &w.pending else {
             return Ok(());
         };
-        if let Target::File(f) = &mut w.target {
-            f.set_len(0)?;
-            f.write_all(&held)?;
+        let len = held.len() as u64;
+        if let Target::File(f) = &w.target {
+            let mut f: &File = f;
+            f.write_all(held)?;
+            f.set_len(len)?;
             if sync {
                 f.sync_data()?;
             }
         }
-        w.written = held.len() as u64;
-        w.committed = w.written;
+        w.pending = None;
+        w.written = len;
+        w.committed = len;
         Ok(())
     }
 

@@ -691,7 +691,6 @@ fn broken_line_ends(window: &[u8], le: bool) -> usize {
         .count()
 }
 
-/// `window` after the line ends at its start: how many, and the rest.
 /// Whether a line of `window` holds a NUL byte before a line that starts with a BOM (see [`looks_8bit`]).
 fn utf16_goes_on(window: &[u8]) -> bool {
     let mut rest = window;
@@ -713,6 +712,7 @@ fn ascii_le(bytes: &[u8]) -> bool {
     matches!(bytes, [a, 0, ..] if a.is_ascii() && *a != 0)
 }
 
+/// `window` after the line ends at its start: how many, and the rest.
 fn blank_lines(window: &[u8]) -> (usize, &[u8]) {
     let n = window.iter().take_while(|&&b| is_eol(b)).count();
     (n, &window[n..])

@@ -13,8 +13,10 @@ use crate::client::error::StopReason;
 
 /// Added after a server time (a window reset, an HTTP-date `Retry-After`) before the next request: the
 /// server's clock may tick over a little after ours, and a request that lands a moment early is refused.
-const RESET_MARGIN: Duration = Duration::from_millis(100);
+pub(super) const RESET_MARGIN: Duration = Duration::from_millis(100);
 
+/// (Neither margin counts against `--max-wait`: they are this tool's own, not the server's wait.)
+///
 /// Added after a `Retry-After` given in seconds, counted from when its answer was read: the server
 /// counts from when it wrote the answer, a little before, and a server that notes that moment only
 /// once its write has returned (a busy one, milliseconds later) must still see the next request after

@@ -244,9 +244,13 @@ pub(super) fn window_budget(
     }
     if !w.passed {
         let reset = w.reset_at;
-        // The server said to wait for the reset: a wait past --max-wait is too long.
+        // The server said to wait for the reset: a wait past --max-wait is too long (the margin after
+        // the reset is this tool's own).
         if let Some(max) = max_wait
-            && reset.saturating_duration_since(now) > max
+            && reset
+                .saturating_duration_since(now)
+                .saturating_sub(super::control::RESET_MARGIN)
+                > max
         {
             return Some(Verdict::TooLong {
                 why: "rate limited",

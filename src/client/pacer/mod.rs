@@ -316,13 +316,23 @@ impl Pacer {
     /// Holds every worker of this bucket until `until`. A wait longer than `--max-wait` comes back as
     /// the reason the run should stop (the caller stops it; the pause holds meanwhile).
     pub fn pause_until(&self, until: Instant) -> Result<(), StopReason> {
+        self.hold(until, Instant::now(), None)
+    }
+
+    /// [`Pacer::pause_until`]; past `--max-wait`, the reason to stop names `named` when given.
+    fn hold(
+        &self,
+        until: Instant,
+        now: Instant,
+        named: Option<SystemTime>,
+    ) -> Result<(), StopReason> {
         let mut st = self.lock();
-        let r = self.pause_locked(
-            &mut st,
-            "held back",
-            (until, Duration::ZERO),
-            Instant::now(),
-        );
+        let r = self
+            .pause_locked(&mut st, "held back", (until, Duration::ZERO), now)
+            .map_err(|stop| match named {
+                Some(at) => self.too_long("held back", until, now, Some(at)),
+                None => stop,
+            });
         drop(st);
         self.changed.notify_waiters();
         r
@@ -344,14 +354,7 @@ impl Pacer {
             return Ok(());
         };
         let now = Instant::now();
-        let until = now + left;
-        let mut st = self.lock();
-        let r = self
-            .pause_locked(&mut st, "held back", (until, Duration::ZERO), now)
-            .map_err(|_| self.too_long("held back", until, now, Some(at)));
-        drop(st);
-        self.changed.notify_waiters();
-        r
+        self.hold(now + left, now, Some(at))
     }
 
     /// Holds every worker of this bucket until `until` after a network error or a 5xx (a backoff of this
@@ -724,9 +727,11 @@ impl Permit<'_> {
                 None => spent,
             };
             let until = named.unwrap_or(received + MIN_BACKOFF);
-            let margin = match p.retry_after {
-                Some(RetryAfter::Delay(_)) => control::RETRY_AFTER_MARGIN,
-                _ => Duration::ZERO,
+            // (The part of the wait that is this tool's own margin, which --max-wait does not count.)
+            let margin = match (p.retry_after, named) {
+                (Some(RetryAfter::Delay(_)), _) => control::RETRY_AFTER_MARGIN,
+                (_, Some(_)) => control::RESET_MARGIN,
+                (_, None) => Duration::ZERO,
             };
             let why = if answer == Answer::Unavailable {
                 "unavailable (503)"

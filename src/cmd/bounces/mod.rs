@@ -74,17 +74,23 @@ pub enum ReportFormat {
 }
 
 /// The report of a run that writes one (`remove`, `sync`): to `path`, or stdout. `sync` asks for each
-/// settled stretch to reach the disk (a run that sends).
+/// settled stretch to reach the disk (a run that sends). `keep_earlier`: an earlier report at `path`
+/// stays until the input gives its first rows (see [`crate::engine::Report::create_keeping_earlier`]).
 fn create_report(
     path: Option<&std::path::Path>,
     format: ReportFormat,
     sync: bool,
+    keep_earlier: bool,
 ) -> Result<crate::engine::Report, CmdError> {
     let format = match format {
         ReportFormat::Csv => crate::report::Format::Csv,
         ReportFormat::Jsonl => crate::report::Format::Jsonl,
     };
-    crate::engine::Report::create(path, format, sync).map_err(|source| CmdError::Io {
+    let created = match keep_earlier {
+        true => crate::engine::Report::create_keeping_earlier(path, format, sync),
+        false => crate::engine::Report::create(path, format, sync),
+    };
+    created.map_err(|source| CmdError::Io {
         what: format!(
             "cannot write the report to {}",
             path.map_or_else(|| "stdout".into(), |p| p.display().to_string())

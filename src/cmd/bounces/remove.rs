@@ -396,7 +396,12 @@ async fn remove(args: &RemoveArgs, global: &Global, facts: &mut Facts) -> Result
     };
     // A report file of a run that sends is synced after each settled stretch, so a crash (a power loss,
     // an OOM kill) loses at most what was in flight, and `--resume` can carry the rest.
-    let sink = create_report(args.report.as_deref(), args.report_format, client.is_some())?;
+    let sink = create_report(
+        args.report.as_deref(),
+        args.report_format,
+        client.is_some(),
+        true,
+    )?;
     let recorded = locked.map(Recorded::begin).transpose()?;
     let interrupt = Arc::new(Interrupt::default());
     let (sinks, gate) = match &recorded {

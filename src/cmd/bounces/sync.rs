@@ -270,9 +270,13 @@ async fn sync(
     let lock = ledger.lock_org(&org, "bounces sync")?;
     // What can fail before the run begins does so before it is recorded (a run recorded without an end
     // is one that was killed).
-    let mut report = create_report(args.report.as_deref(), args.report_format, !args.dry_run)?;
-    // A pass has no input to be refused: its report begins now, even if the pass ends before a row.
-    report.begin();
+    // (A pass has no input to be refused: its report begins now, even if the pass ends before a row.)
+    let report = create_report(
+        args.report.as_deref(),
+        args.report_format,
+        !args.dry_run,
+        false,
+    )?;
     let metrics = match (shared_metrics, args.metrics) {
         (Some(m), _) => Some(m),
         (None, Some(addr)) => Some(serve_metrics(addr, args.poll).await?),
